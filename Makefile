@@ -1,0 +1,25 @@
+# Cairn: build, test, benchmark. `make help` lists the targets.
+GO ?= go
+
+.PHONY: build test test-short race fuzz bench help
+
+build: ## build the cairn binary into ./cairn
+	$(GO) build -o cairn ./cmd/cairn
+
+test: ## install the real S3 clients the tests drive, then run every test
+	./scripts/test.sh
+
+test-short: ## unit tests only, skipping the slow real-client and crash scenarios
+	$(GO) test -short ./...
+
+race: ## the concurrency tests under the race detector
+	$(GO) test -race -short ./...
+
+fuzz: ## run each fuzz target for FUZZTIME (default 30s)
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench: ## the Go benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

@@ -1,0 +1,266 @@
+package chunkstore
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// CleanOptions tune one cleaner run.
+type CleanOptions struct {
+	// Threshold overrides Config.CompactThreshold when > 0: containers whose
+	// dead fraction is at least this are compacted.
+	Threshold float64
+	// Progress, if set, is called after each container.
+	Progress func(CleanProgress)
+}
+
+// CleanProgress is where a cleaner run is.
+type CleanProgress struct {
+	Done, Total    int   // candidate containers
+	BytesReclaimed int64 // so far
+}
+
+// CleanReport is what a cleaner run did.
+type CleanReport struct {
+	Candidates     int   // containers at or above the threshold
+	Compacted      int   // containers removed (their live chunks copied forward)
+	Skipped        int   // candidates left for the next run (see the log)
+	ChunksDropped  int64 // unreferenced chunks removed from the index
+	BytesMoved     int64 // live record bytes copied forward
+	BytesReclaimed int64 // container bytes freed, net of the copies
+}
+
+func (r CleanReport) String() string {
+	return fmt.Sprintf("compacted %d of %d containers, dropped %d chunks, moved %d bytes, reclaimed %d bytes (%d skipped)",
+		r.Compacted, r.Candidates, r.ChunksDropped, r.BytesMoved, r.BytesReclaimed, r.Skipped)
+}
+
+// errResurrected: a writer referenced a chunk of the container again while
+// the cleaner copied the rest; the container is left for the next run.
+var errResurrected = errors.New("a dead chunk was referenced again during compaction")
+
+// Clean reclaims the space of unreferenced chunks: every sealed container
+// file whose dead fraction reaches the threshold has its live records copied
+// to a new container file and is then removed. It runs alongside writers and
+// readers: records are copied without the gate, and the index is switched
+// over in one transaction under the exclusive gate, so a writer that is
+// about to reference a chunk either does so before (and the chunk is live,
+// so copied or the container skipped) or after (and then finds it gone and
+// stores it anew). Readers holding an old location retry on the new one.
+func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, error) {
+	var rep CleanReport
+	if err := s.check(ctx); err != nil {
+		return rep, err
+	}
+	s.cleaning.Lock()
+	defer s.cleaning.Unlock()
+	threshold := s.cfg.CompactThreshold
+	if opts.Threshold > 0 {
+		threshold = opts.Threshold
+	}
+
+	type candidate struct {
+		id uint64
+		containerStat
+	}
+	var cands []candidate
+	err := s.view(func(t *txn) error {
+		return t.containers.ForEach(func(k, v []byte) error {
+			cs, err := decodeContainerStat(v)
+			if err != nil {
+				return err
+			}
+			id := binary.BigEndian.Uint64(k)
+			dead := float64(cs.committed-cs.live) / float64(max(cs.committed, 1))
+			if cs.committed > 0 && dead >= threshold && !s.pool.isActive(id) {
+				cands = append(cands, candidate{id, cs})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return rep, err
+	}
+	// Emptiest first: the most space for the least copying.
+	sort.Slice(cands, func(i, j int) bool { return cands[i].live < cands[j].live })
+	rep.Candidates = len(cands)
+
+	var out *openContainer // the run's container for live records, made on first need
+	defer func() {
+		if out != nil {
+			s.pool.release(out)
+			if out.length() == 0 {
+				os.Remove(filepath.Join(s.ctrDir, containerName(out.id)))
+			}
+		}
+	}()
+	for i, c := range cands {
+		if err := s.check(ctx); err != nil {
+			return rep, err
+		}
+		if c.live > 0 && out == nil {
+			if out, err = s.pool.private(); err != nil {
+				return rep, err
+			}
+		}
+		dropped, moved, err := s.compact(ctx, c.id, out)
+		switch {
+		case errors.Is(err, errResurrected), errors.Is(err, ErrCorrupt):
+			s.log.Warn("cleaner left a container for later", "container", c.id, "err", err)
+			rep.Skipped++
+		case err != nil:
+			return rep, fmt.Errorf("compact container %d: %w", c.id, err)
+		default:
+			rep.Compacted++
+			rep.ChunksDropped += dropped
+			rep.BytesMoved += moved
+			rep.BytesReclaimed += c.committed - moved
+		}
+		if opts.Progress != nil {
+			opts.Progress(CleanProgress{Done: i + 1, Total: len(cands), BytesReclaimed: rep.BytesReclaimed})
+		}
+	}
+	return rep, nil
+}
+
+type locRec struct {
+	offset int64
+	id     ChunkID
+}
+
+// compact copies container id's live records into out, switches the index
+// over and removes the file.
+func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dropped, moved int64, err error) {
+	// Which records of the container the index knows, and which are live.
+	var live []locRec
+	var sizes []int64
+	err = s.view(func(t *txn) error {
+		prefix := u64key(id)
+		c := t.locs.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			cid := ChunkID(v)
+			e, ok, err := t.entry(cid)
+			if err != nil {
+				return err
+			}
+			if ok && e.refs > 0 {
+				live = append(live, locRec{int64(binary.BigEndian.Uint64(k[8:])), cid})
+				sizes = append(sizes, e.recordSize())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+
+	// Copy live records as they are (no recompression), checking each CRC:
+	// a corrupt record must not be spread, nor its container removed.
+	newOff := make(map[ChunkID]int64, len(live))
+	if len(live) > 0 {
+		cf, err := s.files.acquire(id)
+		if err != nil {
+			return 0, 0, err
+		}
+		var buf []byte
+		flushBuf := func() error {
+			if len(buf) == 0 {
+				return nil
+			}
+			_, err := out.append(buf)
+			buf = buf[:0]
+			return err
+		}
+		base := out.length()
+		for i, lr := range live {
+			rec := make([]byte, sizes[i])
+			if _, err := cf.f.ReadAt(rec, lr.offset); err != nil {
+				s.files.release(cf)
+				return 0, 0, fmt.Errorf("read record at %d: %w", lr.offset, errors.Join(err, ErrCorrupt))
+			}
+			h, err := decodeRecordHeader(rec)
+			if err == nil {
+				err = checkRecord(rec, h)
+			}
+			if err == nil && h.id != lr.id {
+				err = fmt.Errorf("record at %d is chunk %s, index says %s: %w", lr.offset, h.id, lr.id, ErrCorrupt)
+			}
+			if err != nil {
+				s.files.release(cf)
+				return 0, 0, err
+			}
+			newOff[lr.id] = base + int64(len(buf))
+			buf = append(buf, rec...)
+			if len(buf) >= 4<<20 {
+				if err := flushBuf(); err != nil {
+					s.files.release(cf)
+					return 0, 0, err
+				}
+				base = out.length()
+			}
+			moved += sizes[i]
+		}
+		s.files.release(cf)
+		if err := flushBuf(); err != nil {
+			return 0, 0, err
+		}
+		if err := out.sync(); err != nil {
+			return 0, 0, err
+		}
+	}
+
+	// Switch the index over, excluding writers for the length of one
+	// transaction.
+	s.gate.Lock()
+	err = s.update(func(t *txn) error {
+		prefix := u64key(id)
+		var recs []locRec
+		c := t.locs.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			recs = append(recs, locRec{int64(binary.BigEndian.Uint64(k[8:])), ChunkID(v)})
+		}
+		for _, lr := range recs {
+			e, ok, err := t.entry(lr.id)
+			if err != nil {
+				return err
+			}
+			if !ok || e.container != id || e.offset != lr.offset {
+				return fmt.Errorf("locs row %d/%d names chunk %s, which is elsewhere: %w", id, lr.offset, lr.id, ErrCorrupt)
+			}
+			if off, ok := newOff[lr.id]; ok {
+				if err := t.move(lr.id, e, out.id, off); err != nil {
+					return err
+				}
+				continue
+			}
+			if e.refs > 0 {
+				return fmt.Errorf("chunk %s: %w", lr.id, errResurrected)
+			}
+			if err := t.drop(lr.id, e); err != nil {
+				return err
+			}
+			dropped++
+		}
+		if len(newOff) > 0 {
+			t.contDelta(out.id).committed = out.length()
+		}
+		delete(t.cont, id)
+		return t.containers.Delete(u64key(id))
+	})
+	s.gate.Unlock()
+	if err != nil {
+		return 0, 0, err
+	}
+	s.files.forget(id)
+	if err := os.Remove(filepath.Join(s.ctrDir, containerName(id))); err != nil && !isNotExist(err) {
+		// The index no longer names it; the next open removes it.
+		s.log.Warn("removing compacted container file", "container", id, "err", err)
+	}
+	return dropped, moved, nil
+}

@@ -1,0 +1,113 @@
+package chunkstore
+
+import (
+	"fmt"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Compression selects how a store compresses new chunks. Every store reads
+// every codec, so the setting can change at any time.
+type Compression string
+
+const (
+	CompressNone Compression = "none"
+	CompressS2   Compression = "s2"
+	CompressZstd Compression = "zstd" // zstd at its fastest level
+)
+
+// codecs holds the stateless-to-callers compressors of one store. zstd's
+// EncodeAll and DecodeAll are safe for concurrent use.
+type codecs struct {
+	write codec
+	enc   *zstd.Encoder
+	dec   *zstd.Decoder
+}
+
+func newCodecs(c Compression) (*codecs, error) {
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(zstd.SpeedFastest),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithZeroFrames(true),
+		zstd.WithEncoderCRC(false)) // the record CRC and the chunk ID cover it
+	if err != nil {
+		return nil, err
+	}
+	dec, err := zstd.NewReader(nil,
+		zstd.WithDecoderConcurrency(0),
+		zstd.WithDecoderMaxMemory(maxRecordRaw),
+		zstd.IgnoreChecksum(true))
+	if err != nil {
+		return nil, err
+	}
+	cs := &codecs{enc: enc, dec: dec}
+	switch c {
+	case CompressNone, "":
+		cs.write = codecRaw
+	case CompressS2:
+		cs.write = codecS2
+	case CompressZstd:
+		cs.write = codecZstd
+	default:
+		return nil, fmt.Errorf("compression %q: want none, s2 or zstd", c)
+	}
+	return cs, nil
+}
+
+func (cs *codecs) close() { cs.dec.Close() }
+
+// compress returns the codec and payload to store for plain. It falls back to
+// raw when compression saves less than 1/32 of the chunk: reading raw is
+// cheaper, and incompressible data (already compressed backups, encrypted
+// archives) then costs nothing extra.
+func (cs *codecs) compress(plain, buf []byte) (codec, []byte) {
+	var out []byte
+	switch cs.write {
+	case codecZstd:
+		out = cs.enc.EncodeAll(plain, buf[:0])
+	case codecS2:
+		if n := s2.MaxEncodedLen(len(plain)); cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		out = s2.Encode(buf[:cap(buf)], plain)
+	default:
+		return codecRaw, plain
+	}
+	if len(out) >= len(plain)-len(plain)/32 {
+		return codecRaw, plain
+	}
+	return cs.write, out
+}
+
+// decompress returns the plaintext of a payload of rawLen bytes.
+func (cs *codecs) decompress(c codec, payload []byte, rawLen int, buf []byte) ([]byte, error) {
+	var out []byte
+	var err error
+	switch c {
+	case codecRaw:
+		return payload, nil
+	case codecZstd:
+		out, err = cs.dec.DecodeAll(payload, buf[:0])
+	case codecS2:
+		var n int
+		if n, err = s2.DecodedLen(payload); err == nil && n != rawLen {
+			return nil, fmt.Errorf("s2 payload decodes to %d bytes, want %d: %w", n, rawLen, ErrCorrupt)
+		}
+		if err == nil {
+			if cap(buf) < rawLen {
+				buf = make([]byte, rawLen)
+			}
+			out, err = s2.Decode(buf[:rawLen], payload)
+		}
+	default:
+		return nil, fmt.Errorf("unknown codec %d: %w", c, ErrCorrupt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s payload: %v: %w", c, err, ErrCorrupt)
+	}
+	if len(out) != rawLen {
+		return nil, fmt.Errorf("%s payload decodes to %d bytes, want %d: %w", c, len(out), rawLen, ErrCorrupt)
+	}
+	return out, nil
+}

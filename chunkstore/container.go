@@ -1,0 +1,309 @@
+package chunkstore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// A container file packs many chunk records, appended one after another.
+// Each write stream appends to its own container file so that a backup's
+// chunks stay together on disk and read back sequentially; beyond the stream
+// limit, streams share. A container file is sealed when it reaches the
+// configured size and from then on only the cleaner removes it, as a whole.
+
+const containerExt = ".ctr"
+
+func containerName(id uint64) string { return fmt.Sprintf("%016x%s", id, containerExt) }
+
+func parseContainerName(name string) (uint64, bool) {
+	hex, ok := strings.CutSuffix(name, containerExt)
+	if !ok || len(hex) != 16 {
+		return 0, false
+	}
+	id, err := strconv.ParseUint(hex, 16, 64)
+	return id, err == nil
+}
+
+// openContainer is a container file that streams append to.
+type openContainer struct {
+	id uint64
+	f  *os.File // write handle; reads go through fileCache
+	mu sync.Mutex
+	// size is the file's length: records are appended at size. After a failed
+	// write the file is cut back to it, so a half-written record never sits
+	// before a later good one.
+	size int64
+	// Guarded by the pool's mutex.
+	users  int
+	sealed bool
+}
+
+// append writes record buffers one after another at the end of the file
+// and returns the offset of the first.
+func (c *openContainer) append(bufs ...[]byte) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	off := c.size
+	end := off
+	for _, b := range bufs {
+		if _, err := c.f.WriteAt(b, end); err != nil {
+			// ENOSPC and friends: cut off whatever part made it.
+			_ = c.f.Truncate(off)
+			return 0, fmt.Errorf("container %d: append: %w", c.id, err)
+		}
+		end += int64(len(b))
+	}
+	c.size = end
+	return off, nil
+}
+
+func (c *openContainer) sync() error {
+	if err := c.f.Sync(); err != nil {
+		return fmt.Errorf("container %d: sync: %w", c.id, err)
+	}
+	return nil
+}
+
+func (c *openContainer) length() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.size
+}
+
+// containerPool hands out open containers to streams.
+type containerPool struct {
+	dir        string
+	maxStreams int
+	maxSize    int64
+
+	mu struct {
+		sync.Mutex
+		next   uint64
+		open   []*openContainer          // accepting appends
+		active map[uint64]*openContainer // open, or sealed but still in use
+	}
+}
+
+func newContainerPool(dir string, next uint64, maxStreams int, maxSize int64) *containerPool {
+	p := &containerPool{dir: dir, maxStreams: maxStreams, maxSize: maxSize}
+	p.mu.next = next
+	p.mu.active = make(map[uint64]*openContainer)
+	return p
+}
+
+// acquire returns a container for a stream: an idle one, a new one while
+// under the stream limit, or else the least shared.
+func (p *containerPool) acquire() (*openContainer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best *openContainer
+	for _, c := range p.mu.open {
+		if best == nil || c.users < best.users {
+			best = c
+		}
+	}
+	if best == nil || (best.users > 0 && len(p.mu.open) < p.maxStreams) {
+		c, err := p.createLocked()
+		if err != nil {
+			return nil, err
+		}
+		p.mu.open = append(p.mu.open, c)
+		best = c
+	}
+	best.users++
+	return best, nil
+}
+
+// private returns a new container that no stream shares (the cleaner's).
+func (p *containerPool) private() (*openContainer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, err := p.createLocked()
+	if err != nil {
+		return nil, err
+	}
+	c.users++
+	c.sealed = true // never handed to a stream
+	return c, nil
+}
+
+func (p *containerPool) createLocked() (*openContainer, error) {
+	id := p.mu.next
+	p.mu.next++
+	f, err := os.OpenFile(filepath.Join(p.dir, containerName(id)), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create container %d: %w", id, err)
+	}
+	// The file's name must be durable before any index row points into it.
+	if err := syncDir(p.dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	c := &openContainer{id: id, f: f}
+	p.mu.active[id] = c
+	return c, nil
+}
+
+// release gives a stream's container back. A container that has grown past
+// the size limit is sealed: no stream appends to it again.
+func (p *containerPool) release(c *openContainer) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c.users--
+	if !c.sealed && c.length() >= p.maxSize {
+		p.sealLocked(c)
+	}
+	if c.sealed && c.users == 0 {
+		c.f.Close()
+		delete(p.mu.active, c.id)
+	}
+}
+
+// full reports whether c has reached the size limit; if so it is sealed and
+// the caller should release it and acquire another.
+func (p *containerPool) full(c *openContainer) bool {
+	if c.length() < p.maxSize {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sealLocked(c)
+	return true
+}
+
+func (p *containerPool) sealLocked(c *openContainer) {
+	if c.sealed {
+		return
+	}
+	c.sealed = true
+	for i, o := range p.mu.open {
+		if o == c {
+			p.mu.open = append(p.mu.open[:i], p.mu.open[i+1:]...)
+			break
+		}
+	}
+}
+
+// isActive reports whether a container may still be appended to; the
+// cleaner leaves such containers alone.
+func (p *containerPool) isActive(id uint64) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.mu.active[id]
+	return ok
+}
+
+func (p *containerPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.mu.active {
+		c.f.Close()
+	}
+	p.mu.active = map[uint64]*openContainer{}
+	p.mu.open = nil
+}
+
+// fileCache shares read handles to container files among readers. The
+// cleaner removes a compacted container's file; readers that still hold its
+// handle keep reading (the inode lives on), and a reader that resolved a
+// location just before the move finds the file gone (fs.ErrNotExist) and
+// looks the chunk up again.
+type fileCache struct {
+	dir string
+	max int
+	mu  struct {
+		sync.Mutex
+		files map[uint64]*cachedFile
+	}
+}
+
+type cachedFile struct {
+	f      *os.File
+	refs   int
+	doomed bool
+}
+
+func newFileCache(dir string, max int) *fileCache {
+	fc := &fileCache{dir: dir, max: max}
+	fc.mu.files = make(map[uint64]*cachedFile)
+	return fc
+}
+
+func (fc *fileCache) acquire(id uint64) (*cachedFile, error) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if cf := fc.mu.files[id]; cf != nil {
+		cf.refs++
+		return cf, nil
+	}
+	f, err := os.Open(filepath.Join(fc.dir, containerName(id)))
+	if err != nil {
+		return nil, fmt.Errorf("container %d: %w", id, err)
+	}
+	if len(fc.mu.files) >= fc.max {
+		for k, cf := range fc.mu.files {
+			if cf.refs == 0 {
+				cf.f.Close()
+				delete(fc.mu.files, k)
+				break
+			}
+		}
+	}
+	cf := &cachedFile{f: f, refs: 1}
+	fc.mu.files[id] = cf
+	return cf, nil
+}
+
+func (fc *fileCache) release(cf *cachedFile) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	cf.refs--
+	if cf.doomed && cf.refs == 0 {
+		cf.f.Close()
+	}
+}
+
+// forget drops a removed container's handle: closed now if unused, else by
+// its last user.
+func (fc *fileCache) forget(id uint64) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	cf := fc.mu.files[id]
+	if cf == nil {
+		return
+	}
+	delete(fc.mu.files, id)
+	cf.doomed = true
+	if cf.refs == 0 {
+		cf.f.Close()
+	}
+}
+
+func (fc *fileCache) close() {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	for id, cf := range fc.mu.files {
+		cf.f.Close()
+		delete(fc.mu.files, id)
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,17 @@
+package chunkstore
+
+import "errors"
+
+var (
+	// ErrNotFound: no such manifest (or chunk).
+	ErrNotFound = errors.New("not found")
+	// ErrCorrupt: stored data failed a check (CRC, chunk ID, structure).
+	// A reader returns it rather than ever returning wrong bytes.
+	ErrCorrupt = errors.New("corrupt data")
+	// ErrLocked: another process has the store open.
+	ErrLocked = errors.New("store is in use by another process")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store is closed")
+	// ErrQuotaExceeded: the storage group's physical quota is used up.
+	ErrQuotaExceeded = errors.New("quota exceeded")
+)

@@ -1,0 +1,157 @@
+package chunkstore
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/zeebo/blake3"
+)
+
+// ChunkID names a chunk: the 256-bit BLAKE3 hash of its plaintext.
+type ChunkID [32]byte
+
+func (id ChunkID) String() string { return hex.EncodeToString(id[:]) }
+
+// hashChunk computes a chunk's ID.
+func hashChunk(data []byte) ChunkID {
+	return ChunkID(blake3.Sum256(data))
+}
+
+// A record is one chunk inside a container file. It describes itself, so a
+// container file can be verified and the index rebuilt from it alone:
+//
+//	off len
+//	  0   4  magic "CRN1"
+//	  4   1  codec (codecRaw, codecZstd, codecS2)
+//	  5   3  reserved, zero
+//	  8   4  raw (plaintext) length, little-endian
+//	 12   4  stored (payload) length
+//	 16  32  chunk ID (BLAKE3 of the plaintext)
+//	 48   4  CRC32C of bytes 0..48 and the payload
+//	 52   …  payload
+//
+// The CRC catches torn and bit-rotted records cheaply (scans, the cleaner);
+// the chunk ID catches everything else when a reader hashes the plaintext.
+const (
+	recordHeaderSize = 52
+	// maxRecordRaw bounds what a decoder accepts, so a corrupt length can
+	// never make a reader allocate more than this.
+	maxRecordRaw = 16 << 20
+)
+
+var recordMagic = [4]byte{'C', 'R', 'N', '1'}
+
+type codec uint8
+
+const (
+	codecRaw codec = iota
+	codecZstd
+	codecS2
+	numCodecs
+)
+
+func (c codec) String() string {
+	switch c {
+	case codecRaw:
+		return "raw"
+	case codecZstd:
+		return "zstd"
+	case codecS2:
+		return "s2"
+	}
+	return fmt.Sprintf("codec(%d)", uint8(c))
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+type recordHeader struct {
+	codec     codec
+	rawLen    uint32
+	storedLen uint32
+	id        ChunkID
+	crc       uint32
+}
+
+// size is the whole record's length on disk.
+func (h recordHeader) size() int64 { return recordHeaderSize + int64(h.storedLen) }
+
+// appendRecord appends the encoded record for a chunk to dst.
+func appendRecord(dst []byte, id ChunkID, c codec, rawLen int, payload []byte) []byte {
+	start := len(dst)
+	dst = append(dst, recordMagic[:]...)
+	dst = append(dst, byte(c), 0, 0, 0)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(rawLen))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
+	dst = append(dst, id[:]...)
+	crc := crc32.Update(0, castagnoli, dst[start:start+48])
+	crc = crc32.Update(crc, castagnoli, payload)
+	dst = binary.LittleEndian.AppendUint32(dst, crc)
+	return append(dst, payload...)
+}
+
+// decodeRecordHeader parses and sanity-checks a header. It does not check
+// the CRC, which covers the payload too: see checkRecord.
+func decodeRecordHeader(b []byte) (recordHeader, error) {
+	if len(b) < recordHeaderSize {
+		return recordHeader{}, fmt.Errorf("record header: %d bytes, want %d: %w", len(b), recordHeaderSize, ErrCorrupt)
+	}
+	if [4]byte(b[0:4]) != recordMagic {
+		return recordHeader{}, fmt.Errorf("record header: bad magic %x: %w", b[0:4], ErrCorrupt)
+	}
+	h := recordHeader{
+		codec:     codec(b[4]),
+		rawLen:    binary.LittleEndian.Uint32(b[8:]),
+		storedLen: binary.LittleEndian.Uint32(b[12:]),
+		id:        ChunkID(b[16:48]),
+		crc:       binary.LittleEndian.Uint32(b[48:]),
+	}
+	switch {
+	case h.codec >= numCodecs:
+		return h, fmt.Errorf("record header: unknown codec %d: %w", h.codec, ErrCorrupt)
+	case b[5]|b[6]|b[7] != 0:
+		return h, fmt.Errorf("record header: reserved bytes set: %w", ErrCorrupt)
+	case h.rawLen == 0 || h.rawLen > maxRecordRaw:
+		return h, fmt.Errorf("record header: raw length %d: %w", h.rawLen, ErrCorrupt)
+	case h.codec == codecRaw && h.storedLen != h.rawLen:
+		return h, fmt.Errorf("record header: raw record stored %d of %d bytes: %w", h.storedLen, h.rawLen, ErrCorrupt)
+	case h.storedLen == 0 || h.storedLen > h.rawLen:
+		// The writer stores raw whenever compression does not save space.
+		return h, fmt.Errorf("record header: stored length %d for raw %d: %w", h.storedLen, h.rawLen, ErrCorrupt)
+	}
+	return h, nil
+}
+
+// checkRecord verifies the CRC of a whole record (header and payload).
+func checkRecord(rec []byte, h recordHeader) error {
+	if int64(len(rec)) != h.size() {
+		return fmt.Errorf("record %s: %d bytes, want %d: %w", h.id, len(rec), h.size(), ErrCorrupt)
+	}
+	crc := crc32.Update(0, castagnoli, rec[:48])
+	crc = crc32.Update(crc, castagnoli, rec[recordHeaderSize:])
+	if crc != h.crc {
+		return fmt.Errorf("record %s: CRC mismatch: %w", h.id, ErrCorrupt)
+	}
+	return nil
+}
+
+// decodeRecord checks a whole record and returns its plaintext, verified
+// against the chunk ID. buf is reused for the plaintext when large enough.
+func decodeRecord(rec []byte, cs *codecs, buf []byte) (recordHeader, []byte, error) {
+	h, err := decodeRecordHeader(rec)
+	if err != nil {
+		return h, nil, err
+	}
+	if err := checkRecord(rec, h); err != nil {
+		return h, nil, err
+	}
+	plain, err := cs.decompress(h.codec, rec[recordHeaderSize:], int(h.rawLen), buf)
+	if err != nil {
+		return h, nil, fmt.Errorf("record %s: %w", h.id, err)
+	}
+	if hashChunk(plain) != h.id {
+		return h, nil, fmt.Errorf("record %s: content does not match its ID: %w", h.id, ErrCorrupt)
+	}
+	return h, plain, nil
+}

@@ -1,0 +1,70 @@
+package chunkstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Stats are a store's figures.
+type Stats struct {
+	LogicalBytes int64 // bytes of committed manifests: what clients wrote
+	UniqueBytes  int64 // plaintext bytes of the chunks they reference
+	Chunks       int64 // referenced chunks
+	Manifests    int64 // committed manifests
+	// StoredBytes is the container files' committed length, dead records
+	// included (the cleaner reclaims those).
+	StoredBytes int64
+	// LiveBytes is the part of StoredBytes that referenced chunks occupy.
+	LiveBytes  int64
+	IndexBytes int64 // the index database file
+	Containers int64
+}
+
+// DedupRatio is logical bytes per unique byte.
+func (s Stats) DedupRatio() float64 { return ratio(s.LogicalBytes, s.UniqueBytes) }
+
+// CompressionRatio is unique bytes per live stored byte.
+func (s Stats) CompressionRatio() float64 { return ratio(s.UniqueBytes, s.LiveBytes) }
+
+// ReductionRatio is logical bytes per byte on disk (containers and index).
+func (s Stats) ReductionRatio() float64 { return ratio(s.LogicalBytes, s.StoredBytes+s.IndexBytes) }
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("logical %d, unique %d, stored %d (live %d), index %d; dedup %.2fx, compression %.2fx, overall %.2fx",
+		s.LogicalBytes, s.UniqueBytes, s.StoredBytes, s.LiveBytes, s.IndexBytes, s.DedupRatio(), s.CompressionRatio(), s.ReductionRatio())
+}
+
+// Stats reads the store's figures.
+func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	var st Stats
+	if err := s.check(ctx); err != nil {
+		return st, err
+	}
+	err := s.view(func(t *txn) error {
+		c := decodeCounters(t.meta.Get(keyCounters))
+		st.LogicalBytes, st.UniqueBytes, st.Chunks, st.Manifests = c.logical, c.unique, c.chunks, c.manifests
+		return t.containers.ForEach(func(_, v []byte) error {
+			cs, err := decodeContainerStat(v)
+			st.StoredBytes += cs.committed
+			st.LiveBytes += cs.live
+			st.Containers++
+			return err
+		})
+	})
+	if err != nil {
+		return st, err
+	}
+	if fi, err := os.Stat(filepath.Join(s.cfg.Dir, "index.db")); err == nil {
+		st.IndexBytes = fi.Size()
+	}
+	return st, nil
+}

@@ -1,0 +1,321 @@
+package chunkstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Config configures a Store. Start from DefaultConfig.
+type Config struct {
+	// Dir holds the store: index.db and containers/.
+	Dir string
+	// MinChunk, AvgChunk, MaxChunk bound content-defined chunk sizes.
+	// AvgChunk must be a power of two. Two stores agree on chunk IDs only
+	// with the same three values.
+	MinChunk, AvgChunk, MaxChunk int
+	// Compression for new chunks.
+	Compression Compression
+	// MaxStreams bounds the container files open for appending; beyond it,
+	// streams share container files (slower restores, never an error).
+	MaxStreams int
+	// ContainerSize is the size at which a container file is sealed.
+	ContainerSize int64
+	// BatchBytes is how much input a writer gathers before it chunks,
+	// stores and indexes it in one transaction. Memory per stream is about
+	// BatchBytes + MaxChunk plus the compressed copy of the new chunks.
+	BatchBytes int
+	// CompactThreshold is the dead fraction of a container file above which
+	// the cleaner compacts it.
+	CompactThreshold float64
+	// OpenTimeout is how long Open waits for another process's lock.
+	OpenTimeout time.Duration
+	Logger      *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the settings measured to suit backup data; see doc.go.
+func DefaultConfig(dir string) Config {
+	return Config{
+		Dir:              dir,
+		MinChunk:         4 << 10,
+		AvgChunk:         16 << 10,
+		MaxChunk:         64 << 10,
+		Compression:      CompressZstd,
+		MaxStreams:       16,
+		ContainerSize:    128 << 20,
+		BatchBytes:       8 << 20,
+		CompactThreshold: 0.25,
+		OpenTimeout:      500 * time.Millisecond,
+	}
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("chunkstore: Dir is empty")
+	case c.MaxStreams < 1:
+		return fmt.Errorf("chunkstore: MaxStreams %d: want at least 1", c.MaxStreams)
+	case c.ContainerSize < 1<<20:
+		return fmt.Errorf("chunkstore: ContainerSize %d: want at least 1 MiB", c.ContainerSize)
+	case c.BatchBytes < c.MaxChunk:
+		return fmt.Errorf("chunkstore: BatchBytes %d: want at least MaxChunk (%d)", c.BatchBytes, c.MaxChunk)
+	case c.MaxChunk > maxRecordRaw:
+		return fmt.Errorf("chunkstore: MaxChunk %d: want at most %d", c.MaxChunk, maxRecordRaw)
+	case c.CompactThreshold <= 0 || c.CompactThreshold > 1:
+		return fmt.Errorf("chunkstore: CompactThreshold %v: want (0, 1]", c.CompactThreshold)
+	}
+	if _, err := newChunker(c.MinChunk, c.AvgChunk, c.MaxChunk); err != nil {
+		return fmt.Errorf("chunkstore: %w", err)
+	}
+	switch c.Compression {
+	case CompressNone, CompressS2, CompressZstd:
+	default:
+		return fmt.Errorf("chunkstore: Compression %q: want none, s2 or zstd", c.Compression)
+	}
+	return nil
+}
+
+// Store is a deduplicating chunk store in one directory. It shares nothing
+// with other stores, so a storage group is one Store. Its methods are safe
+// for concurrent use.
+type Store struct {
+	cfg     Config
+	log     *slog.Logger
+	now     func() time.Time
+	db      *bolt.DB
+	chunker chunker
+	codecs  *codecs
+	pool    *containerPool
+	files   *fileCache
+	ctrDir  string
+	bufs    sync.Pool // batch buffers, so small objects do not allocate one each
+
+	// gate orders dedup against the cleaner. A writer holds it shared from
+	// the moment it looks a chunk up until the transaction that references
+	// it commits; the cleaner holds it exclusively while it drops chunks.
+	// So a chunk a writer decided to reuse can never vanish before the
+	// writer's reference lands.
+	gate sync.RWMutex
+	// cleaning makes cleaner runs one at a time.
+	cleaning sync.Mutex
+
+	closed atomic.Bool
+}
+
+// Open opens (creating if needed) the store in cfg.Dir and recovers from any
+// crash: container tails written after the last commit are cut off, files no
+// commit reached are removed, and interrupted writes and releases are
+// rolled back or finished. Only one process may have a store open.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, ctrDir: filepath.Join(cfg.Dir, "containers")}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.chunker, _ = newChunker(cfg.MinChunk, cfg.AvgChunk, cfg.MaxChunk)
+	if err := os.MkdirAll(s.ctrDir, 0o700); err != nil {
+		return nil, fmt.Errorf("chunkstore: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(cfg.Dir, "index.db"), 0o600, &bolt.Options{
+		Timeout:        cfg.OpenTimeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("chunkstore %s: %w", cfg.Dir, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("chunkstore %s: open index: %w", cfg.Dir, err)
+	}
+	s.db = db
+	if s.codecs, err = newCodecs(cfg.Compression); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.files = newFileCache(s.ctrDir, 256)
+	if err := s.recover(ctx); err != nil {
+		s.codecs.close()
+		db.Close()
+		return nil, fmt.Errorf("chunkstore %s: %w", cfg.Dir, err)
+	}
+	return s, nil
+}
+
+// storeFormat is written once; a store made with other chunk sizes still
+// works (dedup just does not match across the change), so it is only logged.
+func (s *Store) formatRecord() []byte {
+	b := []byte{1}
+	for _, v := range []int{s.cfg.MinChunk, s.cfg.AvgChunk, s.cfg.MaxChunk} {
+		b = binary.BigEndian.AppendUint32(b, uint32(v))
+	}
+	return b
+}
+
+func (s *Store) recover(ctx context.Context) error {
+	var (
+		committed = map[uint64]int64{}
+		unfinish  []ManifestID
+		maxID     uint64
+	)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketIndex, bucketLocs, bucketContainers, bucketManifests, bucketSegments, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		t := newTxn(tx)
+		if f := t.meta.Get(keyFormat); f == nil {
+			if err := t.meta.Put(keyFormat, s.formatRecord()); err != nil {
+				return err
+			}
+		} else if string(f) != string(s.formatRecord()) {
+			s.log.Warn("chunk sizes differ from the ones this store was made with; new data will not dedup against old", "dir", s.cfg.Dir)
+		}
+		if err := t.containers.ForEach(func(k, v []byte) error {
+			cs, err := decodeContainerStat(v)
+			if err != nil {
+				return err
+			}
+			id := binary.BigEndian.Uint64(k)
+			committed[id] = cs.committed
+			maxID = max(maxID, id)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return t.manifests.ForEach(func(k, v []byte) error {
+			h, err := decodeManifestHeader(v)
+			if err != nil {
+				return err
+			}
+			if h.state != stateCommitted {
+				unfinish = append(unfinish, ManifestID(binary.BigEndian.Uint64(k)))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+
+	names, err := os.ReadDir(s.ctrDir)
+	if err != nil {
+		return err
+	}
+	for _, de := range names {
+		id, ok := parseContainerName(de.Name())
+		if !ok {
+			continue
+		}
+		maxID = max(maxID, id)
+		path := filepath.Join(s.ctrDir, de.Name())
+		size, known := committed[id]
+		if !known {
+			// No commit ever referenced it: the writer or cleaner that made it
+			// stopped first.
+			s.log.Info("removing uncommitted container file", "container", id)
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			continue
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.Size() > size:
+			// The tail of a write that never committed (perhaps torn).
+			s.log.Info("cutting uncommitted container tail", "container", id, "bytes", fi.Size()-size)
+			if err := os.Truncate(path, size); err != nil {
+				return err
+			}
+		case fi.Size() < size:
+			s.log.Error("container file is shorter than committed; scrub will list the lost chunks", "container", id, "size", fi.Size(), "committed", size)
+		}
+		delete(committed, id)
+	}
+	for id := range committed {
+		s.log.Error("container file is missing; scrub will list the lost chunks", "container", id)
+	}
+	if err := syncDir(s.ctrDir); err != nil {
+		return err
+	}
+	s.pool = newContainerPool(s.ctrDir, maxID+1, s.cfg.MaxStreams, s.cfg.ContainerSize)
+
+	for _, id := range unfinish {
+		s.log.Info("finishing interrupted write or release", "manifest", id)
+		if err := s.drain(ctx, id); err != nil {
+			return fmt.Errorf("manifest %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Close closes the store. Writers still open fail from then on.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	// Wait for writers mid-batch and a running cleaner.
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	s.pool.close()
+	s.files.close()
+	s.codecs.close()
+	return s.db.Close()
+}
+
+// check fails fast on a closed store or a cancelled context.
+func (s *Store) check(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return ctx.Err()
+}
+
+// withGate runs fn holding the dedup gate shared.
+func (s *Store) withGate(fn func() error) error {
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return fn()
+}
+
+// Missing returns those of ids the store does not hold (replication asks
+// this before sending chunks).
+func (s *Store) Missing(ctx context.Context, ids []ChunkID) ([]ChunkID, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	var out []ChunkID
+	err := s.view(func(t *txn) error {
+		for _, id := range ids {
+			if t.index.Get(id[:]) == nil {
+				out = append(out, id)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
