@@ -78,7 +78,9 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 			}
 			id := binary.BigEndian.Uint64(k)
 			dead := float64(cs.committed-cs.live) / float64(max(cs.committed, 1))
-			if cs.committed > 0 && dead >= threshold && !s.pool.isActive(id) {
+			// An idle open container is sealed first: a stream would
+			// otherwise keep appending to it while it holds dead space.
+			if cs.committed > 0 && dead >= threshold && s.pool.sealIdle(id) {
 				cands = append(cands, candidate{id, cs})
 			}
 			return nil

@@ -190,13 +190,22 @@ func (p *containerPool) sealLocked(c *openContainer) {
 	}
 }
 
-// isActive reports whether a container may still be appended to; the
-// cleaner leaves such containers alone.
-func (p *containerPool) isActive(id uint64) bool {
+// sealIdle seals an open container no stream is using, so the cleaner may
+// compact it; it reports whether the container is now sealed and closed.
+func (p *containerPool) sealIdle(id uint64) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, ok := p.mu.active[id]
-	return ok
+	c := p.mu.active[id]
+	if c == nil {
+		return true
+	}
+	if c.users > 0 {
+		return false
+	}
+	p.sealLocked(c)
+	c.f.Close()
+	delete(p.mu.active, id)
+	return true
 }
 
 func (p *containerPool) close() {

@@ -141,10 +141,10 @@ func decodeCounters(b []byte) counters {
 // txn is one bbolt transaction with the store's buckets at hand. Changes to
 // counters and container rows are collected and written once at the end.
 type txn struct {
-	tx                                               *bolt.Tx
+	tx                                                 *bolt.Tx
 	index, locs, containers, manifests, segments, meta *bolt.Bucket
-	d                                                counters
-	cont                                             map[uint64]*containerStat // deltas: committed is a new minimum, live a delta
+	d                                                  counters
+	cont                                               map[uint64]*containerStat // deltas: committed is a new minimum, live a delta
 }
 
 func newTxn(tx *bolt.Tx) *txn {

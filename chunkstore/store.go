@@ -101,7 +101,7 @@ type Store struct {
 	pool    *containerPool
 	files   *fileCache
 	ctrDir  string
-	bufs    sync.Pool // batch buffers, so small objects do not allocate one each
+	batches sync.Pool // *batch, so small objects do not allocate a batch buffer each
 
 	// gate orders dedup against the cleaner. A writer holds it shared from
 	// the moment it looks a chunk up until the transaction that references

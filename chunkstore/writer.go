@@ -14,32 +14,60 @@ var errWriterDone = errors.New("chunkstore: writer already committed or aborted"
 // it) as much as you like, then Commit; or Abort. A Writer is not safe for
 // concurrent use; each stream has its own.
 //
-// Input is gathered into batches of Config.BatchBytes. Each batch is cut
-// into chunks, hashed, looked up, its new chunks compressed and appended to
-// the stream's container file, the file fsynced, and then one index
-// transaction references every chunk and records the batch as a manifest
-// segment of a pending manifest. Commit turns the manifest committed in the
-// transaction of the last batch. So memory per stream is one batch, and a
-// crash at any point leaves either a committed manifest or a pending one that
-// Open releases.
+// Input is gathered into batches of Config.BatchBytes and goes through two
+// stages, so that CPU work on one batch overlaps disk work on the previous:
+//
+//  1. (the caller's goroutine) cut the batch into chunks, hash them, and
+//     compress the ones the index probably lacks into complete records;
+//  2. (the writer's stage goroutine) under the gate, decide for certain
+//     which chunks are new, append their records to the stream's container
+//     file, fsync it, and in one index transaction reference every chunk and
+//     record the batch as a segment of the pending manifest.
+//
+// Commit turns the manifest committed in the transaction of the last batch.
+// Memory per stream is two batches (see Config.BatchBytes); a crash at any
+// point leaves a committed manifest or a pending one that Open releases.
 type Writer struct {
-	s    *Store
-	ctx  context.Context
-	buf  []byte // input not yet stored; capacity BatchBytes+MaxChunk
+	s       *Store
+	ctx     context.Context
+	cur     *batch // being filled
+	written int64  // bytes accepted
+	done    bool
+
+	// The stage goroutine, started with the second batch. Until then (and
+	// for single-batch objects, always) batches are stored inline.
+	stage     chan *batch
+	stageDone chan struct{}
+
+	// Owned by whoever stores batches (the stage, or the caller when no
+	// stage runs, or after it stopped).
 	id   ManifestID
 	hdr  manifestHeader
 	cont *openContainer
-	err  error // sticky: once a batch failed, the writer is aborted
-	done bool
+	seen map[ChunkID]struct{}
 
-	// Per-batch scratch, reused.
+	mu  sync.Mutex
+	err error // sticky: once a batch failed, the writer is aborted
+}
+
+// batch is one batch of input and everything derived from it.
+type batch struct {
+	buf    []byte // input; chunks alias it. Capacity BatchBytes+MaxChunk.
 	chunks [][]byte
 	ids    []ChunkID
-	isNew  []bool
-	seen   map[ChunkID]struct{}
-	parts  [][]byte // compressed records, one buffer per worker
-	locs   []entry  // where each new chunk went
-	es     []segEntry
+	// recs[k] holds complete records built by worker k for the chunks the
+	// index lacked when looked at; at[i] is chunk i's (worker, offset) in
+	// them, or worker -1 when it was not prepared.
+	recs  [][]byte
+	at    []recAt
+	isNew []bool
+	final bool
+}
+
+type recAt struct {
+	worker int
+	off    int64
+	stored uint32 // payload length
 }
 
 // NewWriter starts a stream. Cancelling ctx aborts it.
@@ -54,10 +82,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 		if err := w.room(); err != nil {
 			return n, err
 		}
-		k := copy(w.buf[len(w.buf):cap(w.buf)], p)
-		w.buf = w.buf[:len(w.buf)+k]
+		b := w.cur
+		k := copy(b.buf[len(b.buf):cap(b.buf)], p)
+		b.buf = b.buf[:len(b.buf)+k]
 		p = p[k:]
 		n += k
+		w.written += int64(k)
 	}
 	return n, nil
 }
@@ -69,9 +99,11 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 		if err := w.room(); err != nil {
 			return n, err
 		}
-		k, err := r.Read(w.buf[len(w.buf):cap(w.buf)])
-		w.buf = w.buf[:len(w.buf)+k]
+		b := w.cur
+		k, err := r.Read(b.buf[len(b.buf):cap(b.buf)])
+		b.buf = b.buf[:len(b.buf)+k]
 		n += int64(k)
+		w.written += int64(k)
 		if err == io.EOF {
 			return n, nil
 		}
@@ -81,19 +113,22 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// room makes sure the buffer has free space, storing a full batch.
+// Written is the number of bytes accepted so far.
+func (w *Writer) Written() int64 { return w.written }
+
+// room makes sure the current batch has free space, storing a full one.
 func (w *Writer) room() error {
-	if w.err != nil {
-		return w.err
+	if err := w.failed(); err != nil {
+		return err
 	}
 	if w.done {
 		return errWriterDone
 	}
-	if w.buf == nil {
-		w.buf = w.s.getBuf()
+	if w.cur == nil {
+		w.cur = w.s.getBatch()
 	}
-	if len(w.buf) == cap(w.buf) {
-		return w.flush(false)
+	if len(w.cur.buf) == cap(w.cur.buf) {
+		return w.flush(w.ctx, false)
 	}
 	return nil
 }
@@ -101,14 +136,20 @@ func (w *Writer) room() error {
 // Commit stores what is buffered and makes the manifest durable: when it
 // returns, the data is fsynced and the manifest committed.
 func (w *Writer) Commit(ctx context.Context) (Manifest, error) {
-	if w.err != nil {
-		return Manifest{}, w.err
+	if err := w.failed(); err != nil {
+		return Manifest{}, err
 	}
 	if w.done {
 		return Manifest{}, errWriterDone
 	}
-	w.ctx = ctx
-	if err := w.flush(true); err != nil {
+	if w.cur == nil {
+		w.cur = w.s.getBatch()
+	}
+	if err := w.flush(ctx, true); err != nil {
+		return Manifest{}, err
+	}
+	w.stopStage()
+	if err := w.failed(); err != nil {
 		return Manifest{}, err
 	}
 	w.finish()
@@ -123,6 +164,7 @@ func (w *Writer) Abort() error {
 	if w.done {
 		return nil
 	}
+	w.stopStage()
 	w.finish()
 	if w.id == 0 {
 		return nil
@@ -131,201 +173,330 @@ func (w *Writer) Abort() error {
 	return w.s.drain(context.Background(), w.id)
 }
 
-// Written is the number of bytes stored so far (not counting the buffer).
-func (w *Writer) Written() int64 { return w.hdr.size }
-
 func (w *Writer) finish() {
 	w.done = true
 	if w.cont != nil {
 		w.s.pool.release(w.cont)
 		w.cont = nil
 	}
-	if w.buf != nil {
-		w.s.putBuf(w.buf)
-		w.buf = nil
+	if w.cur != nil {
+		w.s.putBatch(w.cur)
+		w.cur = nil
+	}
+}
+
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *Writer) setErr(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
 	}
 }
 
 func (w *Writer) fail(err error) error {
-	w.err = err
+	w.setErr(err)
 	if aerr := w.Abort(); aerr != nil {
 		w.s.log.Error("aborting a failed write", "manifest", w.id, "err", aerr)
 	}
 	return err
 }
 
-// flush stores the buffered input: all of it when final, else every chunk
-// whose boundary is certain (the tail shorter than MaxChunk waits for more).
-func (w *Writer) flush(final bool) error {
-	if err := w.s.check(w.ctx); err != nil {
+// flush prepares the current batch (all of it when final, else every chunk
+// whose boundary is certain: a tail shorter than MaxChunk waits for more
+// input) and hands it to the stage.
+func (w *Writer) flush(ctx context.Context, final bool) error {
+	if err := w.s.check(ctx); err != nil {
 		return w.fail(err)
 	}
-	data := w.buf
-	w.chunks = w.chunks[:0]
+	b := w.cur
+	b.final = final
+	data := b.buf
+	b.chunks = b.chunks[:0]
 	for len(data) > 0 && (final || len(data) >= w.s.cfg.MaxChunk) {
 		n := w.s.chunker.cut(data)
-		w.chunks = append(w.chunks, data[:n])
+		b.chunks = append(b.chunks, data[:n])
 		data = data[n:]
 	}
-	if cap(w.ids) < len(w.chunks) {
-		w.ids = make([]ChunkID, len(w.chunks), len(w.chunks)+len(w.chunks)/4)
-	}
-	w.ids = w.ids[:len(w.chunks)]
-	parallel(len(w.chunks), func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			w.ids[i] = hashChunk(w.chunks[i])
-		}
-	})
-	if err := w.store(final); err != nil {
+	if err := w.s.prepare(b); err != nil {
 		return w.fail(err)
 	}
-	w.buf = w.buf[:copy(w.buf, data)]
+	if !final {
+		next := w.s.getBatch()
+		next.buf = next.buf[:copy(next.buf[:cap(next.buf)], data)]
+		w.cur = next
+	} else {
+		w.cur = nil
+	}
+
+	if w.stage == nil && final {
+		err := w.storeBatch(b)
+		w.s.putBatch(b)
+		if err != nil {
+			return w.fail(err)
+		}
+		return nil
+	}
+	if w.stage == nil {
+		w.stage = make(chan *batch, 1)
+		w.stageDone = make(chan struct{})
+		go w.runStage()
+	}
+	w.stage <- b
+	if err := w.failed(); err != nil {
+		return w.fail(err)
+	}
 	return nil
 }
 
-// store writes one batch's new chunks and indexes the batch.
-func (w *Writer) store(final bool) error {
-	return w.s.withGate(func() error {
-		if err := w.classify(); err != nil {
-			return err
+// runStage stores batches in order until the channel closes; after a
+// failure it only recycles them. It checks the stream's context; Commit's
+// is checked by flush before the last batch is handed over.
+func (w *Writer) runStage() {
+	defer close(w.stageDone)
+	for b := range w.stage {
+		if w.failed() == nil {
+			if err := w.s.check(w.ctx); err != nil {
+				w.setErr(err)
+			} else if err := w.storeBatch(b); err != nil {
+				w.setErr(err)
+			}
 		}
-		cont, err := w.writeNew()
-		if err != nil {
-			return err
+		w.s.putBatch(b)
+	}
+}
+
+func (w *Writer) stopStage() {
+	if w.stage != nil {
+		close(w.stage)
+		<-w.stageDone
+		w.stage = nil
+	}
+}
+
+// prepare hashes a batch's chunks and builds the records of those the index
+// lacks (a hint, taken without the gate: storeBatch decides for certain).
+func (s *Store) prepare(b *batch) error {
+	n := len(b.chunks)
+	if cap(b.ids) < n {
+		b.ids = make([]ChunkID, n, n+n/4)
+		b.at = make([]recAt, n, n+n/4)
+	}
+	b.ids, b.at = b.ids[:n], b.at[:n]
+	parallel(n, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			b.ids[i] = hashChunk(b.chunks[i])
 		}
-		id, hdr := w.id, w.hdr
-		err = w.s.update(func(t *txn) error {
-			if id == 0 {
-				var err error
-				if id, err = t.newManifestID(); err != nil {
-					return err
-				}
-				hdr = manifestHeader{state: statePending, created: w.s.now().UnixNano()}
+	})
+	var fresh []int
+	err := s.view(func(t *txn) error {
+		seen := make(map[ChunkID]struct{}, n)
+		for i, id := range b.ids {
+			b.at[i] = recAt{worker: -1}
+			if _, dup := seen[id]; dup {
+				continue
 			}
-			w.es = w.es[:0]
-			j := 0
-			for i, c := range w.chunks {
-				var err error
-				if w.isNew[i] {
-					err = t.insert(w.ids[i], w.locs[j])
-					j++
-				} else {
-					err = t.ref(w.ids[i], 1)
-				}
-				if err != nil {
-					return err
-				}
-				w.es = append(w.es, segEntry{id: w.ids[i], len: uint32(len(c))})
+			seen[id] = struct{}{}
+			if t.index.Get(id[:]) == nil {
+				fresh = append(fresh, i)
 			}
-			if cont != nil && j > 0 {
-				last := w.locs[j-1]
-				t.contDelta(cont.id).committed = last.offset + last.recordSize()
-			}
-			for es := w.es; len(es) > 0; {
-				n := min(len(es), maxSegEntries)
-				if err := t.segments.Put(pairKey(uint64(id), hdr.size), appendSegment(nil, es[:n])); err != nil {
-					return err
-				}
-				for _, e := range es[:n] {
-					hdr.size += int64(e.len)
-				}
-				hdr.chunks += int64(n)
-				es = es[n:]
-			}
-			if final {
-				hdr.state = stateCommitted
-				t.d.logical += hdr.size
-				t.d.manifests++
-			}
-			return t.putHeader(id, hdr)
-		})
-		if err != nil {
-			return err
 		}
-		w.id, w.hdr = id, hdr
 		return nil
+	})
+	if err != nil {
+		return err
+	}
+	workers := parallel(len(fresh), nil)
+	for len(b.recs) < workers {
+		b.recs = append(b.recs, nil)
+	}
+	b.recs = b.recs[:workers]
+	parallel(len(fresh), func(k, lo, hi int) {
+		recs := b.recs[k][:0]
+		var scratch []byte
+		for _, i := range fresh[lo:hi] {
+			b.at[i] = recAt{worker: k, off: int64(len(recs))}
+			recs, b.at[i].stored = s.appendChunkRecord(recs, b.ids[i], b.chunks[i], &scratch)
+		}
+		b.recs[k] = recs
+	})
+	return nil
+}
+
+// appendChunkRecord compresses a chunk and appends its record, returning
+// the payload length too.
+func (s *Store) appendChunkRecord(dst []byte, id ChunkID, c []byte, scratch *[]byte) ([]byte, uint32) {
+	cd, payload := s.codecs.compress(c, *scratch)
+	if cd != codecRaw {
+		*scratch = payload
+	}
+	return appendRecord(dst, id, cd, len(c), payload), uint32(len(payload))
+}
+
+// storeBatch writes a prepared batch's new chunks and indexes the batch.
+func (w *Writer) storeBatch(b *batch) error {
+	return w.s.withGate(func() error {
+		if err := w.classify(b); err != nil {
+			return err
+		}
+		locs, end, err := w.writeNew(b)
+		if err != nil {
+			return err
+		}
+		return w.index(b, locs, end)
 	})
 }
 
 // classify marks the chunks the index lacks (the first time each appears in
 // the batch). Runs under the gate, so a chunk found here cannot be dropped
 // before this batch's transaction references it.
-func (w *Writer) classify() error {
-	w.isNew = w.isNew[:0]
+func (w *Writer) classify(b *batch) error {
+	b.isNew = b.isNew[:0]
 	clear(w.seen)
 	return w.s.view(func(t *txn) error {
-		for _, id := range w.ids {
+		for _, id := range b.ids {
 			_, dup := w.seen[id]
 			w.seen[id] = struct{}{}
-			w.isNew = append(w.isNew, !dup && t.index.Get(id[:]) == nil)
+			b.isNew = append(b.isNew, !dup && t.index.Get(id[:]) == nil)
 		}
 		return nil
 	})
 }
 
-// writeNew compresses the new chunks (in parallel), appends them to the
-// stream's container file and fsyncs it. It returns the container and
-// leaves each new chunk's location in w.locs.
-func (w *Writer) writeNew() (*openContainer, error) {
-	var fresh []int
-	for i, n := range w.isNew {
-		if n {
-			fresh = append(fresh, i)
+// writeNew appends the new chunks' records to the stream's container file
+// and fsyncs it. It returns each new chunk's location (in batch order) and
+// the end of what it appended. Records prepared for chunks another stream
+// has stored meanwhile are written anyway (dead space for the cleaner;
+// rare); chunks not prepared (the cleaner dropped them after the hint) are
+// compressed now, into one more record buffer.
+func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
+	late := len(b.recs)
+	b.recs = append(b.recs, nil)
+	var scratch []byte
+	fresh := 0
+	for i, isNew := range b.isNew {
+		if !isNew {
+			continue
+		}
+		fresh++
+		if b.at[i].worker < 0 {
+			b.at[i] = recAt{worker: late, off: int64(len(b.recs[late]))}
+			b.recs[late], b.at[i].stored = w.s.appendChunkRecord(b.recs[late], b.ids[i], b.chunks[i], &scratch)
 		}
 	}
-	w.locs = w.locs[:0]
-	if len(fresh) == 0 {
-		return nil, nil
+	if fresh == 0 {
+		return nil, 0, nil
 	}
-	workers := parallel(len(fresh), nil)
-	for len(w.parts) < workers {
-		w.parts = append(w.parts, nil)
-	}
-	// Each worker builds the records of a contiguous run of the new chunks;
-	// offsets within its buffer are kept in rel.
-	rel := make([][]entry, workers)
-	parallel(len(fresh), func(k, lo, hi int) {
-		buf := w.parts[k][:0]
-		var scratch []byte
-		for _, i := range fresh[lo:hi] {
-			c := w.chunks[i]
-			cd, payload := w.s.codecs.compress(c, scratch)
-			if cd != codecRaw {
-				scratch = payload
-			}
-			rel[k] = append(rel[k], entry{offset: int64(len(buf)), storedLen: uint32(len(payload)), rawLen: uint32(len(c))})
-			buf = appendRecord(buf, w.ids[i], cd, len(c), payload)
-		}
-		w.parts[k] = buf
-	})
 	if w.cont == nil {
 		c, err := w.s.pool.acquire()
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		w.cont = c
 	}
 	cont := w.cont
-	base, err := cont.append(w.parts[:workers]...)
+	base, err := cont.append(b.recs...)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := cont.sync(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	for k := range workers {
-		for _, e := range rel[k] {
-			e.container = cont.id
-			e.offset += base
-			w.locs = append(w.locs, e)
+	starts := make([]int64, len(b.recs))
+	end := base
+	for k, r := range b.recs {
+		starts[k] = end
+		end += int64(len(r))
+	}
+	locs := make([]entry, 0, fresh)
+	for i, isNew := range b.isNew {
+		if isNew {
+			a := b.at[i]
+			locs = append(locs, entry{container: cont.id, offset: starts[a.worker] + a.off, storedLen: a.stored, rawLen: uint32(len(b.chunks[i]))})
 		}
-		base += int64(len(w.parts[k]))
 	}
 	if w.s.pool.full(cont) {
 		w.s.pool.release(cont)
 		w.cont = nil
 	}
-	return cont, nil
+	return locs, end, nil
+}
+
+// index references every chunk of the batch and records its segment.
+func (w *Writer) index(b *batch, locs []entry, end int64) error {
+	id, hdr := w.id, w.hdr
+	err := w.s.update(func(t *txn) error {
+		if id == 0 {
+			var err error
+			if id, err = t.newManifestID(); err != nil {
+				return err
+			}
+			hdr = manifestHeader{state: statePending, created: w.s.now().UnixNano()}
+		}
+		es := make([]segEntry, 0, len(b.chunks))
+		j := 0
+		for i, c := range b.chunks {
+			var err error
+			if b.isNew[i] {
+				err = t.insert(b.ids[i], locs[j])
+				j++
+			} else {
+				err = t.ref(b.ids[i], 1)
+			}
+			if err != nil {
+				return err
+			}
+			es = append(es, segEntry{id: b.ids[i], len: uint32(len(c))})
+		}
+		if len(locs) > 0 {
+			// Everything up to end is fsynced whole records: the dead ones
+			// among them (see writeNew) are the cleaner's to reclaim.
+			t.contDelta(locs[0].container).committed = end
+		}
+		for len(es) > 0 {
+			n := min(len(es), maxSegEntries)
+			if err := t.segments.Put(pairKey(uint64(id), hdr.size), appendSegment(nil, es[:n])); err != nil {
+				return err
+			}
+			for _, e := range es[:n] {
+				hdr.size += int64(e.len)
+			}
+			hdr.chunks += int64(n)
+			es = es[n:]
+		}
+		if b.final {
+			hdr.state = stateCommitted
+			t.d.logical += hdr.size
+			t.d.manifests++
+		}
+		return t.putHeader(id, hdr)
+	})
+	if err != nil {
+		return err
+	}
+	w.id, w.hdr = id, hdr
+	return nil
+}
+
+func (s *Store) getBatch() *batch {
+	if b, ok := s.batches.Get().(*batch); ok {
+		return b
+	}
+	return &batch{buf: make([]byte, 0, s.cfg.BatchBytes+s.cfg.MaxChunk)}
+}
+
+func (s *Store) putBatch(b *batch) {
+	b.buf = b.buf[:0]
+	b.chunks = b.chunks[:0]
+	for k := range b.recs {
+		b.recs[k] = b.recs[k][:0]
+	}
+	s.batches.Put(b)
 }
 
 // parallel splits [0,n) into contiguous runs, one per worker, and runs fn on
@@ -347,16 +518,4 @@ func parallel(n int, fn func(worker, lo, hi int)) int {
 	}
 	wg.Wait()
 	return workers
-}
-
-func (s *Store) getBuf() []byte {
-	if b, ok := s.bufs.Get().(*[]byte); ok {
-		return (*b)[:0]
-	}
-	return make([]byte, 0, s.cfg.BatchBytes+s.cfg.MaxChunk)
-}
-
-func (s *Store) putBuf(b []byte) {
-	b = b[:0]
-	s.bufs.Put(&b)
 }
