@@ -111,7 +111,11 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 				return rep, err
 			}
 		}
-		dropped, moved, err := s.compact(ctx, c.id, out)
+		var dropped, moved int64
+		err := s.freeing(func() (err error) {
+			dropped, moved, err = s.compact(ctx, c.id, out)
+			return err
+		})
 		switch {
 		case errors.Is(err, errResurrected), errors.Is(err, ErrCorrupt):
 			s.log.Warn("cleaner left a container for later", "container", c.id, "err", err)
@@ -127,6 +131,9 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 		if opts.Progress != nil {
 			opts.Progress(CleanProgress{Done: i + 1, Total: len(cands), BytesReclaimed: rep.BytesReclaimed})
 		}
+	}
+	if rep.BytesReclaimed > 0 {
+		s.makeReserve()
 	}
 	return rep, nil
 }

@@ -31,6 +31,7 @@ func crashConfig(dir string) Config {
 	cfg.ContainerSize = 1 << 20
 	cfg.BatchBytes = 128 << 10
 	cfg.MaxStreams = 2
+	cfg.ReserveBytes = 256 << 10
 	cfg.OpenTimeout = 5 * time.Second
 	return cfg
 }

@@ -16,6 +16,7 @@ func testConfig(t testing.TB) Config {
 	cfg := DefaultConfig(t.TempDir())
 	cfg.ContainerSize = 1 << 20
 	cfg.BatchBytes = 256 << 10
+	cfg.ReserveBytes = 256 << 10
 	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	return cfg
 }

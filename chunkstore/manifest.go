@@ -223,19 +223,21 @@ func (s *Store) Release(ctx context.Context, id ManifestID) error {
 		return err
 	}
 	more := false
-	err := s.update(func(t *txn) error {
-		h, err := t.committed(id)
-		if err != nil {
+	err := s.freeing(func() error {
+		return s.update(func(t *txn) error {
+			h, err := t.committed(id)
+			if err != nil {
+				return err
+			}
+			t.d.logical -= h.size
+			t.d.manifests--
+			h.state = stateReleasing
+			if err := t.putHeader(id, h); err != nil {
+				return err
+			}
+			more, err = t.dropSegments(id)
 			return err
-		}
-		t.d.logical -= h.size
-		t.d.manifests--
-		h.state = stateReleasing
-		if err := t.putHeader(id, h); err != nil {
-			return err
-		}
-		more, err = t.dropSegments(id)
-		return err
+		})
 	})
 	if err != nil || !more {
 		return err
@@ -249,10 +251,12 @@ func (s *Store) drain(ctx context.Context, id ManifestID) error {
 		if err := ctx.Err(); err != nil {
 			return err // the rest is resumed at the next open
 		}
-		err := s.update(func(t *txn) error {
-			var err error
-			more, err = t.dropSegments(id)
-			return err
+		err := s.freeing(func() error {
+			return s.update(func(t *txn) error {
+				var err error
+				more, err = t.dropSegments(id)
+				return err
+			})
 		})
 		if err != nil {
 			return err

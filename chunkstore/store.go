@@ -38,6 +38,9 @@ type Config struct {
 	// CompactThreshold is the dead fraction of a container file above which
 	// the cleaner compacts it.
 	CompactThreshold float64
+	// ReserveBytes of disk are held back so that a full disk can still be
+	// freed by deletes and the cleaner (see reserve.go); 0 disables it.
+	ReserveBytes int64
 	// OpenTimeout is how long Open waits for another process's lock.
 	OpenTimeout time.Duration
 	Logger      *slog.Logger
@@ -57,6 +60,7 @@ func DefaultConfig(dir string) Config {
 		ContainerSize:    128 << 20,
 		BatchBytes:       8 << 20,
 		CompactThreshold: 0.25,
+		ReserveBytes:     64 << 20,
 		OpenTimeout:      500 * time.Millisecond,
 	}
 }
@@ -267,6 +271,7 @@ func (s *Store) recover(ctx context.Context) error {
 			return fmt.Errorf("manifest %d: %w", id, err)
 		}
 	}
+	s.makeReserve()
 	return nil
 }
 

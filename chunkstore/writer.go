@@ -52,7 +52,7 @@ type Writer struct {
 
 // batch is one batch of input and everything derived from it.
 type batch struct {
-	buf    []byte // input; chunks alias it. Capacity BatchBytes+MaxChunk.
+	buf    []byte // input; chunks alias it. Grows up to BatchBytes+MaxChunk.
 	chunks [][]byte
 	ids    []ChunkID
 	// recs[k] holds complete records built by worker k for the chunks the
@@ -127,7 +127,13 @@ func (w *Writer) room() error {
 	if w.cur == nil {
 		w.cur = w.s.getBatch()
 	}
-	if len(w.cur.buf) == cap(w.cur.buf) {
+	if b := w.cur; len(b.buf) == cap(b.buf) {
+		if full := w.s.cfg.BatchBytes + w.s.cfg.MaxChunk; cap(b.buf) < full {
+			// Buffers start small so that small objects stay small; a
+			// stream that keeps writing grows its buffer to a full batch.
+			b.buf = append(make([]byte, 0, min(2*cap(b.buf), full)), b.buf...)
+			return nil
+		}
 		return w.flush(w.ctx, false)
 	}
 	return nil
@@ -228,6 +234,9 @@ func (w *Writer) flush(ctx context.Context, final bool) error {
 	}
 	if !final {
 		next := w.s.getBatch()
+		if cap(next.buf) < cap(b.buf) {
+			next.buf = make([]byte, 0, cap(b.buf))
+		}
 		next.buf = next.buf[:copy(next.buf[:cap(next.buf)], data)]
 		w.cur = next
 	} else {
@@ -487,7 +496,7 @@ func (s *Store) getBatch() *batch {
 	if b, ok := s.batches.Get().(*batch); ok {
 		return b
 	}
-	return &batch{buf: make([]byte, 0, s.cfg.BatchBytes+s.cfg.MaxChunk)}
+	return &batch{buf: make([]byte, 0, min(64<<10, s.cfg.BatchBytes+s.cfg.MaxChunk))}
 }
 
 func (s *Store) putBatch(b *batch) {
