@@ -48,10 +48,12 @@
 // the write that hit it with ENOSPC and nothing else: a reserve file keeps
 // room for deletes and the cleaner (TestDiskFull, on a real 12 MiB tmpfs).
 //
-// Memory per write stream is bounded: two batches in flight (the input of
-// Config.BatchBytes + MaxChunk each, and the compressed records of its new
-// chunks), about 34 MiB at the defaults for incompressible unique data and
-// less otherwise; buffers start at 64 KiB so a small object costs little.
+// Memory per write stream is bounded: at most three batches in flight (one
+// filling, one being prepared, one being stored), each its input
+// (Config.BatchBytes + MaxChunk) and the compressed records of its new
+// chunks: under 50 MiB at the defaults for incompressible unique data, about
+// 25 MiB for duplicate data. Buffers start at 64 KiB and grow only for a
+// stream that keeps writing, so a small object costs little.
 // A reader holds one segment (36 KiB) and one chunk.
 //
 // # Choices, by measurement
@@ -91,9 +93,9 @@
 //	ingest, unique data            0.14-0.18 GB/s   one stream, zstd
 //	read back, verified            0.83 / 1.3 GB/s   one / two streams
 //
-// A writer pipelines its batches: the caller's goroutine cuts, hashes (on
-// all cores) and compresses (on all cores) while a stage goroutine writes,
-// fsyncs and indexes the previous batch. Unique-data ingest is bound by
-// zstd; the figure above was taken with three other engineers' builds on
-// the same two cores.
+// A writer pipelines its batches: the caller's goroutine only fills buffers
+// (an S3 PUT computes MD5 there), a prepare goroutine cuts, hashes (on all
+// cores) and compresses (on all cores), and a store goroutine writes,
+// fsyncs and indexes. Unique-data ingest is bound by zstd; the figures
+// above were taken with other engineers' builds on the same two cores.
 package chunkstore

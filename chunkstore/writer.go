@@ -14,19 +14,23 @@ var errWriterDone = errors.New("chunkstore: writer already committed or aborted"
 // it) as much as you like, then Commit; or Abort. A Writer is not safe for
 // concurrent use; each stream has its own.
 //
-// Input is gathered into batches of Config.BatchBytes and goes through two
-// stages, so that CPU work on one batch overlaps disk work on the previous:
+// Input is gathered into batches of Config.BatchBytes and goes through three
+// stages, each on its own goroutine, so that receiving, CPU work and disk
+// work overlap:
 //
-//  1. (the caller's goroutine) cut the batch into chunks, hash them, and
-//     compress the ones the index probably lacks into complete records;
-//  2. (the writer's stage goroutine) under the gate, decide for certain
-//     which chunks are new, append their records to the stream's container
-//     file, fsync it, and in one index transaction reference every chunk and
-//     record the batch as a segment of the pending manifest.
+//  1. (the caller) fill the batch buffer;
+//  2. (prepare) cut the batch into chunks (the tail that may continue into
+//     the next batch is carried over), hash them, and compress the ones the
+//     index probably lacks into complete records;
+//  3. (store) under the gate, decide for certain which chunks are new,
+//     append their records to the stream's container file, fsync it, and in
+//     one index transaction reference every chunk and record the batch as a
+//     segment of the pending manifest.
 //
 // Commit turns the manifest committed in the transaction of the last batch.
-// Memory per stream is two batches (see Config.BatchBytes); a crash at any
-// point leaves a committed manifest or a pending one that Open releases.
+// A single-batch object skips the goroutines. Memory per stream is at most
+// three batches (see doc.go); a crash at any point leaves a committed
+// manifest or a pending one that Open releases.
 type Writer struct {
 	s       *Store
 	ctx     context.Context
@@ -34,10 +38,12 @@ type Writer struct {
 	written int64  // bytes accepted
 	done    bool
 
-	// The stage goroutine, started with the second batch. Until then (and
-	// for single-batch objects, always) batches are stored inline.
-	stage     chan *batch
-	stageDone chan struct{}
+	// The stage goroutines, started with the second batch. Until then (and
+	// for single-batch objects, always) a batch is prepared and stored inline.
+	prep       chan *batch
+	store      chan *batch
+	stagesDone chan struct{}
+	tail       []byte // owned by prepare: the uncut end of the previous batch
 
 	// Owned by whoever stores batches (the stage, or the caller when no
 	// stage runs, or after it stopped).
@@ -52,7 +58,9 @@ type Writer struct {
 
 // batch is one batch of input and everything derived from it.
 type batch struct {
-	buf    []byte // input; chunks alias it. Grows up to BatchBytes+MaxChunk.
+	// buf holds MaxChunk bytes of headroom, where prepare puts the previous
+	// batch's tail, then the input. It grows up to MaxChunk+BatchBytes.
+	buf    []byte
 	chunks [][]byte
 	ids    []ChunkID
 	// recs[k] holds complete records built by worker k for the chunks the
@@ -131,7 +139,7 @@ func (w *Writer) room() error {
 		if full := w.s.cfg.BatchBytes + w.s.cfg.MaxChunk; cap(b.buf) < full {
 			// Buffers start small so that small objects stay small; a
 			// stream that keeps writing grows its buffer to a full batch.
-			b.buf = append(make([]byte, 0, min(2*cap(b.buf), full)), b.buf...)
+			b.buf = append(make([]byte, 0, min(2*cap(b.buf)-w.s.cfg.MaxChunk, full)), b.buf...)
 			return nil
 		}
 		return w.flush(w.ctx, false)
@@ -154,7 +162,7 @@ func (w *Writer) Commit(ctx context.Context) (Manifest, error) {
 	if err := w.flush(ctx, true); err != nil {
 		return Manifest{}, err
 	}
-	w.stopStage()
+	w.stopStages()
 	if err := w.failed(); err != nil {
 		return Manifest{}, err
 	}
@@ -170,7 +178,7 @@ func (w *Writer) Abort() error {
 	if w.done {
 		return nil
 	}
-	w.stopStage()
+	w.stopStages()
 	w.finish()
 	if w.id == 0 {
 		return nil
@@ -213,62 +221,68 @@ func (w *Writer) fail(err error) error {
 	return err
 }
 
-// flush prepares the current batch (all of it when final, else every chunk
-// whose boundary is certain: a tail shorter than MaxChunk waits for more
-// input) and hands it to the stage.
+// flush hands the current batch on: all of it when final, else a new batch
+// takes its place.
 func (w *Writer) flush(ctx context.Context, final bool) error {
 	if err := w.s.check(ctx); err != nil {
 		return w.fail(err)
 	}
 	b := w.cur
 	b.final = final
-	data := b.buf
-	b.chunks = b.chunks[:0]
-	for len(data) > 0 && (final || len(data) >= w.s.cfg.MaxChunk) {
-		n := w.s.chunker.cut(data)
-		b.chunks = append(b.chunks, data[:n])
-		data = data[n:]
-	}
-	if err := w.s.prepare(b); err != nil {
-		return w.fail(err)
-	}
+	w.cur = nil
 	if !final {
-		next := w.s.getBatch()
-		if cap(next.buf) < cap(b.buf) {
-			next.buf = make([]byte, 0, cap(b.buf))
+		w.cur = w.s.getBatch()
+		if cap(w.cur.buf) < cap(b.buf) {
+			w.cur.buf = make([]byte, len(w.cur.buf), cap(b.buf))
 		}
-		next.buf = next.buf[:copy(next.buf[:cap(next.buf)], data)]
-		w.cur = next
-	} else {
-		w.cur = nil
 	}
-
-	if w.stage == nil && final {
-		err := w.storeBatch(b)
+	if w.prep == nil && final {
+		err := w.prepare(b)
+		if err == nil {
+			err = w.storeBatch(b)
+		}
 		w.s.putBatch(b)
 		if err != nil {
 			return w.fail(err)
 		}
 		return nil
 	}
-	if w.stage == nil {
-		w.stage = make(chan *batch, 1)
-		w.stageDone = make(chan struct{})
-		go w.runStage()
+	if w.prep == nil {
+		w.prep = make(chan *batch)
+		w.store = make(chan *batch)
+		w.stagesDone = make(chan struct{})
+		go w.runPrepare()
+		go w.runStore()
 	}
-	w.stage <- b
+	w.prep <- b
 	if err := w.failed(); err != nil {
 		return w.fail(err)
 	}
 	return nil
 }
 
-// runStage stores batches in order until the channel closes; after a
-// failure it only recycles them. It checks the stream's context; Commit's
-// is checked by flush before the last batch is handed over.
-func (w *Writer) runStage() {
-	defer close(w.stageDone)
-	for b := range w.stage {
+// runPrepare prepares batches in order and passes them to the store stage;
+// after a failure it only recycles them.
+func (w *Writer) runPrepare() {
+	defer close(w.store)
+	for b := range w.prep {
+		if w.failed() == nil {
+			if err := w.prepare(b); err != nil {
+				w.setErr(err)
+			} else {
+				w.store <- b
+				continue
+			}
+		}
+		w.s.putBatch(b)
+	}
+}
+
+// runStore stores batches in order until the channel closes. It checks the
+// stream's context; Commit's is checked by flush before the last batch.
+func (w *Writer) runStore() {
+	defer close(w.stagesDone)
+	for b := range w.store {
 		if w.failed() == nil {
 			if err := w.s.check(w.ctx); err != nil {
 				w.setErr(err)
@@ -280,12 +294,30 @@ func (w *Writer) runStage() {
 	}
 }
 
-func (w *Writer) stopStage() {
-	if w.stage != nil {
-		close(w.stage)
-		<-w.stageDone
-		w.stage = nil
+func (w *Writer) stopStages() {
+	if w.prep != nil {
+		close(w.prep)
+		<-w.stagesDone
+		w.prep = nil
 	}
+}
+
+// prepare cuts a batch into chunks, after putting the previous batch's tail
+// in front of its input: all of it when final, else every chunk whose
+// boundary is certain (a tail shorter than MaxChunk waits for more input).
+func (w *Writer) prepare(b *batch) error {
+	head := w.s.cfg.MaxChunk
+	start := head - len(w.tail)
+	copy(b.buf[start:head], w.tail)
+	data := b.buf[start:]
+	b.chunks = b.chunks[:0]
+	for len(data) > 0 && (b.final || len(data) >= w.s.cfg.MaxChunk) {
+		n := w.s.chunker.cut(data)
+		b.chunks = append(b.chunks, data[:n])
+		data = data[n:]
+	}
+	w.tail = append(w.tail[:0], data...)
+	return w.s.prepare(b)
 }
 
 // prepare hashes a batch's chunks and builds the records of those the index
@@ -496,11 +528,11 @@ func (s *Store) getBatch() *batch {
 	if b, ok := s.batches.Get().(*batch); ok {
 		return b
 	}
-	return &batch{buf: make([]byte, 0, min(64<<10, s.cfg.BatchBytes+s.cfg.MaxChunk))}
+	return &batch{buf: make([]byte, s.cfg.MaxChunk, s.cfg.MaxChunk+min(64<<10, s.cfg.BatchBytes))}
 }
 
 func (s *Store) putBatch(b *batch) {
-	b.buf = b.buf[:0]
+	b.buf = b.buf[:s.cfg.MaxChunk]
 	b.chunks = b.chunks[:0]
 	for k := range b.recs {
 		b.recs[k] = b.recs[k][:0]
