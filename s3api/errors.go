@@ -105,7 +105,7 @@ var (
 	// without a body, as every 304 is.
 	ErrNotModified            = newError("NotModified", http.StatusNotModified, "Not Modified.")
 	ErrInvalidPartNumber      = newError("InvalidPartNumber", http.StatusRequestedRangeNotSatisfiable, "The requested partnumber is not satisfiable.")
-	ErrMissingContentMD5      = newError("InvalidRequest", http.StatusBadRequest, "Missing required header for this request: Content-MD5.")
+	ErrMissingContentMD5      = newError("InvalidRequest", http.StatusBadRequest, "Missing required header for this request: Content-MD5")
 	ErrMalformedACL           = newError("MalformedACLError", http.StatusBadRequest, "The XML you provided was not well-formed or did not validate against our published schema.")
 	ErrUserKeyMustBeSpecified = newError("UserKeyMustBeSpecified", http.StatusBadRequest, "The request was missing a required key.")
 	ErrInvalidChecksum        = newError("InvalidRequest", http.StatusBadRequest, "The checksum headers of this request are not valid.")
@@ -113,5 +113,4 @@ var (
 	ErrInvalidCopySource      = newError("InvalidArgument", http.StatusBadRequest, "Copy Source must mention the source bucket and key: sourcebucket/sourcekey.")
 	ErrInvalidMaxKeys         = newError("InvalidArgument", http.StatusBadRequest, "Provided max-keys not an integer or within integer range.")
 	ErrInvalidEncodingType    = newError("InvalidArgument", http.StatusBadRequest, "Invalid Encoding Method specified in Request.")
-	ErrBadDigestChecksum      = newError("BadDigest", http.StatusBadRequest, "The checksum you specified did not match the calculated checksum.")
 )

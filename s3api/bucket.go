@@ -1,0 +1,270 @@
+package s3api
+
+import (
+	"encoding/base64"
+	"encoding/xml"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// validBucketName applies S3's naming rules for general purpose buckets.
+// Only CreateBucket checks them: a malformed name elsewhere simply names no
+// bucket, and the backend says NoSuchBucket.
+func validBucketName(name string) bool {
+	if len(name) < 3 || len(name) > 63 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '.' || c == '-':
+			if i == 0 || i == len(name)-1 {
+				return false // must start and end with a letter or digit
+			}
+		default:
+			return false
+		}
+	}
+	if strings.Contains(name, "..") || isIPv4Like(name) {
+		return false
+	}
+	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
+		if strings.HasPrefix(name, p) {
+			return false
+		}
+	}
+	for _, s := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// isIPv4Like reports four dot-separated groups of digits (192.168.5.4):
+// such a name would be ambiguous in a virtual-host-style Host.
+func isIPv4Like(name string) bool {
+	parts := strings.Split(name, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// requestOwner is the Owner of the caller's resources. Cairn has one owner
+// per access key, so the access key is the canonical ID.
+func requestOwner(r *http.Request) owner {
+	id, _ := AccessKey(r.Context())
+	return owner{ID: id, DisplayName: id}
+}
+
+type listAllMyBucketsResult struct {
+	XMLName           xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListAllMyBucketsResult"`
+	Owner             owner
+	Buckets           []bucketEntry `xml:"Buckets>Bucket"`
+	ContinuationToken string        `xml:",omitempty"`
+	Prefix            string        `xml:",omitempty"`
+}
+
+type bucketEntry struct {
+	Name         string
+	CreationDate xmlTime
+}
+
+func (h *handler) listBuckets(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	max := 10000
+	if s := q.Get("max-buckets"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 10000 {
+			h.writeError(w, r, ErrInvalidArgument.WithMessage("max-buckets must be an integer between 1 and 10000."))
+			return
+		}
+		max = n
+	}
+	after := ""
+	if tok := q.Get("continuation-token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil {
+			h.writeError(w, r, ErrInvalidContinuationToken)
+			return
+		}
+		after = string(b)
+	}
+	prefix := q.Get("prefix")
+
+	buckets, err := h.b.ListBuckets(r.Context())
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	slices.SortFunc(buckets, func(a, b BucketInfo) int { return strings.Compare(a.Name, b.Name) })
+	res := listAllMyBucketsResult{Owner: requestOwner(r), Buckets: []bucketEntry{}, Prefix: prefix}
+	for _, b := range buckets {
+		if b.Name <= after || !strings.HasPrefix(b.Name, prefix) {
+			continue
+		}
+		if len(res.Buckets) == max {
+			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[max-1].Name))
+			break
+		}
+		res.Buckets = append(res.Buckets, bucketEntry{Name: b.Name, CreationDate: xmlTime(b.Created)})
+	}
+	h.writeXML(w, r, http.StatusOK, res)
+}
+
+type createBucketConfiguration struct {
+	XMLName            xml.Name `xml:"CreateBucketConfiguration"`
+	LocationConstraint string
+}
+
+func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
+	st := state(r)
+	if !validBucketName(st.bucket) {
+		h.writeError(w, r, ErrInvalidBucketName.WithMessagef("The specified bucket is not valid: %q.", st.bucket))
+		return
+	}
+	if err := checkWriteHeaders(r.Header); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if strings.EqualFold(r.Header.Get("x-amz-bucket-object-lock-enabled"), "true") {
+		h.writeError(w, r, ErrNotImplemented.WithMessage("Object Lock is not supported."))
+		return
+	}
+	data, err := h.readSmallBody(r, maxConfigXML, false)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var location string
+	if len(strings.TrimSpace(string(data))) > 0 {
+		var cfg createBucketConfiguration
+		if err := decodeXML(data, &cfg); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		location = cfg.LocationConstraint
+	}
+	// Clients name the region they signed for (the aws CLI does so outside
+	// us-east-1); that means the default storage group.
+	if location == h.cfg.Region {
+		location = ""
+	}
+	if err := h.b.CreateBucket(r.Context(), st.bucket, location); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/"+st.bucket)
+	w.WriteHeader(http.StatusOK)
+}
+
+// region is what GetBucketLocation and x-amz-bucket-region answer: the
+// storage group, or for the default group the configured region, written
+// as S3 writes us-east-1 (empty) in GetBucketLocation.
+func (h *handler) region(info BucketInfo) string {
+	if info.Location != "" {
+		return info.Location
+	}
+	return h.cfg.Region
+}
+
+func (h *handler) headBucket(w http.ResponseWriter, r *http.Request) {
+	info, err := h.b.HeadBucket(r.Context(), state(r).bucket)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("x-amz-bucket-region", h.region(info))
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *handler) deleteBucket(w http.ResponseWriter, r *http.Request) {
+	if err := h.b.DeleteBucket(r.Context(), state(r).bucket); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type locationConstraint struct {
+	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ LocationConstraint"`
+	Value   string   `xml:",chardata"`
+}
+
+func (h *handler) getBucketLocation(w http.ResponseWriter, r *http.Request) {
+	info, err := h.b.HeadBucket(r.Context(), state(r).bucket)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	loc := h.region(info)
+	if loc == "us-east-1" {
+		loc = ""
+	}
+	h.writeXML(w, r, http.StatusOK, locationConstraint{Value: loc})
+}
+
+type versioningConfiguration struct {
+	XMLName   xml.Name `xml:"VersioningConfiguration"`
+	Status    string   `xml:",omitempty"`
+	MfaDelete string   `xml:",omitempty"`
+}
+
+type versioningResponse struct {
+	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ VersioningConfiguration"`
+	Status  string   `xml:",omitempty"`
+}
+
+func (h *handler) getBucketVersioning(w http.ResponseWriter, r *http.Request) {
+	v, err := h.b.GetBucketVersioning(r.Context(), state(r).bucket)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.writeXML(w, r, http.StatusOK, versioningResponse{Status: string(v)})
+}
+
+func (h *handler) putBucketVersioning(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("x-amz-mfa") != "" {
+		h.writeError(w, r, ErrNotImplemented.WithMessage("MFA Delete is not supported."))
+		return
+	}
+	data, err := h.readSmallBody(r, maxConfigXML, false)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var cfg versioningConfiguration
+	if err := decodeXML(data, &cfg); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	switch cfg.MfaDelete {
+	case "", "Disabled":
+	case "Enabled":
+		h.writeError(w, r, ErrNotImplemented.WithMessage("MFA Delete is not supported."))
+		return
+	default:
+		h.writeError(w, r, ErrIllegalVersioningConfiguration)
+		return
+	}
+	v := Versioning(cfg.Status)
+	if v != VersioningEnabled && v != VersioningSuspended {
+		h.writeError(w, r, ErrIllegalVersioningConfiguration.WithMessagef("The versioning Status %q is not Enabled or Suspended.", cfg.Status))
+		return
+	}
+	if err := h.b.PutBucketVersioning(r.Context(), state(r).bucket, v); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,32 @@
+// Package s3api is Cairn's S3 HTTP protocol layer: it authenticates a request
+// (SigV4, through package sigv4), routes it to one S3 operation, parses the
+// operation's headers, query and XML body into the inputs of Backend, calls
+// the backend, and renders the answer as S3 does (headers, XML, status, error
+// codes). It keeps no state of its own: everything a client can observe
+// later lives in the Backend.
+//
+// The package's nouns:
+//
+//   - Backend: the object layer (package gateway implements it), split into
+//     Buckets, Objects and Multipart. Its methods take already-validated
+//     inputs and answer with this package's *Error values.
+//   - Error: an S3 error (Code, Message, HTTP status). errors.go holds the
+//     vocabulary; writeError renders any error as exactly one of them.
+//   - Operation: one S3 API action (PutObject, ListObjectsV2, ...). router.go
+//     maps method, path level (service, bucket, object) and query
+//     subresource to an operation's handler; every handler lives in the file
+//     of its resource (bucket.go, object.go, multipart.go, list.go, ...).
+//   - Request state (reqState): what one request accumulates as it goes:
+//     request ID, bucket, key, the authenticated caller and the error that
+//     ended it, read by the single access-log line.
+//   - Payload: the verified body of a write (payload.go): aws-chunked framing
+//     removed and signatures checked by sigv4, MD5 and any x-amz-checksum-*
+//     computed and compared by package checksum, size bounded. A payload
+//     returns an *Error instead of io.EOF when anything does not match, so a
+//     backend that propagates read errors can never commit a bad object.
+//
+// What is checked where: s3api checks everything a request says about
+// itself (names, lengths, header syntax, digests, ranges, conditionals on
+// reads); the backend checks everything that depends on state (existence,
+// versions, conditional writes, part ETags, quotas).
+package s3api

@@ -1,0 +1,337 @@
+package s3api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/cairn-backup/cairn/s3api/sigv4"
+)
+
+// Config configures the S3 handler.
+type Config struct {
+	// Region is the region clients sign for; "us-east-1" when empty.
+	Region string
+	// Domain enables virtual-host-style requests: Host "bucket.<Domain>[:port]"
+	// addresses bucket. Path-style requests always work.
+	Domain string
+	// Secret returns the secret key of an access key, false when unknown.
+	Secret func(accessKey string) (string, bool)
+	// Admin, when set, serves every path under /_cairn/ once SigV4
+	// authentication succeeded (bucket names cannot contain '_', so the
+	// prefix never shadows a bucket). The request's Body is the verified
+	// payload; AccessKey(r.Context()) names the caller.
+	Admin http.Handler
+	// Logger receives one line per request; nil discards.
+	Logger *slog.Logger
+	// Now is the clock for signature skew and default dates; nil = time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns a Config with the defaults filled in; Secret must
+// still be set.
+func DefaultConfig() Config {
+	return Config{Region: "us-east-1", Now: time.Now, Logger: slog.New(slog.DiscardHandler)}
+}
+
+// Validate reports the first field that cannot work.
+func (c Config) Validate() error {
+	if c.Secret == nil {
+		return errors.New("s3api: Config.Secret is nil: no request could authenticate")
+	}
+	if strings.ContainsAny(c.Domain, "/: ") {
+		return errors.New("s3api: Config.Domain must be a bare host name (no scheme, port or path)")
+	}
+	return nil
+}
+
+// handler serves the S3 API for one Backend.
+type handler struct {
+	cfg    Config
+	b      Backend
+	auth   *sigv4.Verifier
+	log    *slog.Logger
+	now    func() time.Time
+	router *mux.Router
+	// bufs recycles the buffers that stream object bodies to clients.
+	bufs sync.Pool
+}
+
+// NewHandler returns the S3 API over b. The handler is safe for concurrent use.
+func NewHandler(cfg Config, b Backend) (http.Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, errors.New("s3api: nil Backend")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Domain = strings.ToLower(strings.TrimSuffix(cfg.Domain, "."))
+	h := &handler{
+		cfg: cfg,
+		b:   b,
+		auth: &sigv4.Verifier{
+			Region: cfg.Region,
+			Secret: cfg.Secret,
+			Now:    cfg.Now,
+		},
+		log: cfg.Logger,
+		now: cfg.Now,
+	}
+	h.router = h.routes()
+	return h, nil
+}
+
+// reqState is what one request accumulates on its way through the handler.
+// It travels in the request's context so that handlers, writeError and the
+// access log share it without package-level state.
+type reqState struct {
+	id     string
+	bucket string
+	key    string
+	auth   *sigv4.Auth
+	// err is the error that ended the request, set by writeError (or by a
+	// handler that failed after the status was sent); the access log prints it.
+	err error
+	// code is the S3 error code answered, "" on success.
+	code string
+}
+
+// The access log's code and status for a request whose client went away
+// before it was answered (nginx's 499).
+const (
+	codeClientGone   = "ClientGone"
+	statusClientGone = 499
+)
+
+type stateKey struct{}
+
+func state(r *http.Request) *reqState {
+	if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
+		return st
+	}
+	// Handlers only run under ServeHTTP, which always sets the state; a
+	// fresh one keeps a direct call (a test) from crashing.
+	return &reqState{}
+}
+
+// AccessKey returns the access key a request authenticated with, for
+// backends and the Admin handler that need the caller's identity.
+func AccessKey(ctx context.Context) (string, bool) {
+	st, ok := ctx.Value(stateKey{}).(*reqState)
+	if !ok || st.auth == nil {
+		return "", false
+	}
+	return st.auth.AccessKey, true
+}
+
+// RequestID returns the request's x-amz-request-id, so that a backend's own
+// log lines can be matched to the access log.
+func RequestID(ctx context.Context) string {
+	if st, ok := ctx.Value(stateKey{}).(*reqState); ok {
+		return st.id
+	}
+	return ""
+}
+
+// ServeHTTP assigns the request ID, authenticates, resolves bucket and key,
+// dispatches, and writes the one access-log line.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := &reqState{id: newRequestID()}
+	rw := &statusWriter{ResponseWriter: w}
+	hdr := w.Header()
+	hdr.Set("x-amz-request-id", st.id)
+	hdr.Set("x-amz-id-2", newHostID())
+	hdr.Set("Server", "Cairn")
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+
+	func() {
+		// A panicking backend must not take the connection down without a
+		// word: the client gets InternalError and the log the request ID.
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			err := fmt.Errorf("panic: %v\n%s", v, debug.Stack())
+			if rw.status == 0 {
+				h.writeError(rw, r, err)
+			}
+			st.err, st.code = err, ErrInternalError.Code
+		}()
+		h.serve(rw, r, st)
+	}()
+
+	status := rw.status
+	switch {
+	case status == 0 && st.code == codeClientGone:
+		status = statusClientGone
+	case status == 0:
+		status = http.StatusOK
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("bucket", st.bucket),
+		slog.String("key", st.key),
+		slog.Int("status", status),
+		slog.Int64("bytes", rw.bytes),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("req_id", st.id),
+	}
+	level := slog.LevelInfo
+	if st.err != nil {
+		attrs = append(attrs, slog.String("code", st.code), slog.Any("err", st.err))
+		if st.code == ErrInternalError.Code {
+			// The one place an unexpected error is logged, with the ID the
+			// client saw in its error response.
+			level = slog.LevelError
+		}
+	}
+	h.log.LogAttrs(r.Context(), level, "s3 request", attrs...)
+}
+
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
+	bucket, key, vhost := h.resolve(r)
+	st.bucket, st.key = bucket, key
+
+	auth, err := h.auth.Authenticate(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	st.auth = auth
+
+	if !vhost && (r.URL.Path == "/_cairn" || strings.HasPrefix(r.URL.Path, "/_cairn/")) {
+		if h.cfg.Admin == nil {
+			h.writeError(w, r, ErrNotImplemented.WithMessage("The admin API is not enabled on this server."))
+			return
+		}
+		st.bucket, st.key = "", ""
+		r.Body = readCloser{auth.Body, r.Body}
+		h.cfg.Admin.ServeHTTP(w, r)
+		return
+	}
+	if sub := unsupportedSubresource(r.URL.Query()); sub != "" {
+		h.writeError(w, r, ErrNotImplemented.WithMessagef("The %s subresource is not implemented by Cairn.", sub))
+		return
+	}
+	h.router.ServeHTTP(w, r)
+}
+
+// resolve finds the bucket and key a request addresses: from the Host when
+// it is "<bucket>.<Domain>" (virtual-host style), else from the path.
+// The path is the decoded one: S3 keys are the decoded path, so "%2F" and
+// "/" name the same key, as on S3.
+func (h *handler) resolve(r *http.Request) (bucket, key string, vhost bool) {
+	if b := h.hostBucket(r.Host); b != "" {
+		return b, strings.TrimPrefix(r.URL.Path, "/"), true
+	}
+	p := strings.TrimPrefix(r.URL.Path, "/")
+	bucket, key, _ = strings.Cut(p, "/")
+	return bucket, key, false
+}
+
+// hostBucket returns the bucket of a virtual-host-style Host, "" otherwise.
+func (h *handler) hostBucket(host string) string {
+	if h.cfg.Domain == "" {
+		return ""
+	}
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i]
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	b, ok := strings.CutSuffix(host, "."+h.cfg.Domain)
+	if !ok {
+		return ""
+	}
+	return b
+}
+
+// readCloser gives a verified payload the Close of the original body.
+type readCloser struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (rc readCloser) Read(p []byte) (int, error) { return rc.r.Read(p) }
+func (rc readCloser) Close() error               { return rc.c.Close() }
+
+// statusWriter records the status and the bytes written for the access log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// newRequestID returns 16 upper-case hex digits, the shape of S3's IDs.
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return strings.ToUpper(hex.EncodeToString(b[:]))
+}
+
+// newHostID returns an x-amz-id-2 value. S3's identifies the serving host;
+// ours is random, which is all clients need to quote it back.
+func newHostID() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// copyBufSize is the unit in which object bodies go to the client: large
+// enough that a GET costs few syscalls, small enough to keep per-request
+// memory bounded.
+const copyBufSize = 256 << 10
+
+func (h *handler) copyBuf() *[]byte {
+	if b, ok := h.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, copyBufSize)
+	return &b
+}
+
+func (h *handler) putCopyBuf(b *[]byte) { h.bufs.Put(b) }

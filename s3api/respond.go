@@ -1,0 +1,99 @@
+package s3api
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// s3NS is the namespace of every S3 response document.
+const s3NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+
+// writeXML renders v as a complete XML response. It marshals before
+// touching the ResponseWriter so that an encoding failure still becomes a
+// proper error response.
+func (h *handler) writeXML(w http.ResponseWriter, r *http.Request, status int, v any) {
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	if err := xml.NewEncoder(&buf).Encode(v); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// errorDoc is the S3 error document. Details carries the extra elements some
+// errors have (SignatureDoesNotMatch's StringToSign, RequestTimeTooSkewed's
+// ServerTime, ...).
+type errorDoc struct {
+	XMLName   xml.Name `xml:"Error"`
+	Code      string
+	Message   string
+	Resource  string
+	RequestID string `xml:"RequestId"`
+	HostID    string `xml:"HostId,omitempty"`
+	Details   []xmlField
+}
+
+// xmlField is one extra <Name>Value</Name> element.
+type xmlField struct {
+	XMLName xml.Name
+	Value   string `xml:",chardata"`
+}
+
+// writeError answers err as an S3 error: the *Error it wraps, else the S3
+// error of a sibling-package sentinel (s3Error), else InternalError. A client
+// that went away gets nothing (there is no one to read it); a HEAD, a 304 and
+// every other bodiless answer gets the status alone.
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	st := state(r)
+	st.err = err
+	if r.Context().Err() != nil {
+		st.code = codeClientGone
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = s3Error(err)
+	}
+	if e == nil {
+		e = ErrInternalError
+	}
+	st.code = e.Code
+	if e.Status == http.StatusNotModified {
+		// A successful conditional GET, not a failure worth logging.
+		st.err, st.code = nil, ""
+	}
+
+	hdr := w.Header()
+	if e.Status == http.StatusNotModified || r.Method == http.MethodHead {
+		hdr.Del("Content-Type")
+		w.WriteHeader(e.Status)
+		return
+	}
+	doc := errorDoc{
+		Code:      e.Code,
+		Message:   e.Message,
+		Resource:  r.URL.Path,
+		RequestID: st.id,
+		HostID:    hdr.Get("x-amz-id-2"),
+		Details:   errorDetails(err),
+	}
+	var buf bytes.Buffer
+	buf.WriteString(xml.Header)
+	if xerr := xml.NewEncoder(&buf).Encode(doc); xerr != nil {
+		// Only invalid UTF-8 in a message could fail; the status still says it.
+		buf.Reset()
+	}
+	hdr.Set("Content-Type", "application/xml")
+	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,144 @@
+package s3api
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gorilla/mux"
+)
+
+// routes maps method, level and subresource to an operation. The level
+// (service, bucket, object) comes from the bucket and key ServeHTTP resolved
+// from Host and path, so virtual-host and path-style requests share one
+// table. Within a level and method, routes with a subresource come before
+// the plain operation, because mux takes the first route that matches.
+func (h *handler) routes() *mux.Router {
+	r := mux.NewRouter()
+	// Keys are arbitrary: "a//b", "./x" and "../y" are distinct keys that
+	// path cleaning would rewrite or redirect.
+	r.SkipClean(true)
+	// mux's own 405 detection is unreliable with subrouters (a later
+	// route's matching level resets it), so unrouted requests are
+	// classified here.
+	r.NotFoundHandler = http.HandlerFunc(h.unrouted)
+	r.MethodNotAllowedHandler = http.HandlerFunc(h.unrouted)
+
+	svc := r.MatcherFunc(level(levelService)).Subrouter()
+	svc.Methods(http.MethodGet).HandlerFunc(h.listBuckets)
+
+	bkt := r.MatcherFunc(level(levelBucket)).Subrouter()
+	bkt.Methods(http.MethodGet).MatcherFunc(query("location")).HandlerFunc(h.getBucketLocation)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("versioning")).HandlerFunc(h.getBucketVersioning)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("tagging")).HandlerFunc(h.getBucketTagging)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).HandlerFunc(h.getBucketACL)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).HandlerFunc(h.listMultipartUploads)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("versions")).HandlerFunc(h.listObjectVersions)
+	bkt.Methods(http.MethodGet).Queries("list-type", "2").HandlerFunc(h.listObjectsV2)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("list-type")).HandlerFunc(h.errorHandler(ErrInvalidArgument.WithMessage("Invalid list-type; only 2 is supported.")))
+	bkt.Methods(http.MethodGet).HandlerFunc(h.listObjects)
+	bkt.Methods(http.MethodHead).HandlerFunc(h.headBucket)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("versioning")).HandlerFunc(h.putBucketVersioning)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("tagging")).HandlerFunc(h.putBucketTagging)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).HandlerFunc(h.putBucketACL)
+	bkt.Methods(http.MethodPut).HandlerFunc(h.createBucket)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).HandlerFunc(h.deleteBucketTagging)
+	bkt.Methods(http.MethodDelete).HandlerFunc(h.deleteBucket)
+	bkt.Methods(http.MethodPost).MatcherFunc(query("delete")).HandlerFunc(h.deleteObjects)
+
+	obj := r.MatcherFunc(level(levelObject)).Subrouter()
+	obj.Methods(http.MethodGet).MatcherFunc(query("tagging")).HandlerFunc(h.getObjectTagging)
+	obj.Methods(http.MethodGet).MatcherFunc(query("acl")).HandlerFunc(h.getObjectACL)
+	obj.Methods(http.MethodGet).MatcherFunc(query("uploadId")).HandlerFunc(h.listParts)
+	obj.Methods(http.MethodGet).HandlerFunc(h.getObject)
+	obj.Methods(http.MethodHead).HandlerFunc(h.headObject)
+	obj.Methods(http.MethodPut).MatcherFunc(query("tagging")).HandlerFunc(h.putObjectTagging)
+	obj.Methods(http.MethodPut).MatcherFunc(query("acl")).HandlerFunc(h.putObjectACL)
+	obj.Methods(http.MethodPut).MatcherFunc(query("uploadId")).Headers("x-amz-copy-source", "").HandlerFunc(h.uploadPartCopy)
+	obj.Methods(http.MethodPut).MatcherFunc(query("uploadId")).HandlerFunc(h.uploadPart)
+	obj.Methods(http.MethodPut).Headers("x-amz-copy-source", "").HandlerFunc(h.copyObject)
+	obj.Methods(http.MethodPut).HandlerFunc(h.putObject)
+	obj.Methods(http.MethodDelete).MatcherFunc(query("tagging")).HandlerFunc(h.deleteObjectTagging)
+	obj.Methods(http.MethodDelete).MatcherFunc(query("uploadId")).HandlerFunc(h.abortMultipartUpload)
+	obj.Methods(http.MethodDelete).HandlerFunc(h.deleteObject)
+	obj.Methods(http.MethodPost).MatcherFunc(query("uploads")).HandlerFunc(h.createMultipartUpload)
+	obj.Methods(http.MethodPost).MatcherFunc(query("uploadId")).HandlerFunc(h.completeMultipartUpload)
+	return r
+}
+
+type pathLevel int
+
+const (
+	levelService pathLevel = iota // GET /
+	levelBucket                   // /bucket
+	levelObject                   // /bucket/key
+)
+
+// level matches requests addressing the service, a bucket or an object.
+func level(l pathLevel) mux.MatcherFunc {
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		st := state(r)
+		switch {
+		case st.bucket == "":
+			return l == levelService
+		case st.key == "":
+			return l == levelBucket
+		default:
+			return l == levelObject
+		}
+	}
+}
+
+// query matches when the query string names the subresource, with or
+// without a value ("?uploads", "?uploads=", "?uploadId=x").
+func query(name string) mux.MatcherFunc {
+	return func(r *http.Request, _ *mux.RouteMatch) bool {
+		return hasQuery(r.URL, name)
+	}
+}
+
+func hasQuery(u *url.URL, name string) bool {
+	_, ok := u.Query()[name]
+	return ok
+}
+
+// unsupportedSubresource returns the first subresource of q that Cairn does
+// not implement. Such requests must fail with NotImplemented rather than
+// fall through to the plain operation (GET /bucket?policy must never answer
+// a 200 listing), so they are refused before routing.
+func unsupportedSubresource(q url.Values) string {
+	for _, s := range [...]string{
+		"accelerate", "analytics", "attributes", "cors", "encryption",
+		"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
+		"metadataConfiguration", "metadataTable", "metrics", "notification",
+		"object-lock", "ownershipControls", "policy", "policyStatus",
+		"publicAccessBlock", "renameObject", "replication", "requestPayment",
+		"restore", "retention", "select", "session", "torrent", "website",
+	} {
+		if _, ok := q[s]; ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// unrouted answers a request no route took: a method S3 does not have at
+// that level is MethodNotAllowed; an S3 method whose combination of
+// subresource and headers Cairn does not route (POST Object, a browser form
+// upload, for one) is NotImplemented.
+func (h *handler) unrouted(w http.ResponseWriter, r *http.Request) {
+	st := state(r)
+	switch {
+	case st.bucket == "" && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		h.writeError(w, r, ErrMethodNotAllowed)
+	case r.Method == http.MethodGet, r.Method == http.MethodHead, r.Method == http.MethodPut,
+		r.Method == http.MethodPost, r.Method == http.MethodDelete:
+		h.writeError(w, r, ErrNotImplemented)
+	default:
+		h.writeError(w, r, ErrMethodNotAllowed)
+	}
+}
+
+// errorHandler answers every request with err.
+func (h *handler) errorHandler(err error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { h.writeError(w, r, err) }
+}
