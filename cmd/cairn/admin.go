@@ -1,0 +1,164 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/cairn-backup/cairn/gateway"
+)
+
+const adminUsage = `Usage:
+  cairn admin stats [--data DIR] [--endpoint URL] [--json]
+  cairn admin clean [--data DIR] [--endpoint URL] [--json]
+
+The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,
+else from DIR/credentials.json. The endpoint defaults to the address in
+DIR/serve.addr of a running cairn serve.
+`
+
+// adminOptions are the admin commands' flags.
+type adminOptions struct {
+	data, endpoint, region string
+	json                   bool
+}
+
+func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
+		fmt.Fprint(stderr, adminUsage)
+		return errUsage
+	}
+	o := adminOptions{}
+	fs := flag.NewFlagSet("cairn admin "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.data, "data", env("CAIRN_DATA", "./cairn-data"), "data directory of the server, for its credentials and address (CAIRN_DATA)")
+	fs.StringVar(&o.endpoint, "endpoint", env("CAIRN_ENDPOINT", ""), "server URL; default from DATA/serve.addr (CAIRN_ENDPOINT)")
+	fs.StringVar(&o.region, "region", env("CAIRN_REGION", "us-east-1"), "region the server signs for (CAIRN_REGION)")
+	fs.BoolVar(&o.json, "json", false, "print the server's JSON as it is")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	switch args[0] {
+	case "stats":
+		body, err := o.call(ctx, http.MethodGet, gateway.AdminStatsPath)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			_, err = stdout.Write(body)
+			return err
+		}
+		var st gateway.Stats
+		if err := json.Unmarshal(body, &st); err != nil {
+			return fmt.Errorf("stats: %w", err)
+		}
+		return printStats(stdout, st)
+	default:
+		body, err := o.call(ctx, http.MethodPost, gateway.AdminCleanPath)
+		if err != nil {
+			return err
+		}
+		if o.json {
+			_, err = stdout.Write(body)
+			return err
+		}
+		var res gateway.CleanResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			return fmt.Errorf("clean: %w", err)
+		}
+		for _, g := range res.Groups {
+			fmt.Fprintf(stdout, "group %s: reclaimed %s (%d containers compacted, %d skipped)\n", g.Name, bytesIEC(g.BytesReclaimed), g.Compacted, g.Skipped)
+		}
+		fmt.Fprintf(stdout, "reclaimed %s in total\n", bytesIEC(res.BytesReclaimed))
+		return nil
+	}
+}
+
+// call sends one SigV4-signed admin request and returns the body of a 200.
+func (o adminOptions) call(ctx context.Context, method, path string) ([]byte, error) {
+	creds, ok, err := envCredentials()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if creds, err = loadCredentials(o.data); err != nil {
+			return nil, fmt.Errorf("root credentials: set CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY, or point --data at the server's data directory (%w)", err)
+		}
+	}
+	endpoint := o.endpoint
+	if endpoint == "" {
+		b, err := os.ReadFile(filepath.Join(o.data, serveAddrFile))
+		if err != nil {
+			return nil, fmt.Errorf("no --endpoint given and no running server found in %s (%w)", o.data, err)
+		}
+		endpoint = "http://" + strings.TrimSpace(string(b))
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(endpoint, "/")+path, http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	empty := sha256.Sum256(nil)
+	hash := hex.EncodeToString(empty[:])
+	req.Header.Set("X-Amz-Content-Sha256", hash)
+	err = v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: creds.AccessKey, SecretAccessKey: creds.SecretKey},
+		req, hash, "s3", o.region, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(body))
+	}
+	return body, nil
+}
+
+func printStats(w io.Writer, st gateway.Stats) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "GROUP\tLOGICAL\tUNIQUE\tSTORED\tRATIO\tMANIFESTS\t")
+	for _, g := range st.Groups {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t%d\t\n", g.Name, bytesIEC(g.LogicalBytes), bytesIEC(g.UniqueBytes),
+			bytesIEC(g.StoredBytes+g.IndexBytes), g.Ratio, g.Manifests)
+	}
+	fmt.Fprintln(tw, "\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "BUCKET\tGROUP\tOBJECTS\tLOGICAL\tVERSIONS\tALL VERSIONS\t")
+	for _, b := range st.Buckets {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t\n", b.Name, b.Group, b.Objects, bytesIEC(b.LogicalBytes), b.Versions, bytesIEC(b.VersionBytes))
+	}
+	return tw.Flush()
+}
+
+// bytesIEC formats n bytes in binary units.
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,99 @@
+// Command cairn is Cairn's one binary: the S3 gateway server and its admin
+// client.
+//
+//	cairn serve [flags]          run the gateway
+//	cairn admin stats [flags]    print storage group and bucket figures
+//	cairn admin clean [flags]    run the cleaner on every storage group
+//	cairn version                print the version
+//
+// Every flag has an environment variable (CAIRN_DATA for --data, ...); a
+// flag given on the command line wins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+const usage = `cairn: an S3-compatible deduplicating object gateway for backup data
+
+Usage:
+  cairn serve [flags]         run the gateway (cairn serve -h lists the flags)
+  cairn admin stats [flags]   print storage group and bucket figures
+  cairn admin clean [flags]   run the cleaner on every storage group
+  cairn version               print the version
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks errors whose message (flag's own) was already printed.
+var errUsage = errors.New("usage")
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "admin":
+		err = admin(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "cairn", version)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "cairn: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintln(stderr, "cairn:", err)
+	return 1
+}
+
+// env returns the environment variable key, or def when it is unset or empty.
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// parseFlags parses args, mapping flag's errors to errUsage (flag printed them).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected argument %q\n", fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/gateway"
+	"github.com/cairn-backup/cairn/s3api"
+)
+
+// serveAddrFile holds the address `cairn serve` listens on, for scripts,
+// tests (--listen 127.0.0.1:0) and `cairn admin`.
+const serveAddrFile = "serve.addr"
+
+// serveOptions are `cairn serve`'s flags.
+type serveOptions struct {
+	data, listen, region, domain, logLevel string
+	groups                                 map[string]string
+	grace                                  time.Duration
+}
+
+func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
+	o := &serveOptions{groups: map[string]string{}}
+	fs := flag.NewFlagSet("cairn serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.data, "data", env("CAIRN_DATA", "./cairn-data"), "data directory: metadata, credentials and the default storage group (CAIRN_DATA)")
+	fs.StringVar(&o.listen, "listen", env("CAIRN_LISTEN", "127.0.0.1:9000"), "address to serve S3 on; port 0 picks a free one (CAIRN_LISTEN)")
+	fs.StringVar(&o.region, "region", env("CAIRN_REGION", "us-east-1"), "region clients sign for (CAIRN_REGION)")
+	fs.StringVar(&o.domain, "domain", env("CAIRN_DOMAIN", ""), "domain for virtual-host-style requests, bucket.DOMAIN (CAIRN_DOMAIN)")
+	fs.StringVar(&o.logLevel, "log-level", env("CAIRN_LOG_LEVEL", "info"), "debug, info, warn or error (CAIRN_LOG_LEVEL)")
+	grace, err := time.ParseDuration(env("CAIRN_SHUTDOWN_GRACE", "30s"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("CAIRN_SHUTDOWN_GRACE: %w", err)
+	}
+	fs.DurationVar(&o.grace, "shutdown-grace", grace, "how long requests in flight may finish after SIGTERM (CAIRN_SHUTDOWN_GRACE)")
+	if v := os.Getenv("CAIRN_GROUPS"); v != "" {
+		for _, g := range strings.Split(v, ",") {
+			if err := addGroup(o.groups, g); err != nil {
+				return nil, nil, fmt.Errorf("CAIRN_GROUPS: %w", err)
+			}
+		}
+	}
+	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
+		return addGroup(o.groups, s)
+	})
+	return fs, o, nil
+}
+
+func addGroup(m map[string]string, s string) error {
+	name, dir, ok := strings.Cut(strings.TrimSpace(s), "=")
+	if !ok || name == "" || dir == "" {
+		return fmt.Errorf("storage group %q: want NAME=DIR", s)
+	}
+	m[name] = dir
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// serve runs the gateway until ctx ends (SIGINT, SIGTERM), then lets
+// requests in flight finish for the grace period and closes the stores.
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, o, err := serveFlags(stderr)
+	if err != nil {
+		return err
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	level, err := parseLevel(o.logLevel)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	gcfg := gateway.DefaultConfig(o.data)
+	gcfg.Groups = o.groups
+	gcfg.Region = o.region
+	gcfg.Logger = log
+	// The gateway takes the data directory's lock first: a second cairn
+	// stops here, before it touches anything.
+	gw, err := gateway.New(ctx, gcfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := gw.Close(); err != nil {
+			log.Error("close gateway", "err", err)
+		}
+	}()
+
+	creds, created, err := rootCredentials(o.data)
+	if err != nil {
+		return err
+	}
+	h, err := s3api.NewHandler(s3api.Config{
+		Region: o.region,
+		Domain: o.domain,
+		Secret: func(key string) (string, bool) {
+			if key == creds.AccessKey {
+				return creds.SecretKey, true
+			}
+			return "", false
+		},
+		Admin:  gw.AdminHandler(creds.AccessKey),
+		Logger: log,
+	}, gw)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	addr := ln.Addr().String()
+	addrPath := filepath.Join(o.data, serveAddrFile)
+	if err := writeFileAtomic(addrPath, []byte(addr+"\n"), 0o644); err != nil {
+		ln.Close()
+		return err
+	}
+	defer os.Remove(addrPath)
+	if created {
+		printCredentials(stdout, creds, o.region, addr, filepath.Join(o.data, credentialsFile))
+	}
+
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	log.Info("listening", "addr", addr, "data", o.data, "region", o.region)
+
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; requests in flight may finish", "grace", o.grace)
+	sctx, cancel := context.WithTimeout(context.Background(), o.grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		log.Warn("grace period over; connections closed", "err", err)
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// printCredentials shows newly generated root credentials, once.
+func printCredentials(w io.Writer, c credentials, region, addr, path string) {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	endpoint := "http://" + net.JoinHostPort(host, port)
+	fmt.Fprintf(w, `Cairn generated root credentials and saved them in %s (mode 0600).
+They are shown only now. To use them:
+
+  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s
+  aws --endpoint-url %s s3 ls
+
+`, path, c.AccessKey, c.SecretKey, region, endpoint)
+}

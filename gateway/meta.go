@@ -1,0 +1,252 @@
+package gateway
+
+// meta.db layout (bbolt):
+//
+//	sys/                       format, clock (last stamp handed out, uint64 ns)
+//	buckets/<name>/            one nested bucket per S3 bucket
+//	    info                   bucketRecord (JSON)
+//	    cur/<key>              seq of the key's current version, present only
+//	                           while that version is not a delete marker
+//	    ver/<ekey>00 01<seq>   versionRecord (JSON), every version and marker
+//	    nul/<key>              seq of the key's null version, if any
+//	    upl/<ekey>00 01<uid>   uploadRecord (JSON)
+//	    prt/<uid><part:2>      partRecord (JSON)
+//
+// <key> is the object key's bytes; <ekey> is the key with every 0x00 byte
+// written 00 FF, so that <ekey>00 01 sorts exactly where the key sorts and
+// all versions of a key are contiguous. <seq> is 8 bytes of inverted stamp
+// then 4 random bytes: a key's versions sort newest first. <uid> is 8 bytes
+// of (not inverted) stamp then 4 random bytes: a key's uploads sort in
+// initiation order. Stamps are nanoseconds since the epoch, strictly
+// increasing across the database's life (sys/clock), so order never depends
+// on the wall clock behaving.
+//
+// cur lets ListObjects walk live objects only and skip a whole common prefix
+// with one Seek; ver serves versions, deletes by version ID (the ID is the
+// base32hex of <seq>, so it decodes to its own bbolt key) and ListObjectVersions.
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/s3api"
+)
+
+var (
+	bktSys     = []byte("sys")
+	bktBuckets = []byte("buckets")
+	keyFormat  = []byte("format")
+	keyClock   = []byte("clock")
+	keyInfo    = []byte("info")
+	bktCur     = []byte("cur")
+	bktVer     = []byte("ver")
+	bktNul     = []byte("nul")
+	bktUpl     = []byte("upl")
+	bktPrt     = []byte("prt")
+)
+
+const metaFormat = "1"
+
+// seqLen is the length of a version's seq and of an upload's uid.
+const seqLen = 12
+
+// nullVersion is S3's version ID of the null version.
+const nullVersion = "null"
+
+// idEncoding keeps byte order in string order, so IDs sort like their keys.
+var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
+
+func initMeta(db *bolt.DB) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		sys, err := tx.CreateBucketIfNotExists(bktSys)
+		if err != nil {
+			return err
+		}
+		if f := sys.Get(keyFormat); f == nil {
+			if err := sys.Put(keyFormat, []byte(metaFormat)); err != nil {
+				return err
+			}
+		} else if string(f) != metaFormat {
+			return fmt.Errorf("gateway: meta.db has format %q, this cairn reads %q", f, metaFormat)
+		}
+		_, err = tx.CreateBucketIfNotExists(bktBuckets)
+		return err
+	})
+}
+
+// bucketRecord is a bucket's info.
+type bucketRecord struct {
+	Created    time.Time         `json:"created"`
+	Group      string            `json:"group"`
+	Versioning s3api.Versioning  `json:"versioning,omitempty"`
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// versionRecord is one version or delete marker.
+type versionRecord struct {
+	ID           string                `json:"id"` // "null" or idEncoding of the seq
+	DeleteMarker bool                  `json:"dm,omitempty"`
+	Manifest     chunkstore.ManifestID `json:"m"` // meaningless for delete markers
+	Size         int64                 `json:"size"`
+	ETag         string                `json:"etag,omitempty"`
+	Modified     time.Time             `json:"mod"`
+	Meta         s3api.ObjectMeta      `json:"meta"`
+	Checksum     s3api.Checksum        `json:"ck"`
+	Parts        int                   `json:"parts,omitempty"`
+}
+
+// uploadRecord is one multipart upload in progress.
+type uploadRecord struct {
+	Initiated         time.Time        `json:"init"`
+	Meta              s3api.ObjectMeta `json:"meta"`
+	ChecksumAlgorithm string           `json:"ckalg,omitempty"`
+}
+
+// partRecord is one uploaded part.
+type partRecord struct {
+	Manifest chunkstore.ManifestID `json:"m"`
+	Size     int64                 `json:"size"`
+	ETag     string                `json:"etag"` // hex MD5 of the part's bytes
+	Modified time.Time             `json:"mod"`
+	Checksum s3api.Checksum        `json:"ck"`
+}
+
+func encode(v any) ([]byte, error) { return json.Marshal(v) }
+
+func decode(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("gateway: meta.db record: %w", err)
+	}
+	return nil
+}
+
+// nextStamp hands out the next stamp: now, or one past the last stamp when
+// the clock has not moved on (or went back).
+func nextStamp(tx *bolt.Tx) (uint64, error) {
+	sys := tx.Bucket(bktSys)
+	now := uint64(time.Now().UnixNano())
+	if last := sys.Get(keyClock); len(last) == 8 {
+		if l := binary.BigEndian.Uint64(last); now <= l {
+			now = l + 1
+		}
+	}
+	return now, sys.Put(keyClock, binary.BigEndian.AppendUint64(nil, now))
+}
+
+func stampTime(stamp uint64) time.Time { return time.Unix(0, int64(stamp)).UTC() }
+
+// newSeq is a version's seq: newest first in byte order.
+func newSeq(stamp uint64) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, seqLen), math.MaxUint64-stamp)
+	var r [4]byte
+	rand.Read(r[:])
+	return append(b, r[:]...)
+}
+
+// seqStamp inverts newSeq.
+func seqStamp(seq []byte) uint64 { return math.MaxUint64 - binary.BigEndian.Uint64(seq) }
+
+// newUID is an upload's uid: initiation order in byte order.
+func newUID(stamp uint64) []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, seqLen), stamp)
+	var r [4]byte
+	rand.Read(r[:])
+	return append(b, r[:]...)
+}
+
+func formatID(seq []byte) string { return idEncoding.EncodeToString(seq) }
+
+// parseID decodes a version or upload ID; ok is false when it is malformed.
+func parseID(id string) ([]byte, bool) {
+	b, err := idEncoding.DecodeString(id)
+	if err != nil || len(b) != seqLen || idEncoding.EncodeToString(b) != id {
+		return nil, false
+	}
+	return b, true
+}
+
+// escapeKey appends key with 0x00 written as 00 FF.
+func escapeKey(dst []byte, key string) []byte {
+	for i := 0; i < len(key); i++ {
+		if key[i] == 0 {
+			dst = append(dst, 0, 0xff)
+		} else {
+			dst = append(dst, key[i])
+		}
+	}
+	return dst
+}
+
+// keyPrefix is the prefix of every composite entry of key: <ekey>00 01.
+func keyPrefix(key string) []byte { return append(escapeKey(nil, key), 0, 1) }
+
+// composite is a ver or upl bbolt key.
+func composite(key string, seq []byte) []byte { return append(keyPrefix(key), seq...) }
+
+// splitComposite returns the object key and the seq (or uid) of a ver or upl
+// bbolt key. The seq is fixed-length, so the key is everything before it
+// and the 00 01 separator.
+func splitComposite(k []byte) (string, []byte, error) {
+	if len(k) < seqLen+2 {
+		return "", nil, fmt.Errorf("gateway: meta.db key %x too short", k)
+	}
+	ek, seq := k[:len(k)-seqLen-2], k[len(k)-seqLen:]
+	return string(bytes.ReplaceAll(ek, []byte{0, 0xff}, []byte{0})), seq, nil
+}
+
+// prefixEnd is the smallest byte string greater than every string with
+// prefix p, or nil when there is none (p is all 0xFF).
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func partKey(uid []byte, part int) []byte {
+	return binary.BigEndian.AppendUint16(bytes.Clone(uid), uint16(part))
+}
+
+// bkt is one S3 bucket opened inside a transaction.
+type bkt struct {
+	name                    string
+	rec                     bucketRecord
+	b                       *bolt.Bucket
+	cur, ver, nul, upl, prt *bolt.Bucket
+}
+
+// openBkt opens bucket name in tx, or answers ErrNoSuchBucket.
+func openBkt(tx *bolt.Tx, name string) (*bkt, error) {
+	b := tx.Bucket(bktBuckets).Bucket([]byte(name))
+	if b == nil {
+		return nil, s3api.ErrNoSuchBucket.WithMessagef("The specified bucket does not exist: %s", name)
+	}
+	k := &bkt{name: name, b: b,
+		cur: b.Bucket(bktCur), ver: b.Bucket(bktVer), nul: b.Bucket(bktNul),
+		upl: b.Bucket(bktUpl), prt: b.Bucket(bktPrt)}
+	if err := decode(b.Get(keyInfo), &k.rec); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", name, err)
+	}
+	return k, nil
+}
+
+func (k *bkt) saveInfo() error {
+	v, err := encode(k.rec)
+	if err != nil {
+		return err
+	}
+	return k.b.Put(keyInfo, v)
+}

@@ -1,0 +1,447 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"maps"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/s3api"
+)
+
+// maxParts is S3's highest part number.
+const maxParts = 10000
+
+func (r uploadRecord) info(bucket, key, id string) s3api.UploadInfo {
+	return s3api.UploadInfo{
+		Bucket: bucket, Key: key, UploadID: id, Initiated: r.Initiated,
+		Meta: r.Meta, ChecksumAlgorithm: r.ChecksumAlgorithm,
+	}
+}
+
+// upload is an upload found in a transaction.
+type upload struct {
+	uid []byte
+	rec uploadRecord
+}
+
+// findUpload resolves uploadID of key, or answers ErrNoSuchUpload.
+func (k *bkt) findUpload(key, uploadID string) (upload, error) {
+	uid, ok := parseID(uploadID)
+	if !ok {
+		return upload{}, s3api.ErrNoSuchUpload
+	}
+	v := k.upl.Get(composite(key, uid))
+	if v == nil {
+		return upload{}, s3api.ErrNoSuchUpload
+	}
+	u := upload{uid: uid}
+	return u, decode(v, &u.rec)
+}
+
+// parts returns the upload's parts in part-number order.
+func (k *bkt) parts(uid []byte, fn func(n int, p partRecord) error) error {
+	c := k.prt.Cursor()
+	for pk, v := c.Seek(uid); pk != nil && bytes.HasPrefix(pk, uid); pk, v = c.Next() {
+		var p partRecord
+		if err := decode(v, &p); err != nil {
+			return err
+		}
+		if err := fn(int(pk[len(uid)])<<8|int(pk[len(uid)+1]), p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropUpload deletes an upload and its parts, returning their manifests.
+func (k *bkt) dropUpload(key string, uid []byte) ([]chunkstore.ManifestID, error) {
+	var ids []chunkstore.ManifestID
+	var keys [][]byte
+	err := k.parts(uid, func(n int, p partRecord) error {
+		ids = append(ids, p.Manifest)
+		keys = append(keys, partKey(uid, n))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Delete after the walk: deleting under a live cursor skips entries.
+	for _, pk := range keys {
+		if err := k.prt.Delete(pk); err != nil {
+			return nil, err
+		}
+	}
+	return ids, k.upl.Delete(composite(key, uid))
+}
+
+// CreateMultipartUpload starts an upload and answers its ID.
+func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo) (string, error) {
+	var id string
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		k, err := openBkt(tx, in.Bucket)
+		if err != nil {
+			return err
+		}
+		stamp, err := nextStamp(tx)
+		if err != nil {
+			return err
+		}
+		uid := newUID(stamp)
+		meta := in.Meta
+		meta.User, meta.Tags = maps.Clone(meta.User), maps.Clone(meta.Tags)
+		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: meta, ChecksumAlgorithm: in.ChecksumAlgorithm})
+		if err != nil {
+			return err
+		}
+		id = formatID(uid)
+		return k.upl.Put(composite(in.Key, uid), v)
+	})
+	return id, mapErr(err)
+}
+
+// uploadGroup checks that an upload exists and resolves its bucket's group.
+func (g *Gateway) uploadGroup(bucket, key, uploadID string) (bucketRecord, *group, error) {
+	var rec bucketRecord
+	err := g.db.View(func(tx *bolt.Tx) error {
+		k, err := openBkt(tx, bucket)
+		if err != nil {
+			return err
+		}
+		rec = k.rec
+		_, err = k.findUpload(key, uploadID)
+		return err
+	})
+	if err != nil {
+		return rec, nil, err
+	}
+	gr, err := g.group(rec.Group)
+	return rec, gr, err
+}
+
+// UploadPart streams one part into the bucket's group and records it,
+// replacing a part with the same number.
+func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3api.PartInfo, error) {
+	if in.PartNumber < 1 || in.PartNumber > maxParts {
+		return s3api.PartInfo{}, s3api.ErrTooManyParts
+	}
+	_, gr, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
+	if err != nil {
+		return s3api.PartInfo{}, mapErr(err)
+	}
+	m, own, err := stream(ctx, gr, in.Body, in.Size, in.Digest == nil)
+	if err != nil {
+		return s3api.PartInfo{}, mapErr(err)
+	}
+	sum, ck := digestOf(in.Digest, own)
+	return g.recordPart(ctx, gr, in.Bucket, in.Key, in.UploadID, in.PartNumber, partRecord{
+		Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum), Checksum: ck,
+	})
+}
+
+// recordPart records a committed part manifest; when the upload is gone
+// meanwhile (aborted, completed) it releases the manifest instead.
+func (g *Gateway) recordPart(ctx context.Context, gr *group, bucket, key, uploadID string, n int, p partRecord) (s3api.PartInfo, error) {
+	var old []chunkstore.ManifestID
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		k, err := openBkt(tx, bucket)
+		if err != nil {
+			return err
+		}
+		u, err := k.findUpload(key, uploadID)
+		if err != nil {
+			return err
+		}
+		stamp, err := nextStamp(tx)
+		if err != nil {
+			return err
+		}
+		p.Modified = stampTime(stamp)
+		pk := partKey(u.uid, n)
+		if prev := k.prt.Get(pk); prev != nil {
+			var pr partRecord
+			if err := decode(prev, &pr); err != nil {
+				return err
+			}
+			old = append(old, pr.Manifest)
+		}
+		v, err := encode(p)
+		if err != nil {
+			return err
+		}
+		return k.prt.Put(pk, v)
+	})
+	if err != nil {
+		gr.release(ctx, p.Manifest)
+		return s3api.PartInfo{}, mapErr(err)
+	}
+	gr.release(ctx, old...)
+	return p.info(n), nil
+}
+
+func (p partRecord) info(n int) s3api.PartInfo {
+	return s3api.PartInfo{PartNumber: n, ETag: p.ETag, Size: p.Size, LastModified: p.Modified, Checksum: p.Checksum}
+}
+
+// UploadPartCopy streams (a range of) a source version into a new part.
+// An unranged copy of a single-part source within one group shares its
+// chunks instead: its ETag is already the MD5 of its bytes.
+func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInput) (s3api.PartInfo, error) {
+	if in.PartNumber < 1 || in.PartNumber > maxParts {
+		return s3api.PartInfo{}, s3api.ErrTooManyParts
+	}
+	_, dst, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
+	if err != nil {
+		return s3api.PartInfo{}, mapErr(err)
+	}
+	src, srcGr, err := g.source(in.SrcBucket, in.SrcKey, in.SrcVersionID, in.SourceCheck)
+	if err != nil {
+		return s3api.PartInfo{}, mapErr(err)
+	}
+	defer srcGr.unpin(ctx, src.rec.Manifest)
+	first, n := int64(0), src.rec.Size
+	if in.Ranged {
+		if in.First < 0 || in.Last < in.First || in.Last >= src.rec.Size {
+			return s3api.PartInfo{}, s3api.ErrInvalidRange.WithMessagef("The requested range bytes=%d-%d is not satisfiable for a source of %d bytes.", in.First, in.Last, src.rec.Size)
+		}
+		first, n = in.First, in.Last-in.First+1
+	}
+	var p partRecord
+	if !in.Ranged && srcGr == dst && src.rec.Parts == 0 && len(src.rec.ETag) == 32 {
+		m, err := dst.store.Clone(ctx, src.rec.Manifest)
+		if err != nil {
+			return s3api.PartInfo{}, mapErr(err)
+		}
+		p = partRecord{Manifest: m.ID, Size: src.rec.Size, ETag: src.rec.ETag}
+	} else {
+		r, err := srcGr.store.NewReader(ctx, src.rec.Manifest)
+		if err != nil {
+			return s3api.PartInfo{}, mapErr(err)
+		}
+		defer r.Close()
+		if _, err := r.Seek(first, io.SeekStart); err != nil {
+			return s3api.PartInfo{}, mapErr(err)
+		}
+		m, sum, err := stream(ctx, dst, io.LimitReader(r, n), n, true)
+		if err != nil {
+			return s3api.PartInfo{}, mapErr(err)
+		}
+		p = partRecord{Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum)}
+	}
+	return g.recordPart(ctx, dst, in.Bucket, in.Key, in.UploadID, in.PartNumber, p)
+}
+
+// CompleteMultipartUpload validates the list, stitches the parts' manifests
+// (no data is read), records the object and releases the parts.
+func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []s3api.CompletePart, ifMatch, ifNoneMatch string) (s3api.ObjectInfo, error) {
+	if len(parts) == 0 {
+		return s3api.ObjectInfo{}, s3api.ErrMalformedXML.WithMessage("The XML you provided was not well-formed or did not validate against our published schema: it names no part.")
+	}
+	var (
+		brec  bucketRecord
+		up    upload
+		chose []partRecord
+	)
+	err := g.db.View(func(tx *bolt.Tx) error {
+		k, err := openBkt(tx, bucket)
+		if err != nil {
+			return err
+		}
+		brec = k.rec
+		if up, err = k.findUpload(key, uploadID); err != nil {
+			return err
+		}
+		chose, err = k.choose(up.uid, parts, g.cfg.MinPartSize)
+		return err
+	})
+	if err != nil {
+		return s3api.ObjectInfo{}, mapErr(err)
+	}
+	gr, err := g.group(brec.Group)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
+	rec, err := assemble(up.rec, chose)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
+	ids := make([]chunkstore.ManifestID, len(chose))
+	for i, p := range chose {
+		ids[i] = p.Manifest
+	}
+	m, err := gr.store.Concat(ctx, ids)
+	if err != nil {
+		return s3api.ObjectInfo{}, mapUploadErr(err)
+	}
+	rec.Manifest, rec.Size = m.ID, m.Size
+
+	var info s3api.ObjectInfo
+	var released []chunkstore.ManifestID
+	err = g.db.Update(func(tx *bolt.Tx) error {
+		k, err := openBkt(tx, bucket)
+		if err != nil {
+			return err
+		}
+		u, err := k.findUpload(key, uploadID)
+		if err != nil {
+			return err
+		}
+		// A part replaced while Concat ran: the client raced itself.
+		now, err := k.choose(u.uid, parts, g.cfg.MinPartSize)
+		if err != nil {
+			return err
+		}
+		for i := range now {
+			if now[i].Manifest != chose[i].Manifest {
+				return s3api.ErrInvalidPart.WithMessagef("Part %d was replaced while the upload completed.", parts[i].PartNumber)
+			}
+		}
+		if err := k.checkWrite(key, ifMatch, ifNoneMatch); err != nil {
+			return err
+		}
+		stamp, err := nextStamp(tx)
+		if err != nil {
+			return err
+		}
+		v, displaced, err := k.push(key, rec, stamp)
+		if err != nil {
+			return err
+		}
+		partIDs, err := k.dropUpload(key, u.uid)
+		if err != nil {
+			return err
+		}
+		released = append(displaced, partIDs...)
+		info = k.info(key, v)
+		return nil
+	})
+	if err != nil {
+		gr.release(ctx, m.ID)
+		return s3api.ObjectInfo{}, mapErr(err)
+	}
+	gr.release(ctx, released...)
+	return info, nil
+}
+
+// choose validates a completion list against the recorded parts.
+func (k *bkt) choose(uid []byte, parts []s3api.CompletePart, minPart int64) ([]partRecord, error) {
+	out := make([]partRecord, len(parts))
+	for i, cp := range parts {
+		if i > 0 && cp.PartNumber <= parts[i-1].PartNumber {
+			return nil, s3api.ErrInvalidPartOrder
+		}
+		if cp.PartNumber < 1 || cp.PartNumber > maxParts {
+			return nil, s3api.ErrInvalidPart.WithMessagef("Part number %d is out of range.", cp.PartNumber)
+		}
+		v := k.prt.Get(partKey(uid, cp.PartNumber))
+		if v == nil {
+			return nil, s3api.ErrInvalidPart.WithMessagef("Part %d was not uploaded.", cp.PartNumber)
+		}
+		var p partRecord
+		if err := decode(v, &p); err != nil {
+			return nil, err
+		}
+		if !etagEqual(cp.ETag, p.ETag) {
+			return nil, s3api.ErrInvalidPart.WithMessagef("Part %d has ETag %q, not %q.", cp.PartNumber, p.ETag, trimETag(cp.ETag))
+		}
+		if cp.Checksum.Value != "" && cp.Checksum.Value != p.Checksum.Value {
+			return nil, s3api.ErrInvalidPart.WithMessagef("Part %d has a different %s checksum.", cp.PartNumber, cp.Checksum.Algorithm)
+		}
+		out[i] = p
+	}
+	for i, p := range out[:len(out)-1] {
+		if p.Size < minPart {
+			return nil, s3api.ErrEntityTooSmall.WithMessagef("Part %d is %d bytes; every part but the last must be at least %d.", parts[i].PartNumber, p.Size, minPart)
+		}
+	}
+	return out, nil
+}
+
+// assemble is the completed object's record: ETag hex(md5(part MD5s))-N and,
+// when the upload announced an algorithm, the COMPOSITE checksum.
+func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
+	h := md5.New()
+	for _, p := range parts {
+		raw, err := hex.DecodeString(p.ETag)
+		if err != nil {
+			return versionRecord{}, fmt.Errorf("gateway: part ETag %q: %w", p.ETag, err)
+		}
+		h.Write(raw)
+	}
+	return versionRecord{
+		ETag:     hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
+		Meta:     u.Meta,
+		Checksum: compositeChecksum(u.ChecksumAlgorithm, parts),
+		Parts:    len(parts),
+	}, nil
+}
+
+// AbortMultipartUpload drops an upload and releases its parts.
+func (g *Gateway) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
+	var (
+		ids []chunkstore.ManifestID
+		grp string
+	)
+	err := g.db.Update(func(tx *bolt.Tx) error {
+		k, err := openBkt(tx, bucket)
+		if err != nil {
+			return err
+		}
+		grp = k.rec.Group
+		u, err := k.findUpload(key, uploadID)
+		if err != nil {
+			return err
+		}
+		ids, err = k.dropUpload(key, u.uid)
+		return err
+	})
+	if err != nil {
+		return mapErr(err)
+	}
+	gr, err := g.group(grp)
+	if err != nil {
+		return err
+	}
+	gr.release(ctx, ids...)
+	return nil
+}
+
+// ListParts answers one page of an upload's parts after partNumberMarker.
+func (g *Gateway) ListParts(ctx context.Context, bucket, key, uploadID string, partNumberMarker, limit int) (s3api.ListPartsResult, error) {
+	var out s3api.ListPartsResult
+	err := g.db.View(func(tx *bolt.Tx) error {
+		k, err := openBkt(tx, bucket)
+		if err != nil {
+			return err
+		}
+		u, err := k.findUpload(key, uploadID)
+		if err != nil {
+			return err
+		}
+		out.Upload = u.rec.info(bucket, key, uploadID)
+		n := pageSize(limit)
+		c := k.prt.Cursor()
+		for pk, v := c.Seek(partKey(u.uid, max(min(partNumberMarker, maxParts), 0)+1)); pk != nil && bytes.HasPrefix(pk, u.uid); pk, v = c.Next() {
+			if len(out.Parts) == n {
+				out.IsTruncated = true
+				break
+			}
+			var p partRecord
+			if err := decode(v, &p); err != nil {
+				return err
+			}
+			num := int(pk[len(u.uid)])<<8 | int(pk[len(u.uid)+1])
+			out.Parts = append(out.Parts, p.info(num))
+			out.NextPartNumberMarker = num
+		}
+		return nil
+	})
+	return out, mapErr(err)
+}
