@@ -24,6 +24,9 @@ import (
 type Config struct {
 	// Region is the region clients sign for; "us-east-1" when empty.
 	Region string
+	// GroupRegions are the names of the non-default storage groups:
+	// GetBucketLocation answers them, so clients may sign for them too.
+	GroupRegions []string
 	// Domain enables virtual-host-style requests: Host "bucket.<Domain>[:port]"
 	// addresses bucket. Path-style requests always work.
 	Domain string
@@ -91,9 +94,10 @@ func NewHandler(cfg Config, b Backend) (http.Handler, error) {
 		cfg: cfg,
 		b:   b,
 		auth: &sigv4.Verifier{
-			Region: cfg.Region,
-			Secret: cfg.Secret,
-			Now:    cfg.Now,
+			Region:      cfg.Region,
+			AlsoRegions: cfg.GroupRegions,
+			Secret:      cfg.Secret,
+			Now:         cfg.Now,
 		},
 		log: cfg.Logger,
 		now: cfg.Now,

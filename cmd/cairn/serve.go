@@ -109,9 +109,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var groupRegions []string
+	for name := range o.groups {
+		groupRegions = append(groupRegions, name)
+	}
 	h, err := s3api.NewHandler(s3api.Config{
-		Region: o.region,
-		Domain: o.domain,
+		Region:       o.region,
+		GroupRegions: groupRegions,
+		Domain:       o.domain,
 		Secret: func(key string) (string, bool) {
 			if key == creds.AccessKey {
 				return creds.SecretKey, true

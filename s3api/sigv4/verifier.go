@@ -45,6 +45,10 @@ type Verifier struct {
 	// presigned, ErrAuthorizationQueryParametersError) saying "the region
 	// 'x' is wrong; expecting 'y'", as S3 does. Empty accepts any region.
 	Region string
+	// AlsoRegions are further regions a credential scope may name. Cairn
+	// answers GetBucketLocation with a bucket's storage group, and some
+	// clients (minio-go, so restic) then sign for that name.
+	AlsoRegions []string
 	// Secret returns the secret key of an access key, or ok == false when
 	// there is no such key.
 	Secret func(accessKey string) (secret string, ok bool)
@@ -214,7 +218,7 @@ func requestTime(r *http.Request) (string, time.Time, error) {
 
 // checkScope holds the credential scope to this server's region and to S3.
 func (v *Verifier) checkScope(c credential, sentinel error) error {
-	if v.Region != "" && c.region != v.Region {
+	if v.Region != "" && c.region != v.Region && !slices.Contains(v.AlsoRegions, c.region) {
 		return fmt.Errorf("the region '%s' is wrong; expecting '%s': %w", c.region, v.Region, sentinel)
 	}
 	if c.service != service {

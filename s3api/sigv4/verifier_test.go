@@ -479,3 +479,20 @@ func TestWirePath(t *testing.T) {
 		}
 	}
 }
+
+// TestStorageGroupRegion: a scope naming one of AlsoRegions (a storage
+// group, which GetBucketLocation answers) verifies; any other is refused.
+func TestStorageGroupRegion(t *testing.T) {
+	v := newTestVerifier(testTime)
+	v.AlsoRegions = []string{"fast"}
+	for region, want := range map[string]error{"fast": nil, "slow": ErrAuthorizationHeaderMalformed} {
+		req, _ := http.NewRequest(http.MethodGet, "http://localhost/bucket/key", nil)
+		req.Header.Set("X-Amz-Content-Sha256", emptySHA256)
+		if err := s3Signer().SignHTTP(context.Background(), testCreds, req, emptySHA256, "s3", region, testTime); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Authenticate(overTheWire(t, req)); !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("signed for %q: %v, want %v", region, err, want)
+		}
+	}
+}
