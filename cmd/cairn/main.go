@@ -4,6 +4,7 @@
 //	cairn serve [flags]          run the gateway
 //	cairn admin stats [flags]    print storage group and bucket figures
 //	cairn admin clean [flags]    run the cleaner on every storage group
+//	cairn bench gen|run|compare  measure any S3 endpoint on backup workloads
 //	cairn version                print the version
 //
 // Every flag has an environment variable (CAIRN_DATA for --data, ...); a
@@ -30,6 +31,7 @@ Usage:
   cairn serve [flags]         run the gateway (cairn serve -h lists the flags)
   cairn admin stats [flags]   print storage group and bucket figures
   cairn admin clean [flags]   run the cleaner on every storage group
+  cairn bench gen|run|compare measure any S3 endpoint on backup workloads (cairn bench lists them)
   cairn version               print the version
 `
 
@@ -55,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "admin":
 		err = admin(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "cairn", version)
 	case "help", "-h", "--help":
