@@ -1,48 +1,48 @@
 package gateway
 
 import (
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/base64"
-	"hash"
-	"hash/crc32"
-	"strconv"
 
 	"github.com/cairn-backup/cairn/s3api"
+	"github.com/cairn-backup/cairn/s3api/checksum"
 )
 
-// compositeChecksum is S3's COMPOSITE checksum of a multipart object: the
-// algorithm over the concatenated raw part checksums, then "-N". It is empty
-// when the upload announced no algorithm, when a part lacks its checksum, and
-// for CRC64NVME, which S3 defines only as FULL_OBJECT (that needs combining
-// the parts' CRCs, not done yet).
-func compositeChecksum(alg string, parts []partRecord) s3api.Checksum {
-	var h hash.Hash
-	switch alg {
-	case "CRC32":
-		h = crc32.NewIEEE()
-	case "CRC32C":
-		h = crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	case "SHA1":
-		h = sha1.New()
-	case "SHA256":
-		h = sha256.New()
-	default:
+// multipartChecksum is a multipart object's checksum as S3 defines it for
+// the upload's algorithm and type: COMPOSITE, the algorithm over the
+// concatenated raw part checksums then "-N"; FULL_OBJECT, the CRC of the
+// whole object, combined from the parts' CRCs and lengths without reading
+// data. It is empty when the upload announced no algorithm or a part lacks
+// its checksum.
+func multipartChecksum(u uploadRecord, parts []partRecord) s3api.Checksum {
+	alg, err := checksum.Parse(u.ChecksumAlgorithm)
+	if err != nil {
 		return s3api.Checksum{}
 	}
-	for _, p := range parts {
-		if p.Checksum.Algorithm != alg || p.Checksum.Value == "" {
+	sums := make([]checksum.Part, len(parts))
+	for i, p := range parts {
+		if p.Checksum.Algorithm != string(alg) || p.Checksum.Value == "" {
 			return s3api.Checksum{}
 		}
-		raw, err := base64.StdEncoding.DecodeString(p.Checksum.Value)
+		raw, err := checksum.Decode(alg, p.Checksum.Value)
 		if err != nil {
 			return s3api.Checksum{}
 		}
-		h.Write(raw)
+		sums[i] = checksum.Part{Sum: raw, Size: p.Size}
 	}
-	return s3api.Checksum{
-		Algorithm: alg,
-		Value:     base64.StdEncoding.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
-		Type:      "COMPOSITE",
+	typ := u.ChecksumType
+	if typ == "" && alg.FullObject() && !alg.Composite() {
+		typ = "FULL_OBJECT"
 	}
+	if typ == "FULL_OBJECT" {
+		sum, err := checksum.Combine(alg, sums)
+		if err != nil {
+			return s3api.Checksum{}
+		}
+		return s3api.Checksum{Algorithm: string(alg), Value: base64.StdEncoding.EncodeToString(sum), Type: "FULL_OBJECT"}
+	}
+	raws := make([][]byte, len(sums))
+	for i, s := range sums {
+		raws[i] = s.Sum
+	}
+	return s3api.Checksum{Algorithm: string(alg), Value: checksum.Composite(alg, raws), Type: "COMPOSITE"}
 }

@@ -102,6 +102,9 @@ type versionRecord struct {
 	Meta         s3api.ObjectMeta      `json:"meta"`
 	Checksum     s3api.Checksum        `json:"ck"`
 	Parts        int                   `json:"parts,omitempty"`
+	// PartSizes are a multipart object's part lengths, in order, so that
+	// GET ?partNumber=N can find part N.
+	PartSizes []int64 `json:"psz,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.
@@ -109,6 +112,7 @@ type uploadRecord struct {
 	Initiated         time.Time        `json:"init"`
 	Meta              s3api.ObjectMeta `json:"meta"`
 	ChecksumAlgorithm string           `json:"ckalg,omitempty"`
+	ChecksumType      string           `json:"cktype,omitempty"`
 }
 
 // partRecord is one uploaded part.

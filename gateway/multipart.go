@@ -22,7 +22,7 @@ const maxParts = 10000
 func (r uploadRecord) info(bucket, key, id string) s3api.UploadInfo {
 	return s3api.UploadInfo{
 		Bucket: bucket, Key: key, UploadID: id, Initiated: r.Initiated,
-		Meta: r.Meta, ChecksumAlgorithm: r.ChecksumAlgorithm,
+		Meta: r.Meta, ChecksumAlgorithm: r.ChecksumAlgorithm, ChecksumType: r.ChecksumType,
 	}
 }
 
@@ -97,7 +97,7 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 		uid := newUID(stamp)
 		meta := in.Meta
 		meta.User, meta.Tags = maps.Clone(meta.User), maps.Clone(meta.Tags)
-		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: meta, ChecksumAlgorithm: in.ChecksumAlgorithm})
+		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: meta, ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType})
 		if err != nil {
 			return err
 		}
@@ -365,7 +365,7 @@ func (k *bkt) choose(uid []byte, parts []s3api.CompletePart, minPart int64) ([]p
 }
 
 // assemble is the completed object's record: ETag hex(md5(part MD5s))-N and,
-// when the upload announced an algorithm, the COMPOSITE checksum.
+// when the upload announced an algorithm, its checksum.
 func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
 	h := md5.New()
 	for _, p := range parts {
@@ -375,11 +375,16 @@ func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
 		}
 		h.Write(raw)
 	}
+	sizes := make([]int64, len(parts))
+	for i, p := range parts {
+		sizes[i] = p.Size
+	}
 	return versionRecord{
-		ETag:     hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
-		Meta:     u.Meta,
-		Checksum: compositeChecksum(u.ChecksumAlgorithm, parts),
-		Parts:    len(parts),
+		ETag:      hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
+		Meta:      u.Meta,
+		Checksum:  multipartChecksum(u, parts),
+		Parts:     len(parts),
+		PartSizes: sizes,
 	}, nil
 }
 
@@ -445,3 +450,26 @@ func (g *Gateway) ListParts(ctx context.Context, bucket, key, uploadID string, p
 	})
 	return out, mapErr(err)
 }
+
+// PartRange tells s3api where part n of a multipart object lies, so that
+// GET and HEAD ?partNumber=n serve it.
+func (g *Gateway) PartRange(ctx context.Context, bucket, key, versionID string, n int) (offset, length int64, etag string, err error) {
+	err = g.db.View(func(tx *bolt.Tx) error {
+		_, v, err := g.resolve(tx, bucket, key, versionID)
+		if err != nil {
+			return err
+		}
+		etag = v.rec.ETag
+		if n < 1 || n > len(v.rec.PartSizes) {
+			return s3api.ErrInvalidPartNumber
+		}
+		for _, sz := range v.rec.PartSizes[:n-1] {
+			offset += sz
+		}
+		length = v.rec.PartSizes[n-1]
+		return nil
+	})
+	return offset, length, etag, mapErr(err)
+}
+
+var _ s3api.PartRanger = (*Gateway)(nil)

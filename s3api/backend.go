@@ -219,6 +219,10 @@ type UploadInfo struct {
 	Meta      ObjectMeta
 	// ChecksumAlgorithm announced at creation (x-amz-checksum-algorithm), "" when none.
 	ChecksumAlgorithm string
+	// ChecksumType of the completed object when ChecksumAlgorithm is set:
+	// "COMPOSITE" (a checksum of the part checksums, "-N") or "FULL_OBJECT"
+	// (the checksum of the whole object, combined from the parts' CRCs).
+	ChecksumType string
 }
 
 // UploadPartInput is one UploadPart.

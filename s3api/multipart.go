@@ -32,8 +32,7 @@ type initiateMultipartUploadResult struct {
 // uploadChecksum reads x-amz-checksum-algorithm and x-amz-checksum-type of
 // CreateMultipartUpload. S3 fixes the type for most algorithms (CRC64NVME is
 // full-object only, SHA-1 and SHA-256 composite only); CRC32 and CRC32C may
-// be either, but UploadInfo carries no type, so the backend infers it from
-// the algorithm and full-object CRC32/CRC32C is refused here.
+// be either, composite unless asked.
 func uploadChecksum(h http.Header) (alg, typ string, err error) {
 	typ = strings.ToUpper(h.Get("x-amz-checksum-type"))
 	a := h.Get("x-amz-checksum-algorithm")
@@ -53,14 +52,13 @@ func uploadChecksum(h http.Header) (alg, typ string, err error) {
 		return "", "", ErrInvalidRequest.WithMessagef("Value for x-amz-checksum-type header is invalid: %q.", typ)
 	case typ == "COMPOSITE" && !parsed.Composite(), typ == "FULL_OBJECT" && !parsed.FullObject():
 		return "", "", ErrInvalidRequest.WithMessagef("The %s checksum type cannot be used with the %s checksum algorithm.", strings.ToLower(typ), strings.ToLower(alg))
-	case typ == "FULL_OBJECT" && parsed.Composite():
-		return "", "", ErrNotImplemented.WithMessagef("Full-object %s checksums of multipart uploads are not supported; use COMPOSITE or CRC64NVME.", alg)
+	case typ == "":
+		typ = uploadChecksumType(alg)
 	}
-	return alg, uploadChecksumType(alg), nil
+	return alg, typ, nil
 }
 
-// uploadChecksumType is the checksum type of an upload's object: the
-// backend knows only the algorithm, and S3's default type follows from it.
+// uploadChecksumType is S3's default checksum type for an algorithm.
 func uploadChecksumType(alg string) string {
 	switch {
 	case alg == "":
@@ -74,7 +72,6 @@ func uploadChecksumType(alg string) string {
 func (h *handler) createMultipartUpload(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	in := UploadInfo{Bucket: st.bucket, Key: st.key, Initiated: h.now()}
-	var typ string
 	err := checkKey(st.key)
 	if err == nil {
 		err = checkWriteHeaders(r.Header)
@@ -83,7 +80,7 @@ func (h *handler) createMultipartUpload(w http.ResponseWriter, r *http.Request) 
 		in.Meta, err = parseObjectMeta(r.Header)
 	}
 	if err == nil {
-		in.ChecksumAlgorithm, typ, err = uploadChecksum(r.Header)
+		in.ChecksumAlgorithm, in.ChecksumType, err = uploadChecksum(r.Header)
 	}
 	if err != nil {
 		h.writeError(w, r, err)
@@ -96,7 +93,7 @@ func (h *handler) createMultipartUpload(w http.ResponseWriter, r *http.Request) 
 	}
 	if in.ChecksumAlgorithm != "" {
 		w.Header().Set("x-amz-checksum-algorithm", in.ChecksumAlgorithm)
-		w.Header().Set("x-amz-checksum-type", typ)
+		w.Header().Set("x-amz-checksum-type", in.ChecksumType)
 	}
 	h.writeXML(w, r, http.StatusOK, initiateMultipartUploadResult{Bucket: st.bucket, Key: st.key, UploadID: id})
 }
@@ -368,7 +365,10 @@ func (h *handler) listParts(w http.ResponseWriter, r *http.Request) {
 		Parts:             make([]partEntry, 0, len(res.Parts)),
 		ChecksumAlgorithm: res.Upload.ChecksumAlgorithm,
 	}
-	doc.ChecksumType = uploadChecksumType(doc.ChecksumAlgorithm)
+	doc.ChecksumType = res.Upload.ChecksumType
+	if doc.ChecksumType == "" {
+		doc.ChecksumType = uploadChecksumType(doc.ChecksumAlgorithm)
+	}
 	if res.IsTruncated {
 		doc.NextPartNumberMarker = res.NextPartNumberMarker
 	}

@@ -170,7 +170,6 @@ func TestMultipartRefusals(t *testing.T) {
 		{"complete full-object checksum", "POST", "/bkt/k" + q, http.Header{"X-Amz-Checksum-Crc32": {"AAAAAA=="}}, "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>", 501, "NotImplemented"},
 		{"unknown upload", "PUT", "/bkt/k?uploadId=nope&partNumber=1", nil, "x", 404, "NoSuchUpload"},
 		{"create sha256 full object", "POST", "/bkt/k?uploads", http.Header{"X-Amz-Checksum-Algorithm": {"SHA256"}, "X-Amz-Checksum-Type": {"FULL_OBJECT"}}, "", 400, "InvalidRequest"},
-		{"create crc32 full object", "POST", "/bkt/k?uploads", http.Header{"X-Amz-Checksum-Algorithm": {"CRC32"}, "X-Amz-Checksum-Type": {"FULL_OBJECT"}}, "", 501, "NotImplemented"},
 		{"create bad algorithm", "POST", "/bkt/k?uploads", http.Header{"X-Amz-Checksum-Algorithm": {"MD4"}}, "", 400, "InvalidRequest"},
 		{"list parts bad max", "GET", "/bkt/k" + q + "&max-parts=-1", nil, "", 400, "InvalidArgument"},
 	} {
