@@ -303,14 +303,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 				return s3api.ErrInvalidPart.WithMessagef("Part %d was replaced while the upload completed.", parts[i].PartNumber)
 			}
 		}
-		if err := k.checkWrite(key, ifMatch, ifNoneMatch); err != nil {
-			return err
-		}
-		stamp, err := nextStamp(tx)
-		if err != nil {
-			return err
-		}
-		v, displaced, err := k.push(key, rec, stamp)
+		v, displaced, err := k.write(tx, key, rec, ifMatch, ifNoneMatch)
 		if err != nil {
 			return err
 		}

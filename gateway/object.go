@@ -99,14 +99,7 @@ func (g *Gateway) record(ctx context.Context, gr *group, brec bucketRecord, buck
 			// Deleted and created again while the data streamed.
 			return s3api.ErrNoSuchBucket
 		}
-		if err := k.checkWrite(key, ifMatch, ifNoneMatch); err != nil {
-			return err
-		}
-		stamp, err := nextStamp(tx)
-		if err != nil {
-			return err
-		}
-		v, ids, err := k.push(key, rec, stamp)
+		v, ids, err := k.write(tx, key, rec, ifMatch, ifNoneMatch)
 		if err != nil {
 			return err
 		}

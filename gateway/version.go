@@ -22,6 +22,7 @@ import (
 
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/s3api"
+	bolt "go.etcd.io/bbolt"
 )
 
 var errInvalidVersion = s3api.ErrInvalidArgument.WithMessage("Invalid version id specified")
@@ -184,6 +185,20 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 		PartsCount:   v.rec.Parts,
 		StorageClass: "STANDARD",
 	}
+}
+
+// write records a new version of key written with the conditional-write
+// headers ifMatch and ifNoneMatch, and returns it with the manifests it
+// displaced (to release once the transaction commits).
+func (k *bkt) write(tx *bolt.Tx, key string, rec versionRecord, ifMatch, ifNoneMatch string) (version, []chunkstore.ManifestID, error) {
+	if err := k.checkWrite(key, ifMatch, ifNoneMatch); err != nil {
+		return version{}, nil, err
+	}
+	stamp, err := nextStamp(tx)
+	if err != nil {
+		return version{}, nil, err
+	}
+	return k.push(key, rec, stamp)
 }
 
 // checkWrite evaluates a conditional write against key's current state:

@@ -28,6 +28,16 @@ func parseMax(q url.Values, name string) (int, error) {
 
 // encodingType returns the function that encodes key-valued response
 // fields: the identity, or for encoding-type=url the S3 URL encoding.
+// listQuery reads what every listing takes: encoding-type and the page
+// size named maxName.
+func listQuery(q url.Values, maxName string) (enc func(string) string, max int, err error) {
+	if enc, err = encodingType(q); err != nil {
+		return nil, 0, err
+	}
+	max, err = parseMax(q, maxName)
+	return enc, max, err
+}
+
 func encodingType(q url.Values) (func(string) string, error) {
 	switch q.Get("encoding-type") {
 	case "":
@@ -106,12 +116,7 @@ type listBucketResult struct {
 func (h *handler) listObjects(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	q := r.URL.Query()
-	enc, err := encodingType(q)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	max, err := parseMax(q, "max-keys")
+	enc, max, err := listQuery(q, "max-keys")
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -179,12 +184,7 @@ func decodeToken(tok string) (string, error) {
 func (h *handler) listObjectsV2(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	q := r.URL.Query()
-	enc, err := encodingType(q)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	max, err := parseMax(q, "max-keys")
+	enc, max, err := listQuery(q, "max-keys")
 	if err != nil {
 		h.writeError(w, r, err)
 		return
@@ -296,12 +296,7 @@ func versionID(v string) string {
 func (h *handler) listObjectVersions(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	q := r.URL.Query()
-	enc, err := encodingType(q)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	max, err := parseMax(q, "max-keys")
+	enc, max, err := listQuery(q, "max-keys")
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -410,12 +410,7 @@ type uploadEntry struct {
 func (h *handler) listMultipartUploads(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	q := r.URL.Query()
-	enc, err := encodingType(q)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	max, err := parseMax(q, "max-uploads")
+	enc, max, err := listQuery(q, "max-uploads")
 	if err != nil {
 		h.writeError(w, r, err)
 		return
