@@ -48,15 +48,24 @@ func (s *Store) NewReader(ctx context.Context, id ManifestID) (*Reader, error) {
 // Size is the manifest's length in bytes.
 func (r *Reader) Size() int64 { return r.size }
 
+// Read fills p across chunk boundaries, so that a caller copying with a
+// large buffer (an HTTP response) makes few large writes.
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.pos >= r.size {
 		return 0, io.EOF
 	}
-	if err := r.load(); err != nil {
-		return 0, err
+	n := 0
+	for n < len(p) && r.pos < r.size {
+		if err := r.load(); err != nil {
+			if n > 0 {
+				return n, nil // the error comes again on the next call
+			}
+			return 0, err
+		}
+		k := copy(p[n:], r.cur[r.pos-r.curStart:])
+		r.pos += int64(k)
+		n += k
 	}
-	n := copy(p, r.cur[r.pos-r.curStart:])
-	r.pos += int64(n)
 	return n, nil
 }
 
