@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -251,15 +252,15 @@ func TestTLS12Resume(t *testing.T) {
 	}
 	srv.tlsConf.MaxVersion = tls.VersionTLS12
 	runBackground(t, "server", srv.Run)
-	proxy := newCutProxy(t, ln.Addr().String())
-	cl, caddr, _ := runClient(t, proxy.addr(), srv.CAFingerprint(), nil)
+	proxy := linktest.New(t, ln.Addr().String())
+	cl, caddr, _ := runClient(t, proxy.Addr(), srv.CAFingerprint(), nil)
 	hc := httpVia(caddr)
 	var p atomic.Int64
 	if err := download(t.Context(), hc, 7, 1<<20, &p); err != nil {
 		t.Fatal(err)
 	}
 	rec.wait(t, "session opened", "TLS 1.2")
-	proxy.resetAll()
+	proxy.ResetAll()
 	waitFor(t, "resume", func() bool { st := cl.Stats(); return st.Reconnects >= 1 && st.Links == 1 })
 	if err := download(t.Context(), hc, 8, 1<<20, &p); err != nil {
 		t.Fatal(err)

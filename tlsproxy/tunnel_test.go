@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -127,7 +128,7 @@ func (k cutKind) String() string {
 
 // cutDriver performs cuts while a transfer runs: cut i once progress has
 // passed at[i] and the tunnel is back up after the previous cut.
-func cutDriver(ctx context.Context, t *testing.T, p *cutProxy, c *Client, conns int, kinds []cutKind, at []int64, progress *atomic.Int64) <-chan int {
+func cutDriver(ctx context.Context, t *testing.T, p *linktest.Proxy, c *Client, conns int, kinds []cutKind, at []int64, progress *atomic.Int64) <-chan int {
 	done := make(chan int, 1)
 	go func() {
 		n := 0
@@ -142,13 +143,13 @@ func cutDriver(ctx context.Context, t *testing.T, p *cutProxy, c *Client, conns 
 			}
 			switch k {
 			case cutReset:
-				p.resetAll()
+				p.ResetAll()
 			case cutStall:
-				p.stall(5 * testKeepalive * 3 / 2) // 1.5s: links die and reconnect through the stall
+				p.Stall(5 * testKeepalive * 3 / 2) // 1.5s: links die and reconnect through the stall
 			case cutBlackHole:
-				p.blackHole(-1)
+				p.BlackHole(-1)
 			case cutDown:
-				p.down(time.Second)
+				p.Down(time.Second)
 			}
 			n++
 			t.Logf("cut %d (%s) at %d MiB", n, k, progress.Load()>>20)
@@ -171,8 +172,8 @@ func TestTransferSurvivesCuts(t *testing.T) {
 
 	be := startBackend(t)
 	srv, saddr, _ := runServer(t, be.addr, func(c *ServerConfig) { c.CacheBytes = 2 << 20 })
-	proxy := newCutProxy(t, saddr)
-	cl, caddr, _ := runClient(t, proxy.addr(), srv.CAFingerprint(), func(c *ClientConfig) { c.CacheBytes = 2 << 20 })
+	proxy := linktest.New(t, saddr)
+	cl, caddr, _ := runClient(t, proxy.Addr(), srv.CAFingerprint(), func(c *ClientConfig) { c.CacheBytes = 2 << 20 })
 	hc := httpVia(caddr)
 
 	kinds := []cutKind{cutReset, cutStall, cutBlackHole, cutDown, cutReset, cutBlackHole}
@@ -223,15 +224,15 @@ func TestOutageBeyondLimit(t *testing.T) {
 	be := startBackend(t)
 	const limit = time.Second
 	srv, saddr, srec := runServer(t, be.addr, func(c *ServerConfig) { c.OutageLimit = limit })
-	proxy := newCutProxy(t, saddr)
-	cl, caddr, crec := runClient(t, proxy.addr(), srv.CAFingerprint(), func(c *ClientConfig) { c.OutageLimit = limit })
+	proxy := linktest.New(t, saddr)
+	cl, caddr, crec := runClient(t, proxy.Addr(), srv.CAFingerprint(), func(c *ClientConfig) { c.OutageLimit = limit })
 	hc := httpVia(caddr)
 
 	var progress atomic.Int64
 	errc := make(chan error, 1)
 	go func() { errc <- upload(t.Context(), hc, 1, 1<<40, &progress) }() // far more than will ever flow
 	waitFor(t, "upload to reach the backend", func() bool { return srv.Stats().BytesIn > 4<<20 })
-	proxy.down(2 * limit)
+	proxy.Down(2 * limit)
 
 	select {
 	case err := <-errc:
@@ -274,8 +275,8 @@ func TestMulticonnectSurvivesLosingThree(t *testing.T) {
 	}
 	be := startBackend(t)
 	srv, saddr, _ := runServer(t, be.addr, nil)
-	proxy := newCutProxy(t, saddr)
-	cl, caddr, _ := runClient(t, proxy.addr(), srv.CAFingerprint(), func(c *ClientConfig) { c.Connections = 4 })
+	proxy := linktest.New(t, saddr)
+	cl, caddr, _ := runClient(t, proxy.Addr(), srv.CAFingerprint(), func(c *ClientConfig) { c.Connections = 4 })
 	hc := httpVia(caddr)
 	waitFor(t, "4 links", func() bool { return cl.Stats().Links == 4 && srv.Stats().Links == 4 })
 
@@ -292,12 +293,12 @@ func TestMulticonnectSurvivesLosingThree(t *testing.T) {
 			}()
 			waitFor(t, "transfer to start", func() bool { return progress.Load() > size/8 })
 			before, sbefore := cl.Stats(), srv.Stats()
-			waitFor(t, "4 live connections in the proxy", func() bool { return len(proxy.snapshot()) == 4 })
-			proxy.refuse(time.Hour)
-			ps := proxy.snapshot()
-			ps[0].hole.Do(func() { close(ps[0].holed) })
-			ps[1].reset()
-			ps[2].reset()
+			waitFor(t, "4 live connections in the proxy", func() bool { return len(proxy.Live()) == 4 })
+			proxy.Refuse(time.Hour)
+			ps := proxy.Live()
+			ps[0].BlackHole()
+			ps[1].Reset()
+			ps[2].Reset()
 			// Only one link may carry the rest; unless the transfer is
 			// already over, the client must see the three go.
 			select {
@@ -312,7 +313,7 @@ func TestMulticonnectSurvivesLosingThree(t *testing.T) {
 			after, safter := cl.Stats(), srv.Stats()
 			t.Logf("%d MiB over the last link; client resent %d frames, server %d", size>>20,
 				after.Resends-before.Resends, safter.Resends-sbefore.Resends)
-			proxy.refuse(0)
+			proxy.Refuse(0)
 			waitFor(t, "4 links again", func() bool { return cl.Stats().Links == 4 })
 		})
 	}
