@@ -130,7 +130,7 @@ func startCairn(dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--secure-listen", "off")
 	cmd.Env = append(cleanEnv(dir),
 		"CAIRN_ROOT_ACCESS_KEY="+testAccessKey,
 		"CAIRN_ROOT_SECRET_KEY="+testSecretKey,

@@ -20,11 +20,13 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/cairn-backup/cairn/gateway"
+	"github.com/cairn-backup/cairn/tlsproxy"
 )
 
 const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
+  cairn admin secure-connect issue|revoke NAME [--data DIR] [--out FILE]
 
 The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,
 else from DIR/credentials.json. The endpoint defaults to the address in
@@ -38,6 +40,9 @@ type adminOptions struct {
 }
 
 func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "secure-connect" {
+		return adminSecureConnect(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
 		fmt.Fprint(stderr, adminUsage)
 		return errUsage
@@ -66,7 +71,19 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := json.Unmarshal(body, &st); err != nil {
 			return fmt.Errorf("stats: %w", err)
 		}
-		return printStats(stdout, st)
+		if err := printStats(stdout, st); err != nil {
+			return err
+		}
+		// Secure connect's counters, when the server runs it.
+		if body, err := o.call(ctx, http.MethodGet, adminSecurePath); err == nil {
+			var sc tlsproxy.Stats
+			if err := json.Unmarshal(body, &sc); err != nil {
+				return fmt.Errorf("secure connect stats: %w", err)
+			}
+			fmt.Fprintf(stdout, "\nsecure connect: %d sessions from %d clients, %d links, %d connections; %s in, %s out; %d resends, %d reconnects, %d refused, %d expired\n",
+				sc.Sessions, sc.Clients, sc.Links, sc.Streams, bytesIEC(sc.BytesIn), bytesIEC(sc.BytesOut), sc.Resends, sc.Reconnects, sc.Refused, sc.Expired)
+		}
+		return nil
 	default:
 		body, err := o.call(ctx, http.MethodPost, gateway.AdminCleanPath)
 		if err != nil {

@@ -113,7 +113,9 @@ func startServe(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
 	os.Remove(filepath.Join(dir, serveAddrFile))
 	s := &server{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	s.cmd = exec.Command(cairnBin, append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}, args...)...)
+	// Secure connect is off unless a test turns it on (a later flag wins):
+	// servers running side by side would contend for its port.
+	s.cmd = exec.Command(cairnBin, append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--secure-listen", "off"}, args...)...)
 	s.cmd.Env = cleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {

@@ -4,6 +4,7 @@
 //	cairn serve [flags]          run the gateway
 //	cairn admin stats [flags]    print storage group and bucket figures
 //	cairn admin clean [flags]    run the cleaner on every storage group
+//	cairn connect [flags]        secure connect client: a local S3 port tunnelled to a server
 //	cairn bench gen|run|compare  measure any S3 endpoint on backup workloads
 //	cairn version                print the version
 //
@@ -31,6 +32,8 @@ Usage:
   cairn serve [flags]         run the gateway (cairn serve -h lists the flags)
   cairn admin stats [flags]   print storage group and bucket figures
   cairn admin clean [flags]   run the cleaner on every storage group
+  cairn connect [flags]       secure connect client: a local S3 port tunnelled over TLS to a server
+  cairn admin secure-connect issue|revoke NAME   manage secure connect client credentials
   cairn bench gen|run|compare measure any S3 endpoint on backup workloads (cairn bench lists them)
   cairn version               print the version
 `
@@ -57,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, args[1:], stdout, stderr)
 	case "admin":
 		err = admin(ctx, args[1:], stdout, stderr)
+	case "connect":
+		err = connect(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

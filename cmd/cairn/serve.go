@@ -27,6 +27,7 @@ type serveOptions struct {
 	data, listen, region, domain, logLevel string
 	groups                                 map[string]string
 	grace                                  time.Duration
+	secure                                 secureOptions
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
@@ -50,6 +51,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 			}
 		}
 	}
+	addSecureFlags(fs, &o.secure)
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
@@ -109,6 +111,29 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+	sctx, stopSecure := context.WithCancel(ctx)
+	defer stopSecure()
+	secure, err := startSecure(sctx, o.secure, o.data, addr, stdout, log)
+	if err != nil {
+		return err
+	}
+	admin := gw.AdminHandler(creds.AccessKey)
+	if secure != nil {
+		admin = adminWithSecure(admin, secure, creds.AccessKey)
+		defer func() {
+			stopSecure()
+			if err := <-secure.done; err != nil {
+				log.Error("secure connect", "err", err)
+			}
+			os.Remove(filepath.Join(o.data, secureAddrFile))
+		}()
+	}
 	var groupRegions []string
 	for name := range o.groups {
 		groupRegions = append(groupRegions, name)
@@ -123,18 +148,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return "", false
 		},
-		Admin:  gw.AdminHandler(creds.AccessKey),
+		Admin:  admin,
 		Logger: log,
 	}, gw)
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return err
-	}
-	addr := ln.Addr().String()
 	addrPath := filepath.Join(o.data, serveAddrFile)
 	if err := writeFileAtomic(addrPath, []byte(addr+"\n"), 0o644); err != nil {
 		ln.Close()

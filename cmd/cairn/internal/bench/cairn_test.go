@@ -92,7 +92,7 @@ func startCairn(t *testing.T) cairnServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(built.bin, "serve", "--data", data, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(built.bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--secure-listen", "off")
 	// The server's settings are the flags and these alone, whatever the
 	// environment of the test holds.
 	var env []string

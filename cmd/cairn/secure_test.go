@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/cairn-backup/cairn/tlsproxy/linktest"
+)
+
+// TestSecureConnectSurvivesCuts sends a 1 GiB multipart upload and its
+// download through `cairn connect` -> a link-cutting proxy -> `cairn serve`'s
+// secure connect, cutting the link six times in four ways. The SDK's retries
+// are off: every S3 request must survive on its first connection, and the
+// bytes must come back exact.
+func TestSecureConnectSurvivesCuts(t *testing.T) {
+	needBinary(t)
+	size := int64(1 << 30)
+	if v, err := strconv.ParseInt(os.Getenv("CAIRN_SECURE_TEST_MIB"), 10, 64); err == nil {
+		size = v << 20
+	}
+	dir := t.TempDir()
+	srv := startServe(t, dir, "--secure-listen", "127.0.0.1:0", "--secure-keepalive", "250ms")
+	secureAddr := waitForFile(t, filepath.Join(dir, secureAddrFile), srv)
+
+	cred := filepath.Join(t.TempDir(), "laptop.pem")
+	out, errs, code := cairn(t, nil, "admin", "secure-connect", "issue", "laptop", "--data", dir, "--out", cred)
+	m := regexp.MustCompile(`--fingerprint (SHA256:\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("issue: exit %d\n%s%s", code, out, errs)
+	}
+	proxy := linktest.New(t, secureAddr)
+	local := startConnect(t, "--server", proxy.Addr(), "--credential", cred, "--fingerprint", m[1],
+		"--listen", "127.0.0.1:0", "--keepalive", "250ms")
+
+	c := s3.New(s3.Options{
+		Region:                     "us-east-1",
+		BaseEndpoint:               aws.String("http://" + local),
+		UsePathStyle:               true,
+		Credentials:                readCreds(t, dir),
+		Retryer:                    aws.NopRetryer{},
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
+	})
+	if _, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("wan")}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Upload, cutting at 15%, 40% and 65% of the bytes sent.
+	var progress atomic.Int64
+	cuts := cutAt(t, proxy, size, &progress, []float64{0.15, 0.40, 0.65}, []string{"reset", "stall", "blackhole"})
+	src := &seededReader{r: rand.NewChaCha8([32]byte{7}), left: size, h: sha256.New(), n: &progress}
+	start := time.Now()
+	up := manager.NewUploader(c, func(u *manager.Uploader) { u.PartSize = 16 << 20; u.Concurrency = 4 })
+	if _, err := up.Upload(t.Context(), &s3.PutObjectInput{Bucket: aws.String("wan"), Key: aws.String("image"), Body: src}); err != nil {
+		t.Fatalf("upload through the tunnel: %v\nconnect and serve logs follow\n%s", err, srv.stderr)
+	}
+	n := <-cuts
+	t.Logf("uploaded %d MiB in %v with %d cuts", size>>20, time.Since(start).Round(time.Millisecond), n)
+	want := src.h.Sum(nil)
+
+	// Download, cutting at 20%, 50% and 80%.
+	progress.Store(0)
+	cuts = cutAt(t, proxy, size, &progress, []float64{0.20, 0.50, 0.80}, []string{"down", "reset", "blackhole"})
+	start = time.Now()
+	obj, err := c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String("wan"), Key: aws.String("image")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	got, err := io.Copy(io.MultiWriter(h, counter{&progress}), obj.Body)
+	obj.Body.Close()
+	if err != nil || got != size {
+		t.Fatalf("download through the tunnel: %d of %d bytes: %v", got, size, err)
+	}
+	n += <-cuts
+	t.Logf("downloaded %d MiB in %v; %d cuts in all", size>>20, time.Since(start).Round(time.Millisecond), n)
+	if !bytes.Equal(h.Sum(nil), want) {
+		t.Fatal("the object came back different")
+	}
+	if n < 5 {
+		t.Fatalf("only %d cuts landed during the transfers; want at least 5", n)
+	}
+
+	out, errs, code = cairn(t, nil, "admin", "stats", "--data", dir)
+	r := regexp.MustCompile(`(\d+) reconnects`).FindStringSubmatch(out)
+	if code != 0 || r == nil || r[1] == "0" {
+		t.Fatalf("admin stats shows no secure connect reconnects: exit %d\n%s%s", code, out, errs)
+	}
+	t.Logf("server: %s", strings.TrimSpace(out[strings.Index(out, "secure connect:"):]))
+}
+
+// cutAt cuts the link, in the given ways, when progress passes each
+// fraction of size; it sends how many cuts it made when done (or when the
+// test's transfer ended first).
+func cutAt(t *testing.T, p *linktest.Proxy, size int64, progress *atomic.Int64, at []float64, kinds []string) <-chan int {
+	done := make(chan int, 1)
+	go func() {
+		n := 0
+		defer func() { done <- n }()
+		for i, f := range at {
+			for progress.Load() < int64(f*float64(size)) {
+				if t.Context().Err() != nil || progress.Load() >= size {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			switch kinds[i] {
+			case "reset":
+				p.ResetAll()
+			case "stall":
+				p.Stall(2 * time.Second)
+			case "blackhole":
+				p.BlackHole(-1)
+			case "down":
+				p.Down(time.Second)
+			}
+			n++
+		}
+	}()
+	return done
+}
+
+// seededReader yields left bytes of a seeded stream, hashing and counting them.
+type seededReader struct {
+	r    *rand.ChaCha8
+	left int64
+	h    hash.Hash
+	n    *atomic.Int64
+}
+
+func (s *seededReader) Read(p []byte) (int, error) {
+	if s.left == 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), s.left)]
+	s.r.Read(p)
+	s.h.Write(p)
+	s.left -= int64(len(p))
+	s.n.Add(int64(len(p)))
+	return len(p), nil
+}
+
+type counter struct{ n *atomic.Int64 }
+
+func (c counter) Write(p []byte) (int, error) { c.n.Add(int64(len(p))); return len(p), nil }
+
+// waitForFile waits for a file a server writes when it is ready.
+func waitForFile(t *testing.T, path string, s *server) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second) // key generation takes a few seconds
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(path); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			return strings.TrimSpace(string(b))
+		}
+		select {
+		case <-s.done:
+			t.Fatalf("cairn serve exited (%v):\n%s", s.err, s.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("no %s:\n%s", path, s.stderr)
+	return ""
+}
+
+// startConnect runs `cairn connect` and returns the local address it
+// listens on.
+func startConnect(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errb := &syncBuffer{}, &syncBuffer{}
+	cmd := exec.Command(cairnBin, append([]string{"connect"}, args...)...)
+	cmd.Env = cleanEnv()
+	cmd.Stdout, cmd.Stderr = out, errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("cairn connect log:\n%s", errb)
+		}
+	})
+	re := regexp.MustCompile(`Point the backup tool at http://(\S+)`)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case <-exited:
+			t.Fatalf("cairn connect exited:\n%s%s", out, errb)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("cairn connect did not start:\n%s", errb)
+	return ""
+}
