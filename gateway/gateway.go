@@ -113,6 +113,9 @@ type Gateway struct {
 	db     *bolt.DB
 	groups map[string]*group
 
+	// lookups orders pins against releases; see pinView.
+	lookups sync.RWMutex
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
@@ -160,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			g.Close()
 			return nil, err
 		}
+		gr.lookups = &g.lookups
 		g.groups[name] = gr
 	}
 	if err := g.reconcile(ctx); err != nil {
@@ -243,6 +247,8 @@ type group struct {
 	dir   string
 	store *chunkstore.Store
 	log   *slog.Logger
+	// lookups is the Gateway's: release waits out the lookups in flight.
+	lookups *sync.RWMutex
 
 	mu struct {
 		sync.Mutex
@@ -302,6 +308,15 @@ func (gr *group) unpin(ctx context.Context, id chunkstore.ManifestID) {
 // a client went away, so it ignores ctx's cancellation. A failure is logged:
 // the manifest is then an orphan that the next startup releases.
 func (gr *group) release(ctx context.Context, ids ...chunkstore.ManifestID) {
+	if len(ids) == 0 {
+		return
+	}
+	// A lookup whose read transaction began before ours committed may still
+	// find these manifests and pin them; wait until every such lookup has
+	// taken its pin (pinView), so that the check below sees it. Lookups
+	// that begin from now on read the committed state and cannot find them.
+	gr.lookups.Lock()
+	gr.lookups.Unlock()
 	for _, id := range ids {
 		gr.mu.Lock()
 		if gr.mu.pins[id] > 0 {
@@ -341,6 +356,19 @@ func (r *pinnedReader) Close() error {
 	err := r.Reader.Close()
 	r.once.Do(r.unpin)
 	return err
+}
+
+// pinView runs fn, which finds manifests and pins them, in a read
+// transaction. A bbolt read transaction sees the database as of its start,
+// so fn may find a version that a write has removed since, and pin its
+// manifest after that write's release looked for pins and found none: the
+// reader would then lose its chunks midway, or fail to open. The lookups
+// lock closes that window: held shared from before the transaction begins
+// until fn's pins are taken, and taken exclusively by release.
+func (g *Gateway) pinView(fn func(tx *bolt.Tx) error) error {
+	g.lookups.RLock()
+	defer g.lookups.RUnlock()
+	return g.db.View(fn)
 }
 
 // group returns the storage group of a bucket record.

@@ -116,15 +116,15 @@ func (g *Gateway) record(ctx context.Context, gr *group, brec bucketRecord, buck
 }
 
 // GetObject resolves the version and opens its bytes. The manifest is pinned
-// inside the transaction that found it, so a concurrent delete cannot take
-// its chunks while the reader is open.
+// inside the transaction that found it (pinView), so a concurrent delete
+// cannot take its chunks while the reader is open.
 func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) (s3api.ObjectInfo, io.ReadSeekCloser, error) {
 	var (
 		info s3api.ObjectInfo
 		gr   *group
 		id   chunkstore.ManifestID
 	)
-	err := g.db.View(func(tx *bolt.Tx) error {
+	err := g.pinView(func(tx *bolt.Tx) error {
 		k, v, err := g.resolve(tx, bucket, key, versionID)
 		info = k.info(key, v)
 		if err != nil {
@@ -266,7 +266,10 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		ETag:     src.rec.ETag,
 		Meta:     src.rec.Meta,
 		Checksum: src.rec.Checksum,
-		Parts:    src.rec.Parts,
+		// The copy keeps the source's multipart ETag and parts count, so
+		// it keeps where each part lies too (GET ?partNumber=N).
+		Parts:     src.rec.Parts,
+		PartSizes: src.rec.PartSizes,
 	}
 	if in.Meta != nil {
 		rec.Meta = *in.Meta
@@ -287,7 +290,7 @@ func (g *Gateway) source(bucket, key, versionID string, check func(s3api.ObjectI
 		v  version
 		gr *group
 	)
-	err := g.db.View(func(tx *bolt.Tx) error {
+	err := g.pinView(func(tx *bolt.Tx) error {
 		k, ver, err := g.resolve(tx, bucket, key, versionID)
 		if errors.Is(err, s3api.ErrMethodNotAllowed) {
 			return s3api.ErrInvalidRequest.WithMessage("The source of a copy request may not specifically refer to a delete marker by version id.")

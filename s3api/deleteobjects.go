@@ -90,7 +90,9 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := checkKey(o.Key); err != nil {
-			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: ErrKeyTooLong.Code, Message: ErrKeyTooLong.Message})
+			var e *Error
+			errors.As(err, &e) // checkKey answers only *Error
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 			continue
 		}
 		dr, err := h.b.DeleteObject(r.Context(), st.bucket, o.Key, o.VersionID)

@@ -83,6 +83,7 @@ var (
 	ErrPreconditionFailed                = newError("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the preconditions you specified did not hold.")
 	// ErrQuotaExceeded is not an AWS code (AWS has no quotas); Ceph RGW answers the same.
 	ErrQuotaExceeded                = newError("QuotaExceeded", http.StatusForbidden, "The storage group's quota is exhausted; delete data and let the cleaner run.")
+	ErrRequestHeaderSectionTooLarge = newError("RequestHeaderSectionTooLarge", http.StatusBadRequest, "Your request header section exceeds the maximum allowed size.")
 	ErrRequestTimeTooSkewed         = newError("RequestTimeTooSkewed", http.StatusForbidden, "The difference between the request time and the server's time is too large.")
 	ErrServiceUnavailable           = newError("ServiceUnavailable", http.StatusServiceUnavailable, "Please reduce your request rate.")
 	ErrSignatureDoesNotMatch        = newError("SignatureDoesNotMatch", http.StatusForbidden, "The request signature we calculated does not match the signature you provided. Check your key and signing method.")

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxUserMeta is S3's limit on x-amz-meta-*: the UTF-8 bytes of all keys
@@ -15,10 +16,23 @@ const maxKeyLen = 1024
 
 const metaPrefix = "X-Amz-Meta-" // as net/http canonicalizes it
 
+// maxStoredMeta bounds what a write stores beside the data: the content
+// headers, the user metadata and the tagging header together. S3 refuses a
+// request whose header section exceeds 8 KiB, so nothing S3 accepts is
+// refused; without a bound, every listing entry and every HEAD would carry
+// whatever net/http let through (a megabyte per header).
+const maxStoredMeta = 8 << 10
+
 // checkKey validates an object key as every object operation needs it.
+// A key is UTF-8, as on S3 (which answers 400 otherwise): a key that is
+// not could be stored but never listed as itself, since XML cannot carry
+// its bytes, so no client could find, delete or abort what it names.
 func checkKey(key string) error {
 	if len(key) > maxKeyLen {
 		return ErrKeyTooLong
+	}
+	if !utf8.ValidString(key) {
+		return ErrInvalidURI.WithMessage("Couldn't parse the specified URI: the object key is not valid UTF-8.")
 	}
 	return nil
 }
@@ -53,6 +67,13 @@ func parseObjectMeta(h http.Header) (ObjectMeta, error) {
 	}
 	if size > maxUserMeta {
 		return ObjectMeta{}, ErrMetadataTooLarge.WithMessagef("Your metadata headers exceed the maximum allowed metadata size: %d bytes, the limit is %d.", size, maxUserMeta)
+	}
+	stored := size + len(h.Get("x-amz-tagging"))
+	for _, v := range [...]string{m.ContentType, m.ContentEncoding, m.ContentDisposition, m.ContentLanguage, m.CacheControl, m.Expires} {
+		stored += len(v)
+	}
+	if stored > maxStoredMeta {
+		return ObjectMeta{}, ErrRequestHeaderSectionTooLarge.WithMessagef("Your request header section exceeds the maximum allowed size: %d bytes of object metadata, the limit is %d.", stored, maxStoredMeta)
 	}
 	if t := h.Get("x-amz-tagging"); t != "" {
 		tags, err := parseTagHeader(t)
