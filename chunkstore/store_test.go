@@ -158,3 +158,25 @@ func TestSecondOpenIsLocked(t *testing.T) {
 		t.Fatalf("second open: %v, want ErrLocked", err)
 	}
 }
+
+// TestConcatManyParts crosses Concat's per-transaction batch, in the middle
+// of a part as well as between parts.
+func TestConcatManyParts(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.BatchBytes = 64 << 10 // many segments per part
+	s := openStore(t, cfg)
+	var ids []ManifestID
+	var whole []byte
+	for i := range 40 {
+		p := randomData(uint64(300+i), 500<<10+i)
+		ids = append(ids, put(t, s, p).ID)
+		whole = append(whole, p...)
+	}
+	cat, err := s.Concat(t.Context(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cat.Size != int64(len(whole)) || !bytes.Equal(readAll(t, s, cat.ID), whole) {
+		t.Fatal("concatenation of many parts reads back wrong")
+	}
+}
