@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"strconv"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -261,6 +263,18 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		chose, err = k.choose(up.uid, parts, g.cfg.MinPartSize)
 		return err
 	})
+	if errors.Is(err, s3api.ErrNoSuchUpload) {
+		// Perhaps a retry of a completion whose answer was lost.
+		var info s3api.ObjectInfo
+		var ok bool
+		g.db.View(func(tx *bolt.Tx) error {
+			info, ok = g.completedBefore(tx, bucket, key, uploadID, parts)
+			return nil
+		})
+		if ok {
+			return info, nil
+		}
+	}
 	if err != nil {
 		return s3api.ObjectInfo{}, mapErr(err)
 	}
@@ -313,7 +327,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		}
 		released = append(displaced, partIDs...)
 		info = k.info(key, v)
-		return nil
+		return k.rememberCompleted(uploadID, completedRecord{Key: key, VersionID: v.rec.ID, ETag: v.rec.ETag, At: time.Now()})
 	})
 	if err != nil {
 		gr.release(ctx, m.ID)

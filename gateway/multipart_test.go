@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -346,5 +347,38 @@ func TestListMultipartUploads(t *testing.T) {
 		if err := g.AbortMultipartUpload(ctx, "b", k, id); err != nil {
 			t.Fatal(strconv.Quote(w), err)
 		}
+	}
+}
+
+// TestMultipartCompleteRetried: a Complete repeated after its answer was lost
+// answers the same object, as S3 does; a different parts list, another key,
+// or a deleted object still get NoSuchUpload.
+func TestMultipartCompleteRetried(t *testing.T) {
+	g := open(t, testConfig(t))
+	ctx := t.Context()
+	for _, v := range []s3api.Versioning{s3api.VersioningUnset, s3api.VersioningEnabled} {
+		bucket := "b-" + strings.ToLower(string(v)) + "x"
+		newBucket(t, g, bucket, v)
+		id, _ := g.CreateMultipartUpload(ctx, s3api.UploadInfo{Bucket: bucket, Key: "k"})
+		p1 := uploadPart(t, g, bucket, "k", id, 1, random(1, 2<<10))
+		p2 := uploadPart(t, g, bucket, "k", id, 2, random(2, 100))
+		parts := []s3api.CompletePart{{PartNumber: 1, ETag: p1.ETag}, {PartNumber: 2, ETag: p2.ETag}}
+		first, err := g.CompleteMultipartUpload(ctx, bucket, "k", id, parts, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := g.CompleteMultipartUpload(ctx, bucket, "k", id, parts, "", "")
+		if err != nil || again.ETag != first.ETag || again.VersionID != first.VersionID {
+			t.Fatalf("%s: retried Complete: %+v, %v; first %+v", v, again, err, first)
+		}
+		_, err = g.CompleteMultipartUpload(ctx, bucket, "k", id, parts[:1], "", "")
+		wantErr(t, err, s3api.ErrNoSuchUpload)
+		_, err = g.CompleteMultipartUpload(ctx, bucket, "other", id, parts, "", "")
+		wantErr(t, err, s3api.ErrNoSuchUpload)
+		if _, err := g.DeleteObject(ctx, bucket, "k", first.VersionID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = g.CompleteMultipartUpload(ctx, bucket, "k", id, parts, "", "")
+		wantErr(t, err, s3api.ErrNoSuchUpload)
 	}
 }
