@@ -2,6 +2,7 @@ package chunkstore
 
 import (
 	"fmt"
+	"runtime"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -28,7 +29,9 @@ type codecs struct {
 func newCodecs(c Compression) (*codecs, error) {
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
-		zstd.WithEncoderConcurrency(1),
+		// EncodeAll takes one of this many encoders, blocking when none is
+		// free: writers compress on every core.
+		zstd.WithEncoderConcurrency(max(4, runtime.GOMAXPROCS(0))),
 		zstd.WithZeroFrames(true),
 		zstd.WithEncoderCRC(false)) // the record CRC and the chunk ID cover it
 	if err != nil {
