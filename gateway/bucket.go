@@ -187,7 +187,7 @@ func (g *Gateway) updateBucket(name string, fn func(k *bkt) error) error {
 // not configured: its data would be unreachable, and the orphan reconcile
 // could not account for it.
 func (g *Gateway) checkBucketGroups() error {
-	dirs := g.cfg.groupDirs()
+	dirs := g.cfg.GroupDirs()
 	return g.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktBuckets).ForEachBucket(func(name []byte) error {
 			k, err := openBkt(tx, string(name))

@@ -73,7 +73,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("gateway: Config.LockTimeout %v is negative", c.LockTimeout)
 	}
 	seen := map[string]string{}
-	dirs := c.groupDirs()
+	dirs := c.GroupDirs()
 	for _, name := range slices.Sorted(maps.Keys(dirs)) {
 		dir := dirs[name]
 		if name == "" || strings.ContainsAny(name, "=,/\\ \t\n") || len(name) > 63 {
@@ -94,8 +94,9 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// groupDirs is Groups with the default group filled in.
-func (c Config) groupDirs() map[string]string {
+// GroupDirs is Groups with the default group filled in: every storage
+// group's directory, by name.
+func (c Config) GroupDirs() map[string]string {
 	m := make(map[string]string, len(c.Groups)+1)
 	for k, v := range c.Groups {
 		m[k] = v
@@ -156,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
-	dirs := cfg.groupDirs()
+	dirs := cfg.GroupDirs()
 	for _, name := range slices.Sorted(maps.Keys(dirs)) {
 		gr, err := openGroup(ctx, cfg, log, name, dirs[name])
 		if err != nil {

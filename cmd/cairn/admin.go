@@ -26,6 +26,7 @@ import (
 const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
+  cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
   cairn admin secure-connect issue|revoke NAME [--data DIR] [--out FILE]
 
 The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,
@@ -42,6 +43,9 @@ type adminOptions struct {
 func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "secure-connect" {
 		return adminSecureConnect(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "scrub" {
+		return adminScrub(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
 		fmt.Fprint(stderr, adminUsage)

@@ -32,6 +32,7 @@ Usage:
   cairn serve [flags]         run the gateway (cairn serve -h lists the flags)
   cairn admin stats [flags]   print storage group and bucket figures
   cairn admin clean [flags]   run the cleaner on every storage group
+  cairn admin scrub [flags]   verify every chunk and the index, offline (--repair rebuilds it)
   cairn connect [flags]       secure connect client: a local S3 port tunnelled over TLS to a server
   cairn admin secure-connect issue|revoke NAME   manage secure connect client credentials
   cairn bench gen|run|compare measure any S3 endpoint on backup workloads (cairn bench lists them)

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/gateway"
+)
+
+const scrubUsage = `Usage:
+  cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]
+
+Reads every container file of every storage group and checks each chunk
+against its ID, the index against the files, the manifests against the index
+and every reference count. --repair then rebuilds each group's index from its
+container files. Run it with cairn serve stopped: it needs the stores alone.
+`
+
+// adminScrub scrubs every storage group's chunk store, offline, showing
+// progress on a terminal and a summary per group. It fails (exit 1) when
+// any group has a fault.
+func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cairn admin scrub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, scrubUsage); fs.PrintDefaults() }
+	data := fs.String("data", env("CAIRN_DATA", "./cairn-data"), "the server's data directory (CAIRN_DATA)")
+	repair := fs.Bool("repair", false, "rebuild each group's index from its container files after the checks")
+	groups := map[string]string{}
+	fs.Func("group", "storage group NAME=DIR, as given to cairn serve; repeat for more", func(s string) error {
+		return addGroup(groups, s)
+	})
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if _, err := os.Stat(*data); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	cfg := gateway.DefaultConfig(*data)
+	cfg.Groups = groups
+	dirs := cfg.GroupDirs()
+	names := make([]string, 0, len(dirs))
+	for name := range dirs {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+
+	tty := isTerminal(stderr)
+	faults := 0
+	for _, name := range names {
+		s, err := chunkstore.Open(ctx, chunkstore.DefaultConfig(dirs[name]))
+		if errors.Is(err, chunkstore.ErrLocked) {
+			return fmt.Errorf("group %s: %w: stop cairn serve before scrubbing", name, err)
+		}
+		if err != nil {
+			return fmt.Errorf("group %s: %w", name, err)
+		}
+		start := time.Now()
+		last := time.Time{}
+		rep, err := s.Scrub(ctx, chunkstore.ScrubOptions{Repair: *repair, Progress: func(p chunkstore.ScrubProgress) {
+			if !tty || time.Since(last) < 200*time.Millisecond {
+				return
+			}
+			last = time.Now()
+			fmt.Fprintf(stderr, "\rscrub %s: container %d of %d, %s read", name, p.Containers, p.TotalContainers, bytesIEC(p.BytesRead))
+		}})
+		if tty {
+			fmt.Fprint(stderr, "\r\033[K")
+		}
+		s.Close()
+		if err != nil {
+			return fmt.Errorf("group %s: %w", name, err)
+		}
+		status := "ok"
+		if !rep.OK() {
+			status = "FAULTS"
+			faults++
+		}
+		fmt.Fprintf(stdout, "group %s: %s in %s\n  %s\n", name, status, time.Since(start).Round(time.Millisecond),
+			strings.ReplaceAll(rep.String(), "\n", "\n  "))
+	}
+	if faults > 0 && !*repair {
+		return fmt.Errorf("%d storage group(s) have faults; see above (--repair rebuilds the index from the container files)", faults)
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a terminal, where a progress line may be
+// rewritten in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
