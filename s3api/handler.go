@@ -41,6 +41,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for signature skew and default dates; nil = time.Now.
 	Now func() time.Time
+	// IdleTimeout ends a request whose client neither sends nor takes a
+	// byte for this long (a stalled upload, a reader that stopped reading),
+	// so that it cannot hold a writer's memory or a reader's chunks forever.
+	// Transfers of any length run as long as bytes move. 0 means 2 minutes;
+	// negative disables it.
+	IdleTimeout time.Duration
 }
 
 // DefaultConfig returns a Config with the defaults filled in; Secret must
@@ -88,6 +94,9 @@ func NewHandler(cfg Config, b Backend) (http.Handler, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 2 * time.Minute
 	}
 	cfg.Domain = strings.ToLower(strings.TrimSuffix(cfg.Domain, "."))
 	h := &handler{
@@ -164,6 +173,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := &reqState{id: newRequestID()}
 	rw := &statusWriter{ResponseWriter: w}
+	if h.cfg.IdleTimeout > 0 {
+		rc := http.NewResponseController(w)
+		rw.idle = func() { _ = rc.SetWriteDeadline(time.Now().Add(h.cfg.IdleTimeout)) }
+		r.Body = &idleReader{ReadCloser: r.Body, renew: func() { _ = rc.SetReadDeadline(time.Now().Add(h.cfg.IdleTimeout)) }}
+		// One more idle period for what net/http writes after the handler
+		// (its final flush, which on a stalled client must fail rather than
+		// block for ever); the next request's writes renew it again.
+		defer rw.idle()
+	}
 	hdr := w.Header()
 	hdr.Set("x-amz-request-id", st.id)
 	hdr.Set("x-amz-id-2", newHostID())
@@ -216,6 +234,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.log.LogAttrs(r.Context(), level, "s3 request", attrs...)
+	if rw.status == 0 && st.code == codeClientGone {
+		// Nothing was written, and returning would make net/http answer
+		// 200 OK: a client that only stalled (an idle timeout) would read
+		// that its failed upload succeeded. Drop the connection instead.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
@@ -289,6 +313,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	idle   func() // renews the write deadline; nil when there is none
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -302,9 +327,24 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	if w.idle != nil {
+		w.idle()
+	}
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
 	return n, err
+}
+
+// idleReader renews the connection's read deadline before each read of a
+// request body.
+type idleReader struct {
+	io.ReadCloser
+	renew func()
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	r.renew()
+	return r.ReadCloser.Read(p)
 }
 
 // Unwrap lets http.ResponseController reach the connection.
