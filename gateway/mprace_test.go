@@ -30,13 +30,13 @@ func TestMultipartRaces(t *testing.T) {
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		wins := 0
+		wins := map[string]int{} // ETag and version of each success
 		complete := func() {
-			_, err := g.CompleteMultipartUpload(ctx, "b", "k", id, cps, "", "")
+			info, err := g.CompleteMultipartUpload(ctx, "b", "k", id, cps, "", "")
 			switch {
 			case err == nil:
 				mu.Lock()
-				wins++
+				wins[info.ETag+"/"+info.VersionID]++
 				mu.Unlock()
 			case errors.Is(err, s3api.ErrNoSuchUpload), errors.Is(err, s3api.ErrInvalidPart):
 			default:
@@ -62,8 +62,11 @@ func TestMultipartRaces(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if round%3 == 0 && wins != 1 {
-			t.Errorf("round %d: %d Completes succeeded, want 1", round, wins)
+		// Two Completes of one upload make one object. The second may fail
+		// (NoSuchUpload) or, like S3 answering a retry, return that same
+		// object; never a second version.
+		if round%3 == 0 && len(wins) != 1 {
+			t.Errorf("round %d: Completes made %v, want one object", round, wins)
 		}
 		g.AbortMultipartUpload(ctx, "b", "k", id)
 	}

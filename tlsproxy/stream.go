@@ -42,6 +42,9 @@ type stream struct {
 		reset     bool
 		readDone  bool
 		writeDone bool
+		// wroteFin: we half-closed the socket (the peer's fin), so an
+		// orderly close can no longer be told from a reset by its state.
+		wroteFin bool
 	}
 }
 
@@ -89,6 +92,16 @@ func (st *stream) isReset() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.mu.reset
+}
+
+// resetSeenAsEOF reports whether the EOF a read returned was a reset whose
+// error a write consumed (see resetByPeer); only decidable while our side
+// of the socket is still open.
+func (st *stream) resetSeenAsEOF(c net.Conn) bool {
+	st.mu.Lock()
+	wroteFin := st.mu.wroteFin
+	st.mu.Unlock()
+	return !wroteFin && resetByPeer(c)
 }
 
 // abort resets the stream locally: the socket is reset and both pumps stop.
@@ -213,6 +226,11 @@ func (st *stream) readLoop() {
 		}
 		switch {
 		case err == nil:
+		case errors.Is(err, io.EOF) && st.resetSeenAsEOF(c):
+			if !st.isReset() {
+				st.fail("connection reset (reported to a write first)")
+			}
+			return
 		case errors.Is(err, io.EOF):
 			_ = s.out.pushControl(frameFin, st.id, nil)
 			return
@@ -270,6 +288,9 @@ func (st *stream) writeLoop() {
 		st.mu.queued -= n
 		st.mu.Unlock()
 		if fin {
+			st.mu.Lock()
+			st.mu.wroteFin = true
+			st.mu.Unlock()
 			if err := c.CloseWrite(); err != nil && !st.isReset() {
 				st.fail("half-close: " + err.Error())
 			}
