@@ -87,7 +87,6 @@ func startSecure(ctx context.Context, o secureOptions, data, s3addr string, stdo
 	if o.cert != "" {
 		fp = srv.CertFingerprint()
 	}
-	log.Info("secure connect listening", "addr", s.addr, "fingerprint", fp)
 	fmt.Fprintf(stdout, "Secure connect on %s; server fingerprint %s\n  issue a client credential: cairn admin secure-connect issue NAME --data %s\n", s.addr, fp, data)
 	return s, nil
 }
