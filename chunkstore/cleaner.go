@@ -28,17 +28,20 @@ type CleanProgress struct {
 
 // CleanReport is what a cleaner run did.
 type CleanReport struct {
-	Candidates     int   // containers at or above the threshold
-	Compacted      int   // containers removed (their live chunks copied forward)
-	Skipped        int   // candidates left for the next run (see the log)
-	ChunksDropped  int64 // unreferenced chunks removed from the index
-	BytesMoved     int64 // live record bytes copied forward
-	BytesReclaimed int64 // container bytes freed, net of the copies
+	Candidates    int   // containers at or above the threshold
+	Compacted     int   // containers removed (their live chunks copied forward)
+	Skipped       int   // candidates left for the next run (see the log)
+	ChunksDropped int64 // unreferenced chunks removed from the index
+	// LocalCopiesDropped counts local copies of chunks that only moved
+	// manifests reference and a tier holds: reads fetch them from the tier.
+	LocalCopiesDropped int64
+	BytesMoved         int64 // live record bytes copied forward
+	BytesReclaimed     int64 // container bytes freed, net of the copies
 }
 
 func (r CleanReport) String() string {
-	return fmt.Sprintf("compacted %d of %d containers, dropped %d chunks, moved %d bytes, reclaimed %d bytes (%d skipped)",
-		r.Compacted, r.Candidates, r.ChunksDropped, r.BytesMoved, r.BytesReclaimed, r.Skipped)
+	return fmt.Sprintf("compacted %d of %d containers, dropped %d chunks and %d local copies of tiered chunks, moved %d bytes, reclaimed %d bytes (%d skipped)",
+		r.Compacted, r.Candidates, r.ChunksDropped, r.LocalCopiesDropped, r.BytesMoved, r.BytesReclaimed, r.Skipped)
 }
 
 // errResurrected: a writer referenced a chunk of the container again while
@@ -56,6 +59,11 @@ var errResurrected = errors.New("a dead chunk was referenced again during compac
 func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, error) {
 	var rep CleanReport
 	if err := s.check(ctx); err != nil {
+		return rep, err
+	}
+	// Releases handed to the drainer first: their space is what a clean
+	// right after deletes is for.
+	if err := s.drainer.wait(ctx); err != nil {
 		return rep, err
 	}
 	s.cleaning.Lock()
@@ -111,9 +119,9 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 				return rep, err
 			}
 		}
-		var dropped, moved int64
+		var dropped, released, moved int64
 		err := s.freeing(func() (err error) {
-			dropped, moved, err = s.compact(ctx, c.id, out)
+			dropped, released, moved, err = s.compact(ctx, c.id, out)
 			return err
 		})
 		switch {
@@ -125,6 +133,7 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 		default:
 			rep.Compacted++
 			rep.ChunksDropped += dropped
+			rep.LocalCopiesDropped += released
 			rep.BytesMoved += moved
 			rep.BytesReclaimed += c.committed - moved
 		}
@@ -145,7 +154,7 @@ type locRec struct {
 
 // compact copies container id's live records into out, switches the index
 // over and removes the file.
-func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dropped, moved int64, err error) {
+func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dropped, released, moved int64, err error) {
 	// Which records of the container the index knows, and which are live.
 	var live []locRec
 	var sizes []int64
@@ -158,15 +167,15 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 			if err != nil {
 				return err
 			}
-			if ok && e.refs > 0 {
+			if ok && e.needLocal() {
 				live = append(live, locRec{int64(binary.BigEndian.Uint64(k[8:])), cid})
-				sizes = append(sizes, e.recordSize())
+				sizes = append(sizes, e.size)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 
 	// Copy live records as they are (no recompression), checking each CRC:
@@ -175,7 +184,7 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 	if len(live) > 0 {
 		cf, err := s.files.acquire(id)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		var buf []byte
 		flushBuf := func() error {
@@ -191,7 +200,7 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 			rec := make([]byte, sizes[i])
 			if _, err := cf.f.ReadAt(rec, lr.offset); err != nil {
 				s.files.release(cf)
-				return 0, 0, fmt.Errorf("read record at %d: %w", lr.offset, errors.Join(err, ErrCorrupt))
+				return 0, 0, 0, fmt.Errorf("read record at %d: %w", lr.offset, errors.Join(err, ErrCorrupt))
 			}
 			h, err := decodeRecordHeader(rec)
 			if err == nil {
@@ -202,14 +211,14 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 			}
 			if err != nil {
 				s.files.release(cf)
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
 			newOff[lr.id] = base + int64(len(buf))
 			buf = append(buf, rec...)
 			if len(buf) >= 4<<20 {
 				if err := flushBuf(); err != nil {
 					s.files.release(cf)
-					return 0, 0, err
+					return 0, 0, 0, err
 				}
 				base = out.length()
 			}
@@ -217,10 +226,10 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 		}
 		s.files.release(cf)
 		if err := flushBuf(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if err := out.sync(); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 
@@ -239,22 +248,28 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 			if err != nil {
 				return err
 			}
-			if !ok || e.container != id || e.offset != lr.offset {
+			if !ok || !e.local || e.container != id || e.offset != lr.offset {
 				return fmt.Errorf("locs row %d/%d names chunk %s, which is elsewhere: %w", id, lr.offset, lr.id, ErrCorrupt)
 			}
-			if off, ok := newOff[lr.id]; ok {
-				if err := t.move(lr.id, e, out.id, off); err != nil {
-					return err
-				}
-				continue
-			}
-			if e.refs > 0 {
+			old := e
+			switch off, copied := newOff[lr.id]; {
+			case copied:
+				e.container, e.offset = out.id, off
+				err = t.set(lr.id, &old, &e)
+			case e.needLocal():
 				return fmt.Errorf("chunk %s: %w", lr.id, errResurrected)
+			case e.refs == 0:
+				err = t.set(lr.id, &old, nil)
+				dropped++
+			default:
+				// Referenced, but only by moved manifests: the tier has it.
+				e.local = false
+				err = t.set(lr.id, &old, &e)
+				released++
 			}
-			if err := t.drop(lr.id, e); err != nil {
+			if err != nil {
 				return err
 			}
-			dropped++
 		}
 		if len(newOff) > 0 {
 			t.contDelta(out.id).committed = out.length()
@@ -264,12 +279,12 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 	})
 	s.gate.Unlock()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	s.files.forget(id)
 	if err := os.Remove(filepath.Join(s.ctrDir, containerName(id))); err != nil && !isNotExist(err) {
 		// The index no longer names it; the next open removes it.
 		s.log.Warn("removing compacted container file", "container", id, "err", err)
 	}
-	return dropped, moved, nil
+	return dropped, released, moved, nil
 }

@@ -21,7 +21,7 @@ const (
 // codecs holds the stateless-to-callers compressors of one store. zstd's
 // EncodeAll and DecodeAll are safe for concurrent use.
 type codecs struct {
-	write codec
+	write Codec
 	enc   *zstd.Encoder
 	dec   *zstd.Decoder
 }
@@ -47,11 +47,11 @@ func newCodecs(c Compression) (*codecs, error) {
 	cs := &codecs{enc: enc, dec: dec}
 	switch c {
 	case CompressNone, "":
-		cs.write = codecRaw
+		cs.write = CodecRaw
 	case CompressS2:
-		cs.write = codecS2
+		cs.write = CodecS2
 	case CompressZstd:
-		cs.write = codecZstd
+		cs.write = CodecZstd
 	default:
 		return nil, fmt.Errorf("compression %q: want none, s2 or zstd", c)
 	}
@@ -64,35 +64,35 @@ func (cs *codecs) close() { cs.dec.Close() }
 // raw when compression saves less than 1/32 of the chunk: reading raw is
 // cheaper, and incompressible data (already compressed backups, encrypted
 // archives) then costs nothing extra.
-func (cs *codecs) compress(plain, buf []byte) (codec, []byte) {
+func (cs *codecs) compress(plain, buf []byte) (Codec, []byte) {
 	var out []byte
 	switch cs.write {
-	case codecZstd:
+	case CodecZstd:
 		out = cs.enc.EncodeAll(plain, buf[:0])
-	case codecS2:
+	case CodecS2:
 		if n := s2.MaxEncodedLen(len(plain)); cap(buf) < n {
 			buf = make([]byte, n)
 		}
 		out = s2.Encode(buf[:cap(buf)], plain)
 	default:
-		return codecRaw, plain
+		return CodecRaw, plain
 	}
 	if len(out) >= len(plain)-len(plain)/32 {
-		return codecRaw, plain
+		return CodecRaw, plain
 	}
 	return cs.write, out
 }
 
 // decompress returns the plaintext of a payload of rawLen bytes.
-func (cs *codecs) decompress(c codec, payload []byte, rawLen int, buf []byte) ([]byte, error) {
+func (cs *codecs) decompress(c Codec, payload []byte, rawLen int, buf []byte) ([]byte, error) {
 	var out []byte
 	var err error
 	switch c {
-	case codecRaw:
+	case CodecRaw:
 		return payload, nil
-	case codecZstd:
+	case CodecZstd:
 		out, err = cs.dec.DecodeAll(payload, buf[:0])
-	case codecS2:
+	case CodecS2:
 		var n int
 		if n, err = s2.DecodedLen(payload); err == nil && n != rawLen {
 			return nil, fmt.Errorf("s2 payload decodes to %d bytes, want %d: %w", n, rawLen, ErrCorrupt)

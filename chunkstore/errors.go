@@ -12,6 +12,9 @@ var (
 	ErrLocked = errors.New("store is in use by another process")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store is closed")
+	// ErrNoRemote: a chunk's only copy is in a tier and the store has no
+	// Remote to read it through.
+	ErrNoRemote = errors.New("no tier reader configured")
 	// ErrQuotaExceeded: the storage group's physical quota is used up.
 	ErrQuotaExceeded = errors.New("quota exceeded")
 )

@@ -38,7 +38,7 @@ func TestTornTailAndStrayFiles(t *testing.T) {
 	}
 	fi, _ := os.Stat(files[0])
 	// A torn record: a header promising more payload than follows.
-	torn := appendRecord(nil, hashChunk([]byte("lost")), codecRaw, 4000, make([]byte, 4000))[:1000]
+	torn := appendRecord(nil, hashChunk([]byte("lost")), CodecRaw, 4000, make([]byte, 4000))[:1000]
 	f, _ := os.OpenFile(files[0], os.O_WRONLY|os.O_APPEND, 0)
 	f.Write(torn)
 	f.Close()

@@ -3,6 +3,7 @@ package chunkstore
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -13,9 +14,18 @@ import (
 //	locs        container ID | offset -> chunk ID (the index read backwards:
 //	            which chunk a record in a container file belongs to)
 //	containers  container ID -> committed size and live bytes
-//	manifests   manifest ID -> header (state, size, chunk count, created)
+//	packs       pack ID -> a remote object holding records (tier, name, key
+//	            generation, size, live bytes)
+//	packlocs    pack ID | offset -> chunk ID, record size (a pack read
+//	            backwards, and what rebuilds remote copies in a repair)
+//	manifests   manifest ID -> header (state, flags, size, chunk count, created)
 //	segments    manifest ID | start offset -> a run of manifest entries
+//	holds       manifest ID | sequence -> chunk IDs an import holds
+//	pending     manifest ID -> work left (a write or import to roll back, a
+//	            release or a move to finish, holds to drop): all Open reads
 //	meta        counters and the store's format and chunking settings
+//	app         the caller's namespace, committed in the same transactions
+//	            as the manifests (Tx.Bucket)
 //
 // Keys are big-endian so that cursors walk containers by offset and
 // manifests by position.
@@ -23,63 +33,164 @@ var (
 	bucketIndex      = []byte("index")
 	bucketLocs       = []byte("locs")
 	bucketContainers = []byte("containers")
+	bucketPacks      = []byte("packs")
+	bucketPackLocs   = []byte("packlocs")
 	bucketManifests  = []byte("manifests")
 	bucketSegments   = []byte("segments")
+	bucketHolds      = []byte("holds")
+	bucketPending    = []byte("pending")
 	bucketMeta       = []byte("meta")
+	bucketApp        = []byte("app")
+
+	allBuckets = [][]byte{bucketIndex, bucketLocs, bucketContainers, bucketPacks, bucketPackLocs,
+		bucketManifests, bucketSegments, bucketHolds, bucketPending, bucketMeta, bucketApp}
 
 	keyCounters = []byte("counters")
 	keyFormat   = []byte("format")
 )
 
-// Where a chunk lives. Only local container files for now; a cloud tier will
-// add a pack location beside it, so the kind is a set of bits and manifests
-// (which hold chunk IDs, never locations) need no rewrite when a chunk moves.
-const locLocal uint8 = 1
-
-// entry is a chunk's index value.
+// entry is a chunk's index value: where its record is (a local container
+// file, zero or more packs in tiers, or both) and who references it.
 //
-//	0  1 location kinds (locLocal)
-//	1  8 container ID
-//	9  8 record offset in the container file
-//	17 4 stored payload length
-//	21 4 raw length
-//	25 8 reference count: manifest entries (committed or pending) naming it
-const entrySize = 33
-
+// refs counts the manifest entries (of every state) and import holds that
+// name the chunk; localRefs the part of them that needs the local copy:
+// all but the entries of moved manifests. The local copy may go once
+// localRefs is 0 and a remote copy exists (needLocal); the entry goes once
+// refs is 0 (at once when no local copy is left, else when the cleaner
+// compacts its container file, so that dedup can revive it until then).
+//
+// Encoding (format 2): a format byte (2), a flags byte (1: local copy),
+// then uvarints: raw length, refs, localRefs, [container, offset, record
+// size when local], the number of remote copies and for each pack, offset,
+// record size. Format 1 entries (33 bytes, first byte 1: local only, one
+// reference count) are read as they are and written anew in format 2.
 type entry struct {
-	kinds     uint8
-	container uint64
-	offset    int64
-	storedLen uint32
 	rawLen    uint32
 	refs      uint64
+	localRefs uint64
+
+	local     bool
+	container uint64
+	offset    int64
+	size      int64 // the whole local record: header and payload
+
+	remotes []remoteLoc
 }
 
-func (e entry) recordSize() int64 { return recordHeaderSize + int64(e.storedLen) }
+// remoteLoc is a copy of a chunk's record inside a pack.
+type remoteLoc struct {
+	pack   uint64
+	offset int64
+	size   int64
+}
+
+const (
+	entryFormat1   = 1
+	entryFormat2   = 2
+	entryV1Size    = 33
+	entryFlagLocal = 1
+)
+
+// needLocal reports whether the chunk's local copy must stay: a manifest
+// that is not moved names it, or it is referenced and has no other copy.
+func (e *entry) needLocal() bool {
+	return e.local && (e.localRefs > 0 || (e.refs > 0 && len(e.remotes) == 0))
+}
 
 func (e entry) encode() []byte {
-	b := make([]byte, entrySize)
-	b[0] = e.kinds
-	binary.BigEndian.PutUint64(b[1:], e.container)
-	binary.BigEndian.PutUint64(b[9:], uint64(e.offset))
-	binary.BigEndian.PutUint32(b[17:], e.storedLen)
-	binary.BigEndian.PutUint32(b[21:], e.rawLen)
-	binary.BigEndian.PutUint64(b[25:], e.refs)
+	b := make([]byte, 0, 24+len(e.remotes)*16)
+	flags := byte(0)
+	if e.local {
+		flags |= entryFlagLocal
+	}
+	b = append(b, entryFormat2, flags)
+	b = binary.AppendUvarint(b, uint64(e.rawLen))
+	b = binary.AppendUvarint(b, e.refs)
+	b = binary.AppendUvarint(b, e.localRefs)
+	if e.local {
+		b = binary.AppendUvarint(b, e.container)
+		b = binary.AppendUvarint(b, uint64(e.offset))
+		b = binary.AppendUvarint(b, uint64(e.size))
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.remotes)))
+	for _, r := range e.remotes {
+		b = binary.AppendUvarint(b, r.pack)
+		b = binary.AppendUvarint(b, uint64(r.offset))
+		b = binary.AppendUvarint(b, uint64(r.size))
+	}
 	return b
 }
 
+// maxRemotes bounds the remote copies a decoder accepts per chunk.
+const maxRemotes = 64
+
 func decodeEntry(b []byte) (entry, error) {
-	if len(b) != entrySize || b[0]&locLocal == 0 {
-		return entry{}, fmt.Errorf("index entry of %d bytes, kinds %x: %w", len(b), b[:min(1, len(b))], ErrCorrupt)
+	bad := func(what string) (entry, error) {
+		return entry{}, fmt.Errorf("index entry of %d bytes: %s: %w", len(b), what, ErrCorrupt)
 	}
-	return entry{
-		kinds:     b[0],
-		container: binary.BigEndian.Uint64(b[1:]),
-		offset:    int64(binary.BigEndian.Uint64(b[9:])),
-		storedLen: binary.BigEndian.Uint32(b[17:]),
-		rawLen:    binary.BigEndian.Uint32(b[21:]),
-		refs:      binary.BigEndian.Uint64(b[25:]),
-	}, nil
+	if len(b) == entryV1Size && b[0] == entryFormat1 {
+		e := entry{
+			local:     true,
+			container: binary.BigEndian.Uint64(b[1:]),
+			offset:    int64(binary.BigEndian.Uint64(b[9:])),
+			size:      recordHeaderSize + int64(binary.BigEndian.Uint32(b[17:])),
+			rawLen:    binary.BigEndian.Uint32(b[21:]),
+			refs:      binary.BigEndian.Uint64(b[25:]),
+		}
+		e.localRefs = e.refs
+		if e.rawLen == 0 || e.rawLen > maxRecordRaw || e.offset < 0 || e.offset >= 1<<62 || e.size == recordHeaderSize || e.size > recordHeaderSize+maxRecordRaw {
+			return bad("format 1 lengths")
+		}
+		return e, nil
+	}
+	if len(b) < 2 || b[0] != entryFormat2 || b[1]&^entryFlagLocal != 0 {
+		return bad("format")
+	}
+	e := entry{local: b[1]&entryFlagLocal != 0}
+	p := b[2:]
+	next := func() (uint64, bool) {
+		v, n := binary.Uvarint(p)
+		if n <= 0 {
+			return 0, false
+		}
+		p = p[n:]
+		return v, true
+	}
+	raw, ok1 := next()
+	refs, ok2 := next()
+	lrefs, ok3 := next()
+	if !ok1 || !ok2 || !ok3 || raw == 0 || raw > maxRecordRaw || lrefs > refs {
+		return bad("counts")
+	}
+	e.rawLen, e.refs, e.localRefs = uint32(raw), refs, lrefs
+	loc := func() (uint64, int64, int64, bool) {
+		a, ok1 := next()
+		off, ok2 := next()
+		size, ok3 := next()
+		ok := ok1 && ok2 && ok3 && off < 1<<62 && size > recordHeaderSize && size <= recordHeaderSize+maxRecordRaw
+		return a, int64(off), int64(size), ok
+	}
+	if e.local {
+		var ok bool
+		if e.container, e.offset, e.size, ok = loc(); !ok {
+			return bad("local location")
+		}
+	}
+	n, ok := next()
+	if !ok || n > maxRemotes {
+		return bad("remote count")
+	}
+	for range n {
+		pack, off, size, ok := loc()
+		if !ok {
+			return bad("remote location")
+		}
+		e.remotes = append(e.remotes, remoteLoc{pack, off, size})
+	}
+	if len(p) != 0 {
+		return bad("trailing bytes")
+	}
+	return e, nil
 }
 
 func u64key(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
@@ -94,7 +205,7 @@ func pairKey(a uint64, b int64) []byte {
 // containerStat is a container file's row: committed is the length up to
 // which the file holds only durable, complete records (anything after it is
 // the tail of a crashed write and is cut off at open); live is the bytes of
-// the records that referenced chunks occupy.
+// the records whose local copy is needed (entry.needLocal).
 type containerStat struct {
 	committed int64
 	live      int64
@@ -120,31 +231,49 @@ type counters struct {
 	unique    int64 // raw bytes of referenced chunks
 	chunks    int64 // referenced chunks
 	manifests int64 // committed manifests
+	local     int64 // raw bytes of referenced chunks with a local copy
+	remote    int64 // raw bytes of referenced chunks with a remote copy
 }
 
 func (c counters) encode() []byte {
-	b := make([]byte, 32)
-	for i, v := range []int64{c.logical, c.unique, c.chunks, c.manifests} {
+	b := make([]byte, 48)
+	for i, v := range []int64{c.logical, c.unique, c.chunks, c.manifests, c.local, c.remote} {
 		binary.BigEndian.PutUint64(b[i*8:], uint64(v))
 	}
 	return b
 }
 
 func decodeCounters(b []byte) counters {
-	if len(b) != 32 {
-		return counters{}
-	}
 	g := func(i int) int64 { return int64(binary.BigEndian.Uint64(b[i*8:])) }
-	return counters{g(0), g(1), g(2), g(3)}
+	switch len(b) {
+	case 32: // format 1: every chunk was local
+		return counters{logical: g(0), unique: g(1), chunks: g(2), manifests: g(3), local: g(1)}
+	case 48:
+		return counters{g(0), g(1), g(2), g(3), g(4), g(5)}
+	}
+	return counters{}
+}
+
+func (c *counters) add(d counters) {
+	c.logical += d.logical
+	c.unique += d.unique
+	c.chunks += d.chunks
+	c.manifests += d.manifests
+	c.local += d.local
+	c.remote += d.remote
 }
 
 // txn is one bbolt transaction with the store's buckets at hand. Changes to
-// counters and container rows are collected and written once at the end.
+// counters, container rows and pack rows are collected and written once at
+// the end; manifests released in it are drained after it commits.
 type txn struct {
-	tx                                                 *bolt.Tx
-	index, locs, containers, manifests, segments, meta *bolt.Bucket
-	d                                                  counters
-	cont                                               map[uint64]*containerStat // deltas: committed is a new minimum, live a delta
+	tx                                        *bolt.Tx
+	index, locs, containers, packs, packlocs  *bolt.Bucket
+	manifests, segments, holds, pending, meta *bolt.Bucket
+	d                                         counters
+	cont                                      map[uint64]*containerStat // deltas: committed is a new minimum, live a delta
+	packLive                                  map[uint64]int64          // live byte deltas of packs
+	released                                  []ManifestID              // to drain once committed
 }
 
 func newTxn(tx *bolt.Tx) *txn {
@@ -153,8 +282,12 @@ func newTxn(tx *bolt.Tx) *txn {
 		index:      tx.Bucket(bucketIndex),
 		locs:       tx.Bucket(bucketLocs),
 		containers: tx.Bucket(bucketContainers),
+		packs:      tx.Bucket(bucketPacks),
+		packlocs:   tx.Bucket(bucketPackLocs),
 		manifests:  tx.Bucket(bucketManifests),
 		segments:   tx.Bucket(bucketSegments),
+		holds:      tx.Bucket(bucketHolds),
+		pending:    tx.Bucket(bucketPending),
 		meta:       tx.Bucket(bucketMeta),
 	}
 }
@@ -163,24 +296,30 @@ func (s *Store) view(fn func(t *txn) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx)) })
 }
 
+// update runs fn in a write transaction and, once it has committed, hands
+// the manifests it released to the leases (which drain them when no reader
+// holds them).
 func (s *Store) update(fn func(t *txn) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	var released []ManifestID
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		t := newTxn(tx)
 		if err := fn(t); err != nil {
 			return err
 		}
+		released = t.released
 		return t.flush()
 	})
+	if err == nil && len(released) > 0 {
+		s.drainer.add(s.leases.released(released))
+	}
+	return err
 }
 
-// flush writes the collected counter and container deltas.
+// flush writes the collected counter, container and pack deltas.
 func (t *txn) flush() error {
 	if t.d != (counters{}) {
 		c := decodeCounters(t.meta.Get(keyCounters))
-		c.logical += t.d.logical
-		c.unique += t.d.unique
-		c.chunks += t.d.chunks
-		c.manifests += t.d.manifests
+		c.add(t.d)
 		if err := t.meta.Put(keyCounters, c.encode()); err != nil {
 			return err
 		}
@@ -197,6 +336,22 @@ func (t *txn) flush() error {
 		cur.committed = max(cur.committed, d.committed)
 		cur.live += d.live
 		if err := t.containers.Put(k, cur.encode()); err != nil {
+			return err
+		}
+	}
+	for id, d := range t.packLive {
+		if d == 0 {
+			continue
+		}
+		p, ok, err := t.pack(id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("pack %d: live bytes change for a pack that is not recorded: %w", id, ErrCorrupt)
+		}
+		p.live += d
+		if err := t.packs.Put(u64key(id), p.encode()); err != nil {
 			return err
 		}
 	}
@@ -227,25 +382,75 @@ func (t *txn) entry(id ChunkID) (entry, bool, error) {
 	return e, true, nil
 }
 
-// setRefs writes e with a new reference count, keeping the counters and the
-// container's live bytes right when the chunk becomes (un)referenced.
-func (t *txn) setRefs(id ChunkID, e entry, refs uint64) error {
-	switch {
-	case e.refs == 0 && refs > 0:
-		t.d.unique += int64(e.rawLen)
-		t.d.chunks++
-		t.contDelta(e.container).live += e.recordSize()
-	case e.refs > 0 && refs == 0:
-		t.d.unique -= int64(e.rawLen)
-		t.d.chunks--
-		t.contDelta(e.container).live -= e.recordSize()
+// account adds (sign 1) or takes away (sign -1) what e contributes to the
+// counters, its container's live bytes and its packs' live bytes.
+func (t *txn) account(e *entry, sign int64) {
+	if e.refs > 0 {
+		raw := sign * int64(e.rawLen)
+		t.d.unique += raw
+		t.d.chunks += sign
+		if e.local {
+			t.d.local += raw
+		}
+		if len(e.remotes) > 0 {
+			t.d.remote += raw
+			if t.packLive == nil {
+				t.packLive = make(map[uint64]int64)
+			}
+			for _, r := range e.remotes {
+				t.packLive[r.pack] += sign * r.size
+			}
+		}
 	}
-	e.refs = refs
-	return t.index.Put(id[:], e.encode())
+	if e.needLocal() {
+		t.contDelta(e.container).live += sign * e.size
+	}
 }
 
-// ref adds n references to an indexed chunk.
-func (t *txn) ref(id ChunkID, n uint64) error {
+// set replaces a chunk's entry (old nil: there was none; new nil: remove
+// it), keeping the counters, the container and pack rows and the reverse
+// rows right. Every change of an entry goes through here.
+func (t *txn) set(id ChunkID, old, new *entry) error {
+	if old != nil {
+		t.account(old, -1)
+		if old.local && (new == nil || !new.local || new.container != old.container || new.offset != old.offset) {
+			if err := t.locs.Delete(pairKey(old.container, old.offset)); err != nil {
+				return err
+			}
+		}
+		for _, r := range old.remotes {
+			if new == nil || !slices.Contains(new.remotes, r) {
+				if err := t.packlocs.Delete(pairKey(r.pack, r.offset)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if new == nil {
+		return t.index.Delete(id[:])
+	}
+	if new.localRefs > new.refs {
+		return fmt.Errorf("chunk %s: %d local references of %d: %w", id, new.localRefs, new.refs, ErrCorrupt)
+	}
+	t.account(new, 1)
+	if new.local && (old == nil || !old.local || new.container != old.container || new.offset != old.offset) {
+		if err := t.locs.Put(pairKey(new.container, new.offset), id[:]); err != nil {
+			return err
+		}
+	}
+	for _, r := range new.remotes {
+		if old == nil || !slices.Contains(old.remotes, r) {
+			if err := t.packlocs.Put(pairKey(r.pack, r.offset), packLocValue(id, r.size)); err != nil {
+				return err
+			}
+		}
+	}
+	return t.index.Put(id[:], new.encode())
+}
+
+// ref adds n references to an indexed chunk; local says whether they need
+// the local copy (they do, but for moved manifests').
+func (t *txn) ref(id ChunkID, n uint64, local bool) error {
 	e, ok, err := t.entry(id)
 	if err != nil {
 		return err
@@ -253,59 +458,80 @@ func (t *txn) ref(id ChunkID, n uint64) error {
 	if !ok {
 		return fmt.Errorf("chunk %s: %w", id, ErrNotFound)
 	}
-	return t.setRefs(id, e, e.refs+n)
+	old := e
+	e.refs += n
+	if local {
+		e.localRefs += n
+	}
+	return t.set(id, &old, &e)
 }
 
-// unref drops one reference.
-func (t *txn) unref(id ChunkID) error {
+// unref drops one reference. A chunk left unreferenced without a local copy
+// goes at once: no container file holds it for the cleaner to find.
+func (t *txn) unref(id ChunkID, local bool) error {
 	e, ok, err := t.entry(id)
 	if err != nil {
 		return err
 	}
-	if !ok || e.refs == 0 {
+	if !ok || e.refs == 0 || (local && e.localRefs == 0) {
 		return fmt.Errorf("chunk %s: released more often than referenced: %w", id, ErrCorrupt)
 	}
-	return t.setRefs(id, e, e.refs-1)
+	old := e
+	e.refs--
+	if local {
+		e.localRefs--
+	}
+	if e.refs == 0 && !e.local {
+		return t.set(id, &old, nil)
+	}
+	return t.set(id, &old, &e)
 }
 
-// insert records a chunk the caller has just written (durably) at loc, with
-// one reference. If another stream indexed the same chunk meanwhile, that
-// copy wins and this one becomes dead space for the cleaner.
-func (t *txn) insert(id ChunkID, e entry) error {
+// place records a local copy of a chunk the caller has just written
+// (durably) at loc, without a reference: the manifest entry that names it
+// takes one (putSegments). If another stream indexed the same chunk
+// meanwhile, that copy wins and this one becomes dead space for the
+// cleaner; a chunk known only remotely gets this copy as its local one.
+func (t *txn) place(id ChunkID, loc entry) error {
 	old, ok, err := t.entry(id)
 	if err != nil {
 		return err
 	}
-	if ok {
-		return t.setRefs(id, old, old.refs+1)
+	if ok && old.local {
+		return nil
 	}
-	e.kinds = locLocal
-	if err := t.locs.Put(pairKey(e.container, e.offset), id[:]); err != nil {
-		return err
+	e := old
+	if !ok {
+		e = entry{rawLen: loc.rawLen}
+	} else if e.rawLen != loc.rawLen {
+		return fmt.Errorf("chunk %s: indexed with %d bytes, written with %d: %w", id, e.rawLen, loc.rawLen, ErrCorrupt)
 	}
-	return t.setRefs(id, e, 1)
+	e.local, e.container, e.offset, e.size = true, loc.container, loc.offset, loc.size
+	if !ok {
+		return t.set(id, nil, &e)
+	}
+	return t.set(id, &old, &e)
 }
 
-// drop removes an unreferenced chunk from the index.
-func (t *txn) drop(id ChunkID, e entry) error {
-	if err := t.locs.Delete(pairKey(e.container, e.offset)); err != nil {
-		return err
+// hasLocal reports, from an index value without decoding all of it, whether
+// the chunk has a local copy; nil (not indexed) has none.
+func hasLocal(v []byte) bool {
+	switch {
+	case len(v) == entryV1Size && v[0] == entryFormat1:
+		return true
+	case len(v) >= 2 && v[0] == entryFormat2:
+		return v[1]&entryFlagLocal != 0
 	}
-	return t.index.Delete(id[:])
+	return false
 }
 
-// move points a chunk at a new copy of its record.
-func (t *txn) move(id ChunkID, e entry, container uint64, offset int64) error {
-	if err := t.locs.Delete(pairKey(e.container, e.offset)); err != nil {
-		return err
+func packLocValue(id ChunkID, size int64) []byte {
+	return binary.BigEndian.AppendUint32(append([]byte(nil), id[:]...), uint32(size))
+}
+
+func decodePackLoc(v []byte) (ChunkID, int64, error) {
+	if len(v) != 36 {
+		return ChunkID{}, 0, fmt.Errorf("pack location row of %d bytes: %w", len(v), ErrCorrupt)
 	}
-	if e.refs > 0 {
-		t.contDelta(e.container).live -= e.recordSize()
-		t.contDelta(container).live += e.recordSize()
-	}
-	e.container, e.offset = container, offset
-	if err := t.locs.Put(pairKey(container, offset), id[:]); err != nil {
-		return err
-	}
-	return t.index.Put(id[:], e.encode())
+	return ChunkID(v[:32]), int64(binary.BigEndian.Uint32(v[32:])), nil
 }

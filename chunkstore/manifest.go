@@ -18,56 +18,93 @@ type Manifest struct {
 	Size    int64 // logical bytes
 	Chunks  int64
 	Created time.Time
+	// Moved: the manifest no longer needs local copies of its chunks (Move);
+	// reads fetch what is not local from the tier.
+	Moved bool
 }
 
 type manifestState uint8
 
 const (
-	// statePending: being written (or composed); released at open after a crash.
+	// statePending: being written, composed or imported; rolled back at
+	// open after a crash.
 	statePending manifestState = 1
 	// stateCommitted: durable and readable.
 	stateCommitted manifestState = 2
-	// stateReleasing: deleted; its references are being dropped in batches.
+	// stateReleasing: deleted; its references are being dropped.
 	stateReleasing manifestState = 3
+)
+
+// Header flags.
+const (
+	// flagMoved: no entry of the manifest needs a local copy.
+	flagMoved = 1
+	// flagMoving: a Move is under way: entries of segments starting before
+	// movedUpTo no longer need a local copy.
+	flagMoving = 2
 )
 
 // manifestHeader is a manifest's row in the manifests bucket.
 //
-//	0 1 state, 1 7 reserved, 8 8 size, 16 8 chunks, 24 8 created (Unix ns)
+//	0 1 state, 1 1 flags, 2 6 reserved, 8 8 size, 16 8 chunks,
+//	24 8 created (Unix ns), 32 8 moved up to (format 2 only)
+//
+// Format 1 headers are 32 bytes with no flags.
 type manifestHeader struct {
-	state   manifestState
-	size    int64
-	chunks  int64
-	created int64
+	state     manifestState
+	flags     uint8
+	size      int64
+	chunks    int64
+	created   int64
+	movedUpTo int64
 }
 
 func (h manifestHeader) encode() []byte {
-	b := make([]byte, 32)
+	b := make([]byte, 40)
 	b[0] = byte(h.state)
+	b[1] = h.flags
 	binary.BigEndian.PutUint64(b[8:], uint64(h.size))
 	binary.BigEndian.PutUint64(b[16:], uint64(h.chunks))
 	binary.BigEndian.PutUint64(b[24:], uint64(h.created))
+	binary.BigEndian.PutUint64(b[32:], uint64(h.movedUpTo))
 	return b
 }
 
 func decodeManifestHeader(b []byte) (manifestHeader, error) {
-	if len(b) != 32 || b[0] < byte(statePending) || b[0] > byte(stateReleasing) {
+	if (len(b) != 32 && len(b) != 40) || b[0] < byte(statePending) || b[0] > byte(stateReleasing) ||
+		b[1]&^(flagMoved|flagMoving) != 0 || (len(b) == 32 && b[1] != 0) {
 		return manifestHeader{}, fmt.Errorf("manifest header of %d bytes: %w", len(b), ErrCorrupt)
 	}
 	h := manifestHeader{
 		state:   manifestState(b[0]),
+		flags:   b[1],
 		size:    int64(binary.BigEndian.Uint64(b[8:])),
 		chunks:  int64(binary.BigEndian.Uint64(b[16:])),
 		created: int64(binary.BigEndian.Uint64(b[24:])),
 	}
-	if h.size < 0 || h.chunks < 0 {
+	if len(b) == 40 {
+		h.movedUpTo = int64(binary.BigEndian.Uint64(b[32:]))
+	}
+	if h.size < 0 || h.chunks < 0 || h.movedUpTo < 0 {
 		return h, fmt.Errorf("manifest header: size %d, chunks %d: %w", h.size, h.chunks, ErrCorrupt)
 	}
 	return h, nil
 }
 
 func (h manifestHeader) manifest(id ManifestID) Manifest {
-	return Manifest{ID: id, Size: h.size, Chunks: h.chunks, Created: time.Unix(0, h.created)}
+	return Manifest{ID: id, Size: h.size, Chunks: h.chunks, Created: time.Unix(0, h.created), Moved: h.flags&flagMoved != 0}
+}
+
+// local reports whether the entries of the segment starting at start count
+// as needing their local copies.
+func (h manifestHeader) local(start int64) bool {
+	switch {
+	case h.flags&flagMoved != 0:
+		return false
+	case h.flags&flagMoving != 0:
+		return start >= h.movedUpTo
+	}
+	return true
 }
 
 // A segment is a run of consecutive manifest entries, keyed by the manifest
@@ -121,6 +158,29 @@ func decodeSegment(b []byte, es []segEntry) ([]segEntry, int64, error) {
 	return es, total, nil
 }
 
+// putSegments appends entries to manifest id's segments, which end at
+// h.size, taking a reference on each chunk; h's size and count grow.
+func (t *txn) putSegments(id ManifestID, h *manifestHeader, es []segEntry) error {
+	local := h.local(h.size)
+	for _, e := range es {
+		if err := t.ref(e.id, 1, local); err != nil {
+			return err
+		}
+	}
+	for len(es) > 0 {
+		n := min(len(es), maxSegEntries)
+		if err := t.segments.Put(pairKey(uint64(id), h.size), appendSegment(nil, es[:n])); err != nil {
+			return err
+		}
+		for _, e := range es[:n] {
+			h.size += int64(e.len)
+		}
+		h.chunks += int64(n)
+		es = es[n:]
+	}
+	return nil
+}
+
 func (t *txn) header(id ManifestID) (manifestHeader, bool, error) {
 	v := t.manifests.Get(u64key(uint64(id)))
 	if v == nil {
@@ -151,6 +211,44 @@ func (t *txn) putHeader(id ManifestID, h manifestHeader) error {
 func (t *txn) newManifestID() (ManifestID, error) {
 	n, err := t.manifests.NextSequence()
 	return ManifestID(n), err
+}
+
+// What the pending bucket says is left to do for a manifest (a bit set).
+const (
+	// pendDrain: drop its holds and segments, then the header (a write or
+	// import that never committed, or a release).
+	pendDrain = 1
+	// pendHolds: drop its holds (a committed import).
+	pendHolds = 2
+	// pendMove: finish a Move.
+	pendMove = 4
+)
+
+func (t *txn) markPending(id ManifestID, what byte) error {
+	k := u64key(uint64(id))
+	if v := t.pending.Get(k); len(v) == 1 {
+		what |= v[0]
+	}
+	return t.pending.Put(k, []byte{what})
+}
+
+func (t *txn) clearPending(id ManifestID, what byte) error {
+	k := u64key(uint64(id))
+	v := t.pending.Get(k)
+	if len(v) != 1 {
+		return nil
+	}
+	if left := v[0] &^ what; left != 0 {
+		return t.pending.Put(k, []byte{left})
+	}
+	return t.pending.Delete(k)
+}
+
+func (t *txn) pendingWork(id ManifestID) byte {
+	if v := t.pending.Get(u64key(uint64(id))); len(v) == 1 {
+		return v[0]
+	}
+	return 0
 }
 
 // Stat describes a committed manifest.
@@ -214,67 +312,66 @@ func (s *Store) Manifests(ctx context.Context, fn func(Manifest) error) error {
 	}
 }
 
-// Release deletes a committed manifest and drops its chunk references. The
-// manifest is gone for readers as soon as the first transaction commits; a
-// very large one has its references dropped in further bounded transactions,
-// resumed at the next open if the process stops meanwhile.
-func (s *Store) Release(ctx context.Context, id ManifestID) error {
-	if err := s.check(ctx); err != nil {
-		return err
-	}
-	more := false
-	err := s.freeing(func() error {
-		return s.update(func(t *txn) error {
-			h, err := t.committed(id)
-			if err != nil {
-				return err
-			}
-			t.d.logical -= h.size
-			t.d.manifests--
-			h.state = stateReleasing
-			if err := t.putHeader(id, h); err != nil {
-				return err
-			}
-			more, err = t.dropSegments(id)
-			return err
-		})
-	})
-	if err != nil || !more {
-		return err
-	}
-	return s.drain(ctx, id)
-}
-
-// drain drops the remaining references of a pending or releasing manifest.
-func (s *Store) drain(ctx context.Context, id ManifestID) error {
-	for more := true; more; {
-		if err := ctx.Err(); err != nil {
-			return err // the rest is resumed at the next open
-		}
-		err := s.freeing(func() error {
-			return s.update(func(t *txn) error {
-				var err error
-				more, err = t.dropSegments(id)
-				return err
-			})
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// drainBatch bounds the segments one transaction drops; concatBatch the
-// segments one transaction of Concat copies.
+// drainBatch bounds the segments (or hold rows) one transaction drops;
+// concatBatch the segments one transaction of Concat copies.
 const (
 	drainBatch  = 64
 	concatBatch = 256
 )
 
-// dropSegments drops up to drainBatch segments of a manifest and their
-// references; when none remain it deletes the header and reports false.
+// finish does what the pending bucket says is left for a manifest, each
+// step in bounded transactions: it is resumed at the next open if the
+// process stops meanwhile.
+func (s *Store) finish(ctx context.Context, id ManifestID) error {
+	for {
+		if err := s.check(ctx); err != nil {
+			return err
+		}
+		var more bool
+		err := s.freeing(func() error {
+			return s.update(func(t *txn) error {
+				var err error
+				more, err = t.finishStep(id)
+				return err
+			})
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
+}
+
+// finishStep does one bounded step of a manifest's pending work and reports
+// whether more is left.
+func (t *txn) finishStep(id ManifestID) (bool, error) {
+	work := t.pendingWork(id)
+	switch {
+	case work&pendDrain != 0:
+		return t.dropSegments(id)
+	case work&pendHolds != 0:
+		more, err := t.dropHolds(id, drainBatch)
+		if err == nil && !more {
+			err = t.clearPending(id, pendHolds)
+			more = t.pendingWork(id) != 0
+		}
+		return more, err
+	case work&pendMove != 0:
+		return t.moveStep(id)
+	}
+	return false, nil
+}
+
+// dropSegments drops up to drainBatch hold rows and segments of a manifest
+// and their references; when none remain it deletes the header and reports
+// false.
 func (t *txn) dropSegments(id ManifestID) (more bool, err error) {
+	if more, err := t.dropHolds(id, drainBatch); err != nil || more {
+		return more, err
+	}
+	h, ok, err := t.header(id)
+	if err != nil {
+		return false, err
+	}
 	prefix := u64key(uint64(id))
 	c := t.segments.Cursor()
 	var es []segEntry
@@ -286,8 +383,9 @@ func (t *txn) dropSegments(id ManifestID) (more bool, err error) {
 		if es, _, err = decodeSegment(v, es); err != nil {
 			return false, fmt.Errorf("manifest %d: %w", id, err)
 		}
+		local := !ok || h.local(int64(binary.BigEndian.Uint64(k[8:])))
 		for _, e := range es {
-			if err := t.unref(e.id); err != nil {
+			if err := t.unref(e.id, local); err != nil {
 				return false, fmt.Errorf("manifest %d: %w", id, err)
 			}
 		}
@@ -296,33 +394,52 @@ func (t *txn) dropSegments(id ManifestID) (more bool, err error) {
 		}
 		n++
 	}
+	if err := t.pending.Delete(prefix); err != nil {
+		return false, err
+	}
 	return false, t.manifests.Delete(prefix)
 }
 
 // Clone makes a new manifest with the same content, sharing every chunk:
 // no data is copied or read (CopyObject).
 func (s *Store) Clone(ctx context.Context, id ManifestID) (Manifest, error) {
-	return s.Concat(ctx, []ManifestID{id})
+	return s.ConcatWith(ctx, []ManifestID{id}, nil)
 }
 
 // Concat makes a new manifest that is the given manifests one after the
 // other, sharing their chunks: no data is copied or read (multipart
 // completion). The sources stay until released.
 func (s *Store) Concat(ctx context.Context, ids []ManifestID) (Manifest, error) {
+	return s.ConcatWith(ctx, ids, nil)
+}
+
+// ConcatWith is Concat with fn run in the transaction that commits the new
+// manifest. A source must be committed, or released but held by a lease
+// (a copy whose source was overwritten meanwhile). The result is moved
+// when every source is.
+func (s *Store) ConcatWith(ctx context.Context, ids []ManifestID, fn CommitFunc) (Manifest, error) {
 	if err := s.check(ctx); err != nil {
 		return Manifest{}, err
 	}
+	if len(ids) == 0 {
+		return s.emptyManifest(fn)
+	}
 	var (
-		dst  ManifestID
-		out  manifestHeader
-		next []byte // the next source segment key to copy
+		dst       ManifestID
+		out       manifestHeader
+		next      []byte // the next source segment key to copy
+		persisted bool   // dst is in the database (pending)
 	)
 	fail := func(err error) (Manifest, error) {
-		if dst != 0 {
-			if rerr := s.drain(context.WithoutCancel(ctx), dst); rerr != nil {
+		if persisted {
+			if rerr := s.finish(context.WithoutCancel(ctx), dst); rerr != nil {
 				s.log.Error("dropping a failed concatenation", "manifest", dst, "err", rerr)
 			}
 		}
+		return Manifest{}, err
+	}
+	moved, err := s.allMoved(ids)
+	if err != nil {
 		return Manifest{}, err
 	}
 	// Each transaction copies up to concatBatch segments, from as many
@@ -332,76 +449,115 @@ func (s *Store) Concat(ctx context.Context, ids []ManifestID) (Manifest, error) 
 		if err := ctx.Err(); err != nil {
 			return fail(err)
 		}
-		err := s.withGate(func() error {
-			return s.update(func(t *txn) error {
-				if dst == 0 {
+		err := s.update(func(t *txn) error {
+			created := !persisted
+			if created {
+				id, err := t.newManifestID()
+				if err != nil {
+					return err
+				}
+				dst = id
+				out = manifestHeader{state: statePending, created: s.now().UnixNano()}
+				if moved {
+					out.flags = flagMoved
+				}
+			}
+			hdr := out
+			j, nx := i, next
+			for budget := concatBatch; budget > 0 && j < len(ids); {
+				if err := s.readable(t, ids[j]); err != nil {
+					return err
+				}
+				prefix := u64key(uint64(ids[j]))
+				if nx == nil {
+					nx = prefix
+				}
+				// Collect first: bbolt cursors must not see their bucket change.
+				var vals [][]byte
+				c := t.segments.Cursor()
+				k, v := c.Seek(nx)
+				for ; k != nil && bytes.HasPrefix(k, prefix) && len(vals) < budget; k, v = c.Next() {
+					vals = append(vals, bytes.Clone(v))
+				}
+				budget -= max(len(vals), 1)
+				var es []segEntry
+				for _, v := range vals {
 					var err error
-					if dst, err = t.newManifestID(); err != nil {
+					if es, _, err = decodeSegment(v, es); err != nil {
+						return fmt.Errorf("manifest %d: %w", ids[j], err)
+					}
+					if err := t.putSegments(dst, &hdr, es); err != nil {
+						return fmt.Errorf("manifest %d: %w", ids[j], err)
+					}
+				}
+				if k != nil && bytes.HasPrefix(k, prefix) {
+					nx = bytes.Clone(k)
+				} else {
+					nx = nil
+					j++
+				}
+			}
+			if j == len(ids) {
+				hdr.state = stateCommitted
+				t.d.logical += hdr.size
+				t.d.manifests++
+				if !created {
+					if err := t.clearPending(dst, pendDrain); err != nil {
 						return err
 					}
-					out = manifestHeader{state: statePending, created: s.now().UnixNano()}
 				}
-				for budget := concatBatch; budget > 0 && i < len(ids); {
-					if _, err := t.committed(ids[i]); err != nil {
-						return err
-					}
-					prefix := u64key(uint64(ids[i]))
-					if next == nil {
-						next = prefix
-					}
-					// Collect first: bbolt cursors must not see their bucket change.
-					var vals [][]byte
-					c := t.segments.Cursor()
-					k, v := c.Seek(next)
-					for ; k != nil && bytes.HasPrefix(k, prefix) && len(vals) < budget; k, v = c.Next() {
-						vals = append(vals, bytes.Clone(v))
-					}
-					budget -= max(len(vals), 1)
-					var es []segEntry
-					for _, v := range vals {
-						var size int64
-						var err error
-						if es, size, err = decodeSegment(v, es); err != nil {
-							return fmt.Errorf("manifest %d: %w", ids[i], err)
-						}
-						for _, e := range es {
-							if err := t.ref(e.id, 1); err != nil {
-								return fmt.Errorf("manifest %d: %w", ids[i], err)
-							}
-						}
-						if err := t.segments.Put(pairKey(uint64(dst), out.size), v); err != nil {
-							return err
-						}
-						out.size += size
-						out.chunks += int64(len(es))
-					}
-					if k != nil && bytes.HasPrefix(k, prefix) {
-						next = bytes.Clone(k)
-					} else {
-						next = nil
-						i++
-					}
+				if err := s.then(fn, t, hdr.manifest(dst)); err != nil {
+					return err
 				}
-				if i == len(ids) {
-					out.state = stateCommitted
-					t.d.logical += out.size
-					t.d.manifests++
-				}
-				return t.putHeader(dst, out)
-			})
+			} else if err := t.markPending(dst, pendDrain); err != nil {
+				return err
+			}
+			if err := t.putHeader(dst, hdr); err != nil {
+				return err
+			}
+			out, i, next = hdr, j, nx
+			return nil
 		})
 		if err != nil {
 			return fail(err)
 		}
-	}
-	if len(ids) == 0 {
-		return s.emptyManifest()
+		persisted = true
 	}
 	return out.manifest(dst), nil
 }
 
+// readable checks that a Concat source's segments are there to copy.
+func (s *Store) readable(t *txn, id ManifestID) error {
+	h, ok, err := t.header(id)
+	if err != nil {
+		return err
+	}
+	if ok && (h.state == stateCommitted || (h.state == stateReleasing && s.leases.holds(id))) {
+		return nil
+	}
+	return fmt.Errorf("manifest %d: %w", id, ErrNotFound)
+}
+
+func (s *Store) allMoved(ids []ManifestID) (bool, error) {
+	moved := true
+	err := s.view(func(t *txn) error {
+		for _, id := range ids {
+			h, ok, err := t.header(id)
+			if err != nil {
+				return err
+			}
+			if !ok || h.flags&flagMoved == 0 {
+				moved = false
+				return nil
+			}
+		}
+		return nil
+	})
+	return moved, err
+}
+
 // emptyManifest commits a manifest of no bytes.
-func (s *Store) emptyManifest() (Manifest, error) {
+func (s *Store) emptyManifest(fn CommitFunc) (Manifest, error) {
 	var m Manifest
 	err := s.update(func(t *txn) error {
 		id, err := t.newManifestID()
@@ -411,6 +567,9 @@ func (s *Store) emptyManifest() (Manifest, error) {
 		h := manifestHeader{state: stateCommitted, created: s.now().UnixNano()}
 		t.d.manifests++
 		m = h.manifest(id)
+		if err := s.then(fn, t, m); err != nil {
+			return err
+		}
 		return t.putHeader(id, h)
 	})
 	return m, err

@@ -7,42 +7,68 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
+	"sync"
 )
 
 // Reader reads a manifest's bytes: an io.ReadSeekCloser that also has
-// WriteTo, so io.Copy streams chunks without an extra copy. It holds one
-// manifest segment (at most maxSegEntries entries) and one chunk in memory.
-// Every chunk is checked against its ID; a mismatch is ErrCorrupt, never
-// wrong bytes.
+// WriteTo, so io.Copy streams chunks without an extra copy. It holds a
+// lease on its manifest until Close: a release meanwhile waits for it. It
+// holds one manifest segment (at most maxSegEntries entries), one chunk and,
+// when it reads from a tier, one read-ahead span (Config.RemoteReadahead)
+// in memory. Every chunk is checked against its ID; a mismatch is
+// ErrCorrupt, never wrong bytes.
 type Reader struct {
-	s    *Store
-	ctx  context.Context
-	id   ManifestID
-	size int64
-	pos  int64
+	s     *Store
+	ctx   context.Context
+	id    ManifestID
+	size  int64
+	pos   int64
+	lease func() // drops the lease; nil once closed
 
-	// The segment holding pos: entries, their absolute start offsets and
-	// their resolved locations.
-	seg      []segEntry
-	offs     []int64
-	locs     []entry
-	segStart int64
-	segEnd   int64
+	seg segment
 
 	cur      []byte // plaintext of the current chunk
 	curStart int64
-	rec      []byte // read buffer for a record
+	rec      []byte // read buffer for a local record
 	plain    []byte // decompression buffer
+	span     span   // read-ahead of records in one pack
 }
 
-// NewReader opens a committed manifest for reading.
+// segment is one manifest segment with its chunks' entries, as loaded in
+// one read transaction.
+type segment struct {
+	es    []segEntry
+	offs  []int64 // absolute start offset of each entry
+	locs  []entry
+	start int64
+	end   int64 // -1: none loaded
+}
+
+func (g *segment) holds(pos int64) bool { return g.end >= 0 && pos >= g.start && pos < g.end }
+
+// index returns the entry holding pos, which the segment holds.
+func (g *segment) index(pos int64) int {
+	return sort.Search(len(g.offs), func(i int) bool { return g.offs[i] > pos }) - 1
+}
+
+// NewReader opens a committed manifest for reading, holding it until Close.
 func (s *Store) NewReader(ctx context.Context, id ManifestID) (*Reader, error) {
-	m, err := s.Stat(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return &Reader{s: s, ctx: ctx, id: id, size: m.Size, segStart: -1, segEnd: -1, curStart: -1}, nil
+	var r *Reader
+	err := s.View(func(tx *Tx) error {
+		var err error
+		r, err = tx.NewReader(ctx, id)
+		return err
+	})
+	return r, err
+}
+
+func (s *Store) newReader(ctx context.Context, m Manifest) *Reader {
+	r := &Reader{s: s, ctx: ctx, id: m.ID, size: m.Size, seg: segment{end: -1}, curStart: -1}
+	var once sync.Once
+	r.lease = func() { once.Do(func() { s.leases.drop(m.ID) }) }
+	return r
 }
 
 // Size is the manifest's length in bytes.
@@ -103,9 +129,12 @@ func (r *Reader) Seek(offset int64, whence int) (int64, error) {
 	return offset, nil
 }
 
-// Close releases the reader's buffers.
+// Close releases the reader's lease and buffers. It is idempotent.
 func (r *Reader) Close() error {
-	r.cur, r.rec, r.plain, r.seg, r.locs = nil, nil, nil, nil, nil
+	if r.lease != nil {
+		r.lease()
+	}
+	r.cur, r.rec, r.plain, r.seg, r.span = nil, nil, nil, segment{end: -1}, span{}
 	return nil
 }
 
@@ -117,120 +146,256 @@ func (r *Reader) load() error {
 	if err := r.s.check(r.ctx); err != nil {
 		return err
 	}
-	if r.pos < r.segStart || r.pos >= r.segEnd {
-		if err := r.loadSegment(); err != nil {
+	if !r.seg.holds(r.pos) {
+		if err := r.s.loadSegment(r.id, r.pos, &r.seg); err != nil {
 			return err
 		}
 	}
-	i := sort.Search(len(r.offs), func(i int) bool { return r.offs[i] > r.pos }) - 1
-	plain, err := r.s.readChunk(r.ctx, r.seg[i].id, &r.locs[i], &r.rec, &r.plain)
+	i := r.seg.index(r.pos)
+	se := r.seg.es[i]
+	_, plain, err := r.s.loadChunk(r.ctx, se.id, &r.seg.locs[i], &r.rec, &r.plain, func(rl remoteLoc) ([]byte, error) {
+		return r.span.record(r, i, rl)
+	})
 	if err != nil {
-		return fmt.Errorf("manifest %d at offset %d: %w", r.id, r.offs[i], err)
+		return fmt.Errorf("manifest %d at offset %d: %w", r.id, r.seg.offs[i], err)
 	}
-	if len(plain) != int(r.seg[i].len) {
-		return fmt.Errorf("manifest %d: chunk %s is %d bytes, manifest says %d: %w", r.id, r.seg[i].id, len(plain), r.seg[i].len, ErrCorrupt)
+	if len(plain) != int(se.len) {
+		return fmt.Errorf("manifest %d: chunk %s is %d bytes, manifest says %d: %w", r.id, se.id, len(plain), se.len, ErrCorrupt)
 	}
-	r.cur, r.curStart = plain, r.offs[i]
+	r.cur, r.curStart = plain, r.seg.offs[i]
 	return nil
 }
 
-// loadSegment finds the segment holding r.pos (the last one starting at or
-// before it) and resolves its chunks' locations in the same transaction.
-func (r *Reader) loadSegment() error {
-	prefix := u64key(uint64(r.id))
-	return r.s.view(func(t *txn) error {
+// loadSegment loads the segment of manifest id holding pos (the last one
+// starting at or before it) into g, and resolves its chunks' entries in
+// the same transaction. The caller holds a lease, so the manifest's
+// segments are there even if it was released.
+func (s *Store) loadSegment(id ManifestID, pos int64, g *segment) error {
+	prefix := u64key(uint64(id))
+	return s.view(func(t *txn) error {
 		c := t.segments.Cursor()
-		k, v := c.Seek(pairKey(uint64(r.id), r.pos))
-		if k == nil || !bytes.HasPrefix(k, prefix) || int64(binary.BigEndian.Uint64(k[8:])) > r.pos {
+		k, v := c.Seek(pairKey(uint64(id), pos))
+		if k == nil || !bytes.HasPrefix(k, prefix) || int64(binary.BigEndian.Uint64(k[8:])) > pos {
 			k, v = c.Prev()
 		}
 		if k == nil || !bytes.HasPrefix(k, prefix) {
-			if _, err := t.committed(r.id); err != nil {
-				return err // released while being read
+			if _, ok, err := t.header(id); err != nil || !ok {
+				return fmt.Errorf("manifest %d: %w", id, errors.Join(err, ErrNotFound))
 			}
-			return fmt.Errorf("manifest %d: no segment holds offset %d: %w", r.id, r.pos, ErrCorrupt)
+			return fmt.Errorf("manifest %d: no segment holds offset %d: %w", id, pos, ErrCorrupt)
 		}
 		start := int64(binary.BigEndian.Uint64(k[8:]))
-		seg, total, err := decodeSegment(v, r.seg)
+		es, total, err := decodeSegment(v, g.es)
 		if err != nil {
-			return fmt.Errorf("manifest %d: %w", r.id, err)
+			return fmt.Errorf("manifest %d: %w", id, err)
 		}
-		if start+total <= r.pos {
-			return fmt.Errorf("manifest %d: segment at %d ends at %d before offset %d: %w", r.id, start, start+total, r.pos, ErrCorrupt)
+		if start+total <= pos {
+			return fmt.Errorf("manifest %d: segment at %d ends at %d before offset %d: %w", id, start, start+total, pos, ErrCorrupt)
 		}
-		r.seg, r.offs, r.locs = seg, r.offs[:0], r.locs[:0]
+		g.es, g.offs, g.locs = es, g.offs[:0], g.locs[:0]
 		off := start
-		for _, e := range seg {
+		for _, e := range es {
 			loc, ok, err := t.entry(e.id)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return fmt.Errorf("manifest %d: chunk %s is not in the index: %w", r.id, e.id, ErrCorrupt)
+				return fmt.Errorf("manifest %d: chunk %s is not in the index: %w", id, e.id, ErrCorrupt)
 			}
-			r.offs = append(r.offs, off)
-			r.locs = append(r.locs, loc)
+			g.offs = append(g.offs, off)
+			g.locs = append(g.locs, loc)
 			off += int64(e.len)
 		}
-		r.segStart, r.segEnd = start, off
+		g.start, g.end = start, off
 		return nil
 	})
 }
 
-// readChunk reads and verifies one chunk at *loc. If the cleaner moved the
-// chunk since loc was resolved (its old container file is gone), it looks
-// the chunk up again, updates *loc and retries. rec and plain are reusable
-// buffers; the result may alias either.
-func (s *Store) readChunk(ctx context.Context, id ChunkID, loc *entry, rec, plain *[]byte) ([]byte, error) {
-	for attempt := 0; ; attempt++ {
-		out, err := s.readRecord(id, *loc, rec, plain)
-		if err == nil || attempt == 1 || !isNotExist(err) {
-			return out, err
+// loadChunk reads chunk id from one of its locations, local first, then
+// each remote copy through fetch, and returns its record and plaintext,
+// verified. When the local copy is gone (the cleaner moved or dropped it
+// since e was resolved) it looks the chunk up again and updates *e. A copy
+// that fails is skipped for the next; when all fail, the error names each.
+// rec and plain are reusable buffers; the results may alias them.
+func (s *Store) loadChunk(ctx context.Context, id ChunkID, e *entry, rec, plain *[]byte, fetch func(remoteLoc) ([]byte, error)) ([]byte, []byte, error) {
+	var errs []error
+	for attempt := 0; attempt < 2; attempt++ {
+		if e.local {
+			b, out, err := s.readLocal(id, *e, rec, plain)
+			if err == nil {
+				return b, out, nil
+			}
+			if isNotExist(err) && attempt == 0 {
+				if err := s.relookup(ctx, id, e); err != nil {
+					return nil, nil, err
+				}
+				continue
+			}
+			errs = append(errs, err)
 		}
-		if err := s.check(ctx); err != nil {
-			return nil, err
-		}
-		var ok bool
-		err = s.view(func(t *txn) error {
-			var err error
-			*loc, ok, err = t.entry(id)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("chunk %s is not in the index: %w", id, ErrCorrupt)
-		}
+		break
 	}
+	if len(e.remotes) > 0 && s.cfg.Remote == nil {
+		return nil, nil, fmt.Errorf("chunk %s: its copy is in a tier, and no tier reader is configured: %w", id, errors.Join(append(errs, ErrNoRemote)...))
+	}
+	for _, rl := range e.remotes {
+		if err := s.check(ctx); err != nil {
+			return nil, nil, err
+		}
+		b, err := fetch(rl)
+		if err == nil {
+			var out []byte
+			out, err = s.verify(id, b, plain)
+			if err == nil {
+				return b, out, nil
+			}
+		}
+		errs = append(errs, fmt.Errorf("pack %d offset %d: %w", rl.pack, rl.offset, err))
+	}
+	if len(errs) == 0 {
+		return nil, nil, fmt.Errorf("chunk %s has no copy anywhere: %w", id, ErrCorrupt)
+	}
+	return nil, nil, fmt.Errorf("chunk %s: %w", id, errors.Join(errs...))
 }
 
-func (s *Store) readRecord(id ChunkID, loc entry, rec, plain *[]byte) ([]byte, error) {
-	cf, err := s.files.acquire(loc.container)
+// relookup reads a chunk's entry again.
+func (s *Store) relookup(ctx context.Context, id ChunkID, e *entry) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	var ok bool
+	err := s.view(func(t *txn) error {
+		var err error
+		*e, ok, err = t.entry(id)
+		return err
+	})
+	if err == nil && !ok {
+		err = fmt.Errorf("chunk %s is not in the index: %w", id, ErrCorrupt)
+	}
+	return err
+}
+
+// verify checks a whole record of chunk id and returns its plaintext.
+func (s *Store) verify(id ChunkID, rec []byte, plain *[]byte) ([]byte, error) {
+	h, out, err := decodeRecord(rec, s.codecs, *plain)
 	if err != nil {
 		return nil, err
 	}
+	if h.id != id {
+		return nil, fmt.Errorf("record holds chunk %s, want %s: %w", h.id, id, ErrCorrupt)
+	}
+	if h.codec != CodecRaw {
+		*plain = out
+	}
+	return out, nil
+}
+
+// readLocal reads and verifies the local copy of a chunk.
+func (s *Store) readLocal(id ChunkID, loc entry, rec, plain *[]byte) ([]byte, []byte, error) {
+	cf, err := s.files.acquire(loc.container)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer s.files.release(cf)
-	n := int(loc.recordSize())
+	n := int(loc.size)
 	if cap(*rec) < n {
 		*rec = make([]byte, n)
 	}
 	b := (*rec)[:n]
 	if _, err := cf.f.ReadAt(b, loc.offset); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("chunk %s: container %d ends before offset %d: %w", id, loc.container, loc.offset, ErrCorrupt)
+			return nil, nil, fmt.Errorf("chunk %s: container %d ends before offset %d: %w", id, loc.container, loc.offset, ErrCorrupt)
 		}
-		return nil, fmt.Errorf("chunk %s: container %d: %w", id, loc.container, err)
+		return nil, nil, fmt.Errorf("chunk %s: container %d: %w", id, loc.container, err)
 	}
-	h, out, err := decodeRecord(b, s.codecs, *plain)
+	out, err := s.verify(id, b, plain)
 	if err != nil {
-		return nil, fmt.Errorf("container %d offset %d: %w", loc.container, loc.offset, err)
+		return nil, nil, fmt.Errorf("container %d offset %d: %w", loc.container, loc.offset, err)
 	}
-	if h.id != id {
-		return nil, fmt.Errorf("container %d offset %d holds chunk %s, want %s: %w", loc.container, loc.offset, h.id, id, ErrCorrupt)
+	return b, out, nil
+}
+
+// span is a run of consecutive records of one pack fetched at once: a
+// manifest moved to a tier reads back with one request per span, not one
+// per chunk.
+type span struct {
+	pack  uint64
+	start int64
+	buf   []byte
+	packs map[uint64]Pack // rows looked up so far
+}
+
+// record returns the record at rl for entry i of r's segment, fetching a
+// new span from there when the current one does not hold it.
+func (sp *span) record(r *Reader, i int, rl remoteLoc) ([]byte, error) {
+	if sp.buf != nil && sp.pack == rl.pack && rl.offset >= sp.start && rl.offset+rl.size <= sp.start+int64(len(sp.buf)) {
+		return sp.buf[rl.offset-sp.start:][:rl.size], nil
 	}
-	if h.codec != codecRaw {
-		*plain = out
+	p, err := r.s.packOf(rl.pack, &sp.packs)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	// Extend over the next entries whose only copies follow in this pack.
+	end := rl.offset + rl.size
+	limit := max(int64(r.s.cfg.RemoteReadahead), rl.size)
+	for j := i + 1; j < len(r.seg.locs); j++ {
+		e := &r.seg.locs[j]
+		if e.local {
+			break
+		}
+		k := slices.IndexFunc(e.remotes, func(o remoteLoc) bool { return o.pack == rl.pack && o.offset == end })
+		if k < 0 || end+e.remotes[k].size-rl.offset > limit {
+			break
+		}
+		end += e.remotes[k].size
+	}
+	n := int(end - rl.offset)
+	if cap(sp.buf) < n {
+		sp.buf = make([]byte, n)
+	}
+	sp.buf = sp.buf[:n]
+	if err := r.s.fetch(r.ctx, p, rl.offset, sp.buf); err != nil {
+		sp.buf = nil
+		return nil, err
+	}
+	sp.pack, sp.start = rl.pack, rl.offset
+	return sp.buf[:rl.size], nil
+}
+
+// packOf looks a pack's row up, caching it in *cache.
+func (s *Store) packOf(id uint64, cache *map[uint64]Pack) (Pack, error) {
+	if p, ok := (*cache)[id]; ok {
+		return p, nil
+	}
+	var p packRow
+	var ok bool
+	err := s.view(func(t *txn) error {
+		var err error
+		p, ok, err = t.pack(id)
+		return err
+	})
+	if err == nil && !ok {
+		err = fmt.Errorf("pack %d is not recorded: %w", id, ErrCorrupt)
+	}
+	if err != nil {
+		return Pack{}, err
+	}
+	if *cache == nil {
+		*cache = map[uint64]Pack{}
+	}
+	(*cache)[id] = p.Pack
+	return p.Pack, nil
+}
+
+// fetch reads from a tier with the configured time limit.
+func (s *Store) fetch(ctx context.Context, p Pack, off int64, buf []byte) error {
+	if s.cfg.RemoteTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.RemoteTimeout)
+		defer cancel()
+	}
+	if err := s.cfg.Remote.Fetch(ctx, p, off, buf); err != nil {
+		return fmt.Errorf("tier %s object %s: %w", p.Tier, p.Object, err)
+	}
+	return nil
 }

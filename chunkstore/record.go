@@ -24,7 +24,7 @@ func hashChunk(data []byte) ChunkID {
 //
 //	off len
 //	  0   4  magic "CRN1"
-//	  4   1  codec (codecRaw, codecZstd, codecS2)
+//	  4   1  codec (CodecRaw, CodecZstd, CodecS2)
 //	  5   3  reserved, zero
 //	  8   4  raw (plaintext) length, little-endian
 //	 12   4  stored (payload) length
@@ -43,31 +43,32 @@ const (
 
 var recordMagic = [4]byte{'C', 'R', 'N', '1'}
 
-type codec uint8
+// Codec is how a record's payload is encoded.
+type Codec uint8
 
 const (
-	codecRaw codec = iota
-	codecZstd
-	codecS2
+	CodecRaw Codec = iota
+	CodecZstd
+	CodecS2
 	numCodecs
 )
 
-func (c codec) String() string {
+func (c Codec) String() string {
 	switch c {
-	case codecRaw:
+	case CodecRaw:
 		return "raw"
-	case codecZstd:
+	case CodecZstd:
 		return "zstd"
-	case codecS2:
+	case CodecS2:
 		return "s2"
 	}
-	return fmt.Sprintf("codec(%d)", uint8(c))
+	return fmt.Sprintf("Codec(%d)", uint8(c))
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 type recordHeader struct {
-	codec     codec
+	codec     Codec
 	rawLen    uint32
 	storedLen uint32
 	id        ChunkID
@@ -78,7 +79,7 @@ type recordHeader struct {
 func (h recordHeader) size() int64 { return recordHeaderSize + int64(h.storedLen) }
 
 // appendRecord appends the encoded record for a chunk to dst.
-func appendRecord(dst []byte, id ChunkID, c codec, rawLen int, payload []byte) []byte {
+func appendRecord(dst []byte, id ChunkID, c Codec, rawLen int, payload []byte) []byte {
 	start := len(dst)
 	dst = append(dst, recordMagic[:]...)
 	dst = append(dst, byte(c), 0, 0, 0)
@@ -101,7 +102,7 @@ func decodeRecordHeader(b []byte) (recordHeader, error) {
 		return recordHeader{}, fmt.Errorf("record header: bad magic %x: %w", b[0:4], ErrCorrupt)
 	}
 	h := recordHeader{
-		codec:     codec(b[4]),
+		codec:     Codec(b[4]),
 		rawLen:    binary.LittleEndian.Uint32(b[8:]),
 		storedLen: binary.LittleEndian.Uint32(b[12:]),
 		id:        ChunkID(b[16:48]),
@@ -114,7 +115,7 @@ func decodeRecordHeader(b []byte) (recordHeader, error) {
 		return h, fmt.Errorf("record header: reserved bytes set: %w", ErrCorrupt)
 	case h.rawLen == 0 || h.rawLen > maxRecordRaw:
 		return h, fmt.Errorf("record header: raw length %d: %w", h.rawLen, ErrCorrupt)
-	case h.codec == codecRaw && h.storedLen != h.rawLen:
+	case h.codec == CodecRaw && h.storedLen != h.rawLen:
 		return h, fmt.Errorf("record header: raw record stored %d of %d bytes: %w", h.storedLen, h.rawLen, ErrCorrupt)
 	case h.storedLen == 0 || h.storedLen > h.rawLen:
 		// The writer stores raw whenever compression does not save space.
@@ -154,4 +155,30 @@ func decodeRecord(rec []byte, cs *codecs, buf []byte) (recordHeader, []byte, err
 		return h, nil, fmt.Errorf("record %s: content does not match its ID: %w", h.id, ErrCorrupt)
 	}
 	return h, plain, nil
+}
+
+// Record is a chunk as stored: its encoded bytes (header and payload, the
+// same in a container file, in a pack and on the wire between Cairns) and
+// what its header says. Moving a record between stores never recompresses.
+type Record struct {
+	ID     ChunkID
+	Codec  Codec
+	RawLen uint32 // plaintext length
+	Data   []byte // the whole record: header and payload
+}
+
+// Payload is the record's stored bytes, after the header.
+func (r Record) Payload() []byte { return r.Data[recordHeaderSize:] }
+
+// ParseRecord reads a record's header and checks its CRC; it does not
+// decompress nor hash the content (PutRecords does). b is not copied.
+func ParseRecord(b []byte) (Record, error) {
+	h, err := decodeRecordHeader(b)
+	if err != nil {
+		return Record{}, err
+	}
+	if err := checkRecord(b, h); err != nil {
+		return Record{}, err
+	}
+	return Record{ID: h.id, Codec: h.codec, RawLen: h.rawLen, Data: b}, nil
 }

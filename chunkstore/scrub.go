@@ -30,8 +30,10 @@ type ScrubProgress struct {
 }
 
 // ScrubReport is what a scrub found. Reference counts are checked against
-// the manifests with one map entry per referenced chunk (about 64 bytes
-// each: some 4 GiB of memory per TiB of unique data at 16 KiB chunks).
+// the manifests with one map entry per referenced chunk (about 80 bytes
+// each: some 5 GiB of memory per TiB of unique data at 16 KiB chunks).
+// Remote copies are checked against the pack rows, not read: the tier
+// verifies its packs.
 type ScrubReport struct {
 	Containers int
 	Records    int64 // valid records read
@@ -43,9 +45,12 @@ type ScrubReport struct {
 	MissingChunks int64
 	// DanglingRefs: manifest entries naming chunks the index lacks.
 	DanglingRefs int64
-	// RefMismatches: chunks whose reference count differs from the number
-	// of manifest entries naming them.
+	// RefMismatches: chunks whose reference counts (all, and those needing
+	// the local copy) differ from what the manifests and holds make.
 	RefMismatches int64
+	// BadRemotes: remote copies that name a pack the store does not
+	// record, or whose reverse row is missing.
+	BadRemotes int64
 	// LeakedBytes: container bytes no referenced chunk uses, which the
 	// cleaner reclaims (not a fault: deletes and crashed writes leave it).
 	LeakedBytes int64
@@ -58,12 +63,12 @@ type ScrubReport struct {
 
 // OK reports whether the scrub found no fault (leaked space is not one).
 func (r ScrubReport) OK() bool {
-	return r.CorruptRecords == 0 && r.MissingChunks == 0 && r.DanglingRefs == 0 && r.RefMismatches == 0
+	return r.CorruptRecords == 0 && r.MissingChunks == 0 && r.DanglingRefs == 0 && r.RefMismatches == 0 && r.BadRemotes == 0
 }
 
 func (r ScrubReport) String() string {
-	s := fmt.Sprintf("%d containers, %d records, %d bytes read; corrupt bytes %d, missing chunks %d, dangling references %d, reference count mismatches %d, damaged manifests %d, leaked bytes %d",
-		r.Containers, r.Records, r.BytesRead, r.CorruptRecords, r.MissingChunks, r.DanglingRefs, r.RefMismatches, len(r.DamagedManifests), r.LeakedBytes)
+	s := fmt.Sprintf("%d containers, %d records, %d bytes read; corrupt bytes %d, missing chunks %d, dangling references %d, reference count mismatches %d, bad remote copies %d, damaged manifests %d, leaked bytes %d",
+		r.Containers, r.Records, r.BytesRead, r.CorruptRecords, r.MissingChunks, r.DanglingRefs, r.RefMismatches, r.BadRemotes, len(r.DamagedManifests), r.LeakedBytes)
 	if len(r.Problems) > 0 {
 		s += "\n  " + strings.Join(r.Problems, "\n  ")
 	}
@@ -168,13 +173,13 @@ func (s *Store) scrubContainer(id uint64, rep *ScrubReport) ([]found, error) {
 			if err != nil {
 				return err
 			}
-			if !ok || e.container != id || e.offset != lr.offset {
+			if !ok || !e.local || e.container != id || e.offset != lr.offset {
 				rep.problem("container %d offset %d: reverse row names chunk %s, which the index places elsewhere", id, lr.offset, lr.id)
 				rep.MissingChunks++
 				continue
 			}
 			rows = append(rows, lr)
-			liveAt[lr.offset] = e.refs > 0
+			liveAt[lr.offset] = e.needLocal()
 		}
 		return nil
 	})
@@ -206,7 +211,7 @@ func (s *Store) scrubContainer(id uint64, rep *ScrubReport) ([]found, error) {
 		h, err := readRecordAt(f, off, hdr, &rec)
 		if err == nil {
 			var out []byte
-			if _, out, err = decodeRecord(rec, s.codecs, plain); err == nil && h.codec != codecRaw {
+			if _, out, err = decodeRecord(rec, s.codecs, plain); err == nil && h.codec != CodecRaw {
 				plain = out
 			}
 		}
@@ -274,53 +279,101 @@ func readRecordAt(f *os.File, off int64, hdr []byte, rec *[]byte) (recordHeader,
 	return h, nil
 }
 
-// scrubManifests counts the references every manifest (committed or not)
-// makes and checks that each names an indexed chunk.
-func (s *Store) scrubManifests(ctx context.Context, rep *ScrubReport) (map[ChunkID]uint64, error) {
-	refs := map[ChunkID]uint64{}
+// refCount is what the manifests and holds say of one chunk.
+type refCount struct {
+	refs, local uint64
+	raw         uint32 // the length manifest entries give it
+}
+
+// scrubManifests counts the references every manifest (of any state) and
+// every import hold makes, and checks that each names an indexed chunk.
+func (s *Store) scrubManifests(ctx context.Context, rep *ScrubReport) (map[ChunkID]*refCount, error) {
+	refs := map[ChunkID]*refCount{}
 	damaged := map[ManifestID]bool{}
-	var after []byte
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	count := func(t *txn, mid ManifestID, id ChunkID, raw uint32, local bool) {
+		rc := refs[id]
+		if rc == nil {
+			rc = &refCount{}
+			refs[id] = rc
 		}
-		n := 0
-		err := s.view(func(t *txn) error {
-			c := t.segments.Cursor()
-			k, v := c.First()
-			if after != nil {
-				if k, v = c.Seek(after); bytes.Equal(k, after) {
-					k, v = c.Next()
-				}
+		rc.refs++
+		if raw != 0 {
+			rc.raw = raw
+		}
+		if local {
+			rc.local++
+		}
+		if t.index.Get(id[:]) == nil {
+			rep.DanglingRefs++
+			if !damaged[mid] {
+				rep.problem("manifest %d names chunk %s, which the index lacks", mid, id)
 			}
-			var es []segEntry
-			for ; k != nil && n < 256; k, v = c.Next() {
-				mid := ManifestID(binary.BigEndian.Uint64(k))
-				var err error
-				if es, _, err = decodeSegment(v, es); err != nil {
-					rep.problem("manifest %d: %v", mid, err)
-					damaged[mid] = true
-				}
-				for _, e := range es {
-					refs[e.id]++
-					if t.index.Get(e.id[:]) == nil {
-						rep.DanglingRefs++
-						if !damaged[mid] {
-							rep.problem("manifest %d names chunk %s, which the index lacks", mid, e.id)
-						}
-						damaged[mid] = true
+			damaged[mid] = true
+		}
+	}
+	for _, b := range [][]byte{bucketSegments, bucketHolds} {
+		var after []byte
+		var hid ManifestID
+		var hdr manifestHeader
+		var hok bool
+		for {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			n := 0
+			err := s.view(func(t *txn) error {
+				c := t.tx.Bucket(b).Cursor()
+				k, v := c.First()
+				if after != nil {
+					if k, v = c.Seek(after); bytes.Equal(k, after) {
+						k, v = c.Next()
 					}
 				}
-				after = append(after[:0], k...)
-				n++
+				var es []segEntry
+				for ; k != nil && n < 256; k, v = c.Next() {
+					mid := ManifestID(binary.BigEndian.Uint64(k))
+					after = append(after[:0], k...)
+					n++
+					if b[0] == bucketHolds[0] {
+						if len(v)%32 != 0 {
+							rep.problem("manifest %d: hold row of %d bytes", mid, len(v))
+							damaged[mid] = true
+							continue
+						}
+						for p := v; len(p) > 0; p = p[32:] {
+							count(t, mid, ChunkID(p[:32]), 0, true)
+						}
+						continue
+					}
+					if mid != hid || hid == 0 {
+						var err error
+						if hdr, hok, err = t.header(mid); err != nil {
+							return err
+						}
+						hid = mid
+						if !hok {
+							rep.problem("manifest %d has segments but no header", mid)
+						}
+					}
+					var err error
+					if es, _, err = decodeSegment(v, es); err != nil {
+						rep.problem("manifest %d: %v", mid, err)
+						damaged[mid] = true
+						continue
+					}
+					local := !hok || hdr.local(int64(binary.BigEndian.Uint64(k[8:])))
+					for _, e := range es {
+						count(t, mid, e.id, e.len, local)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
 			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-		if n == 0 {
-			break
+			if n == 0 {
+				break
+			}
 		}
 	}
 	for id := range damaged {
@@ -330,28 +383,61 @@ func (s *Store) scrubManifests(ctx context.Context, rep *ScrubReport) (map[Chunk
 	return refs, nil
 }
 
-// scrubCounts compares every index entry's count with the manifests'.
-func (s *Store) scrubCounts(refs map[ChunkID]uint64, rep *ScrubReport) error {
+// scrubCounts compares every index entry's counts with the manifests', and
+// its remote copies with the pack rows.
+func (s *Store) scrubCounts(refs map[ChunkID]*refCount, rep *ScrubReport) error {
 	return s.view(func(t *txn) error {
 		return t.index.ForEach(func(k, v []byte) error {
 			e, err := decodeEntry(v)
 			if err != nil {
 				return err
 			}
-			if want := refs[ChunkID(k)]; e.refs != want {
+			want := refCount{}
+			if rc := refs[ChunkID(k)]; rc != nil {
+				want = *rc
+			}
+			if e.refs != want.refs || e.localRefs != want.local {
 				rep.RefMismatches++
-				rep.problem("chunk %x: %d references counted, manifests make %d", k, e.refs, want)
+				rep.problem("chunk %x: %d references (%d local) counted, manifests and holds make %d (%d local)", k, e.refs, e.localRefs, want.refs, want.local)
+			}
+			for _, r := range e.remotes {
+				_, ok, err := t.pack(r.pack)
+				if err != nil {
+					return err
+				}
+				id, size, perr := decodePackLoc(t.packlocs.Get(pairKey(r.pack, r.offset)))
+				if !ok || perr != nil || id != ChunkID(k) || size != r.size {
+					rep.BadRemotes++
+					rep.problem("chunk %x: remote copy in pack %d at %d: pack recorded %v, reverse row %v", k, r.pack, r.offset, ok, perr == nil && id == ChunkID(k))
+				}
 			}
 			return nil
 		})
 	})
 }
 
-// rebuild replaces the index, the reverse rows and the container rows with
-// what the container files and manifests say.
-func (s *Store) rebuild(all []found, refs map[ChunkID]uint64, rep *ScrubReport) error {
+// rebuild replaces the index, the reverse rows of containers and the
+// counts with what the container files, the pack reverse rows and the
+// manifests say.
+func (s *Store) rebuild(all []found, refs map[ChunkID]*refCount, rep *ScrubReport) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketIndex, bucketLocs} {
+		t := newTxn(tx)
+		// Remote copies, from the pack reverse rows of recorded packs.
+		remotes := map[ChunkID][]remoteLoc{}
+		if err := t.packlocs.ForEach(func(k, v []byte) error {
+			id, size, err := decodePackLoc(v)
+			if err != nil {
+				return nil // dropped with the bucket below
+			}
+			pack := binary.BigEndian.Uint64(k)
+			if _, ok, _ := t.pack(pack); ok && refs[id] != nil {
+				remotes[id] = append(remotes[id], remoteLoc{pack: pack, offset: int64(binary.BigEndian.Uint64(k[8:])), size: size})
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, b := range [][]byte{bucketIndex, bucketLocs, bucketPackLocs} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
@@ -359,7 +445,7 @@ func (s *Store) rebuild(all []found, refs map[ChunkID]uint64, rep *ScrubReport) 
 				return err
 			}
 		}
-		t := newTxn(tx)
+		t = newTxn(tx)
 		committed := map[uint64]int64{}
 		if err := t.containers.ForEach(func(k, v []byte) error {
 			cs, err := decodeContainerStat(v)
@@ -368,37 +454,58 @@ func (s *Store) rebuild(all []found, refs map[ChunkID]uint64, rep *ScrubReport) 
 		}); err != nil {
 			return err
 		}
-		// Zero every container's live bytes and the chunk counters; the
-		// inserts below count them afresh.
+		// Zero every container's and pack's live bytes and the chunk
+		// counters; the entries below count them afresh.
 		for id, size := range committed {
 			if err := t.containers.Put(u64key(id), containerStat{committed: size}.encode()); err != nil {
 				return err
 			}
 		}
+		var packs []uint64
+		if err := t.packs.ForEach(func(k, _ []byte) error {
+			packs = append(packs, binary.BigEndian.Uint64(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, id := range packs {
+			p, _, err := t.pack(id)
+			if err != nil {
+				return err
+			}
+			p.live = 0
+			if err := t.packs.Put(u64key(id), p.encode()); err != nil {
+				return err
+			}
+		}
 		c := decodeCounters(t.meta.Get(keyCounters))
-		c.unique, c.chunks = 0, 0
+		c.unique, c.chunks, c.local, c.remote = 0, 0, 0, 0
 		if err := t.meta.Put(keyCounters, c.encode()); err != nil {
 			return err
 		}
 		for _, f := range all {
-			n, ok := refs[f.h.id]
-			if !ok || t.index.Get(f.h.id[:]) != nil {
+			rc := refs[f.h.id]
+			if rc == nil || t.index.Get(f.h.id[:]) != nil {
 				continue // unreferenced, or a second copy
 			}
-			e := entry{kinds: locLocal, container: f.container, offset: f.offset, storedLen: f.h.storedLen, rawLen: f.h.rawLen}
-			if err := t.insert(f.h.id, e); err != nil {
-				return err
-			}
-			if e, _, err := t.entry(f.h.id); err != nil {
-				return err
-			} else if err := t.setRefs(f.h.id, e, n); err != nil {
+			e := entry{rawLen: f.h.rawLen, refs: rc.refs, localRefs: rc.local, local: true,
+				container: f.container, offset: f.offset, size: f.h.size(), remotes: remotes[f.h.id]}
+			if err := t.set(f.h.id, nil, &e); err != nil {
 				return err
 			}
 		}
-		for id := range refs {
-			if t.index.Get(id[:]) == nil {
-				rep.problem("repair: chunk %s is in no container file; manifests naming it stay damaged", id)
+		for id, rc := range refs {
+			if t.index.Get(id[:]) != nil {
+				continue
 			}
+			if rs := remotes[id]; len(rs) > 0 && rc.raw != 0 {
+				e := entry{rawLen: rc.raw, refs: rc.refs, localRefs: rc.local, remotes: rs}
+				if err := t.set(id, nil, &e); err != nil {
+					return err
+				}
+				continue
+			}
+			rep.problem("repair: chunk %s is in no container file and no pack; manifests naming it stay damaged", id)
 		}
 		return t.flush()
 	})

@@ -13,6 +13,16 @@ type Stats struct {
 	UniqueBytes  int64 // plaintext bytes of the chunks they reference
 	Chunks       int64 // referenced chunks
 	Manifests    int64 // committed manifests
+	// LocalBytes and TieredBytes split UniqueBytes by where copies are:
+	// plaintext bytes of referenced chunks with a local copy, and with a
+	// copy in a tier (a chunk with both counts in both).
+	LocalBytes  int64
+	TieredBytes int64
+	// Packs, PackBytes and PackLiveBytes describe the tiers' packs: how
+	// many, their size, and the part that referenced chunks use.
+	Packs         int64
+	PackBytes     int64
+	PackLiveBytes int64
 	// StoredBytes is the container files' committed length, dead records
 	// included (the cleaner reclaims those).
 	StoredBytes int64
@@ -39,8 +49,12 @@ func ratio(a, b int64) float64 {
 }
 
 func (s Stats) String() string {
-	return fmt.Sprintf("logical %d, unique %d, stored %d (live %d), index %d; dedup %.2fx, compression %.2fx, overall %.2fx",
+	out := fmt.Sprintf("logical %d, unique %d, stored %d (live %d), index %d; dedup %.2fx, compression %.2fx, overall %.2fx",
 		s.LogicalBytes, s.UniqueBytes, s.StoredBytes, s.LiveBytes, s.IndexBytes, s.DedupRatio(), s.CompressionRatio(), s.ReductionRatio())
+	if s.Packs > 0 {
+		out += fmt.Sprintf("; local %d, tiered %d in %d packs of %d bytes (%d live)", s.LocalBytes, s.TieredBytes, s.Packs, s.PackBytes, s.PackLiveBytes)
+	}
+	return out
 }
 
 // Stats reads the store's figures.
@@ -52,6 +66,16 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	err := s.view(func(t *txn) error {
 		c := decodeCounters(t.meta.Get(keyCounters))
 		st.LogicalBytes, st.UniqueBytes, st.Chunks, st.Manifests = c.logical, c.unique, c.chunks, c.manifests
+		st.LocalBytes, st.TieredBytes = c.local, c.remote
+		if err := t.packs.ForEach(func(_, v []byte) error {
+			p, err := decodePackRow(v)
+			st.Packs++
+			st.PackBytes += p.Size
+			st.PackLiveBytes += p.live
+			return err
+		}); err != nil {
+			return err
+		}
 		return t.containers.ForEach(func(_, v []byte) error {
 			cs, err := decodeContainerStat(v)
 			st.StoredBytes += cs.committed

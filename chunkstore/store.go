@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -43,7 +44,16 @@ type Config struct {
 	ReserveBytes int64
 	// OpenTimeout is how long Open waits for another process's lock.
 	OpenTimeout time.Duration
-	Logger      *slog.Logger
+	// Remote reads chunks whose only copies are in a tier; nil means the
+	// store reads local copies only (and fails, with ErrNoRemote, to read
+	// a chunk that has none).
+	Remote Remote
+	// RemoteTimeout bounds one fetch from a tier; 0 means no bound.
+	RemoteTimeout time.Duration
+	// RemoteReadahead is how many bytes of consecutive records a reader
+	// fetches from a tier in one request (and holds in memory).
+	RemoteReadahead int
+	Logger          *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -62,6 +72,8 @@ func DefaultConfig(dir string) Config {
 		CompactThreshold: 0.25,
 		ReserveBytes:     64 << 20,
 		OpenTimeout:      500 * time.Millisecond,
+		RemoteTimeout:    2 * time.Minute,
+		RemoteReadahead:  4 << 20,
 	}
 }
 
@@ -80,6 +92,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("chunkstore: MaxChunk %d: want at most %d", c.MaxChunk, maxRecordRaw)
 	case c.CompactThreshold <= 0 || c.CompactThreshold > 1:
 		return fmt.Errorf("chunkstore: CompactThreshold %v: want (0, 1]", c.CompactThreshold)
+	case c.RemoteReadahead < 0 || c.RemoteReadahead > 256<<20:
+		return fmt.Errorf("chunkstore: RemoteReadahead %d: want 0 to 256 MiB", c.RemoteReadahead)
+	case c.RemoteTimeout < 0:
+		return fmt.Errorf("chunkstore: RemoteTimeout %v is negative", c.RemoteTimeout)
 	}
 	if _, err := newChunker(c.MinChunk, c.AvgChunk, c.MaxChunk); err != nil {
 		return fmt.Errorf("chunkstore: %w", err)
@@ -116,6 +132,9 @@ type Store struct {
 	// cleaning makes cleaner runs one at a time.
 	cleaning sync.Mutex
 
+	leases  *leases
+	drainer *drainer
+
 	closed atomic.Bool
 }
 
@@ -135,6 +154,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		s.now = time.Now
 	}
 	s.chunker, _ = newChunker(cfg.MinChunk, cfg.AvgChunk, cfg.MaxChunk)
+	s.drainer = newDrainer(s)
+	s.leases = newLeases(s.drainer.add)
 	if err := os.MkdirAll(s.ctrDir, 0o700); err != nil {
 		return nil, fmt.Errorf("chunkstore: %w", err)
 	}
@@ -155,43 +176,72 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.files = newFileCache(s.ctrDir, 256)
-	if err := s.recover(ctx); err != nil {
+	work, err := s.recover(ctx)
+	if err != nil {
 		s.codecs.close()
 		db.Close()
 		return nil, fmt.Errorf("chunkstore %s: %w", cfg.Dir, err)
 	}
+	go s.drainer.run()
+	if len(work) > 0 {
+		s.log.Info("finishing interrupted writes, releases and moves in the background", "manifests", len(work))
+		s.drainer.add(work)
+	}
 	return s, nil
 }
 
-// storeFormat is written once; a store made with other chunk sizes still
-// works (dedup just does not match across the change), so it is only logged.
+// storeFormat is the version of the database's layout this code writes:
+// 1 had one location and one reference count per chunk and no pending
+// bucket; 2 adds remote copies, local reference counts, packs, holds, the
+// pending bucket and the caller's namespace. A format 1 store is upgraded
+// at open (upgrade.go).
+const storeFormat = 2
+
+// formatRecord is the format and the chunking settings, written once; a
+// store made with other chunk sizes still works (dedup just does not match
+// across the change), so a difference is only logged.
 func (s *Store) formatRecord() []byte {
-	b := []byte{1}
+	b := []byte{storeFormat}
 	for _, v := range []int{s.cfg.MinChunk, s.cfg.AvgChunk, s.cfg.MaxChunk} {
 		b = binary.BigEndian.AppendUint32(b, uint32(v))
 	}
 	return b
 }
 
-func (s *Store) recover(ctx context.Context) error {
+// recover brings the store to a state where every container file matches
+// the index, and returns the manifests with work left (pending bucket).
+// It reads the container rows and the pending bucket, never every
+// manifest or chunk: its cost does not grow with what the store holds.
+func (s *Store) recover(ctx context.Context) ([]ManifestID, error) {
 	var (
 		committed = map[uint64]int64{}
-		unfinish  []ManifestID
+		work      []ManifestID
 		maxID     uint64
 	)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketIndex, bucketLocs, bucketContainers, bucketManifests, bucketSegments, bucketMeta} {
+		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
 		t := newTxn(tx)
-		if f := t.meta.Get(keyFormat); f == nil {
-			if err := t.meta.Put(keyFormat, s.formatRecord()); err != nil {
+		want := s.formatRecord()
+		switch f := bytes.Clone(t.meta.Get(keyFormat)); {
+		case f == nil:
+			if err := t.meta.Put(keyFormat, want); err != nil {
 				return err
 			}
-		} else if string(f) != string(s.formatRecord()) {
-			s.log.Warn("chunk sizes differ from the ones this store was made with; new data will not dedup against old", "dir", s.cfg.Dir)
+		case len(f) < 1 || f[0] > storeFormat:
+			return fmt.Errorf("the store's format %x is newer than this cairn reads (%d)", f[:min(1, len(f))], storeFormat)
+		case f[0] < storeFormat:
+			if err := s.upgrade(t, f[0]); err != nil {
+				return fmt.Errorf("upgrade from format %d: %w", f[0], err)
+			}
+			fallthrough
+		default:
+			if string(f[1:]) != string(want[1:]) {
+				s.log.Warn("chunk sizes differ from the ones this store was made with; new data will not dedup against old", "dir", s.cfg.Dir)
+			}
 		}
 		if err := t.containers.ForEach(func(k, v []byte) error {
 			cs, err := decodeContainerStat(v)
@@ -205,24 +255,18 @@ func (s *Store) recover(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
-		return t.manifests.ForEach(func(k, v []byte) error {
-			h, err := decodeManifestHeader(v)
-			if err != nil {
-				return err
-			}
-			if h.state != stateCommitted {
-				unfinish = append(unfinish, ManifestID(binary.BigEndian.Uint64(k)))
-			}
+		return t.pending.ForEach(func(k, _ []byte) error {
+			work = append(work, ManifestID(binary.BigEndian.Uint64(k)))
 			return nil
 		})
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	names, err := os.ReadDir(s.ctrDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, de := range names {
 		id, ok := parseContainerName(de.Name())
@@ -237,20 +281,20 @@ func (s *Store) recover(ctx context.Context) error {
 			// stopped first.
 			s.log.Info("removing uncommitted container file", "container", id)
 			if err := os.Remove(path); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		fi, err := de.Info()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		switch {
 		case fi.Size() > size:
 			// The tail of a write that never committed (perhaps torn).
 			s.log.Info("cutting uncommitted container tail", "container", id, "bytes", fi.Size()-size)
 			if err := os.Truncate(path, size); err != nil {
-				return err
+				return nil, err
 			}
 		case fi.Size() < size:
 			s.log.Error("container file is shorter than committed; scrub will list the lost chunks", "container", id, "size", fi.Size(), "committed", size)
@@ -261,18 +305,11 @@ func (s *Store) recover(ctx context.Context) error {
 		s.log.Error("container file is missing; scrub will list the lost chunks", "container", id)
 	}
 	if err := syncDir(s.ctrDir); err != nil {
-		return err
+		return nil, err
 	}
 	s.pool = newContainerPool(s.ctrDir, maxID+1, s.cfg.MaxStreams, s.cfg.ContainerSize)
-
-	for _, id := range unfinish {
-		s.log.Info("finishing interrupted write or release", "manifest", id)
-		if err := s.drain(ctx, id); err != nil {
-			return fmt.Errorf("manifest %d: %w", id, err)
-		}
-	}
 	s.makeReserve()
-	return nil
+	return work, nil
 }
 
 // Close closes the store. Writers still open fail from then on.
@@ -280,6 +317,9 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	// The drainer stops after its current step; what it has not done is
+	// in the pending bucket for the next Open.
+	s.drainer.close()
 	// Wait for writers mid-batch and a running cleaner.
 	s.gate.Lock()
 	defer s.gate.Unlock()
@@ -288,6 +328,9 @@ func (s *Store) Close() error {
 	s.codecs.close()
 	return s.db.Close()
 }
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.cfg.Dir }
 
 // check fails fast on a closed store or a cancelled context.
 func (s *Store) check(ctx context.Context) error {
@@ -305,22 +348,4 @@ func (s *Store) withGate(fn func() error) error {
 		return ErrClosed
 	}
 	return fn()
-}
-
-// Missing returns those of ids the store does not hold (replication asks
-// this before sending chunks).
-func (s *Store) Missing(ctx context.Context, ids []ChunkID) ([]ChunkID, error) {
-	if err := s.check(ctx); err != nil {
-		return nil, err
-	}
-	var out []ChunkID
-	err := s.view(func(t *txn) error {
-		for _, id := range ids {
-			if t.index.Get(id[:]) == nil {
-				out = append(out, id)
-			}
-		}
-		return nil
-	})
-	return out, err
 }

@@ -51,6 +51,7 @@ type Writer struct {
 	hdr  manifestHeader
 	cont *openContainer
 	seen map[ChunkID]struct{}
+	then CommitFunc // run in the last batch's transaction
 
 	mu  sync.Mutex
 	err error // sticky: once a batch failed, the writer is aborted
@@ -150,6 +151,14 @@ func (w *Writer) room() error {
 // Commit stores what is buffered and makes the manifest durable: when it
 // returns, the data is fsynced and the manifest committed.
 func (w *Writer) Commit(ctx context.Context) (Manifest, error) {
+	return w.CommitWith(ctx, nil)
+}
+
+// CommitWith is Commit with fn run in the transaction that commits the
+// manifest, so that what the caller records about it (an object version)
+// becomes visible with it or not at all. When the commit fails (fn's error
+// among other causes), the write is aborted and the error returned.
+func (w *Writer) CommitWith(ctx context.Context, fn CommitFunc) (Manifest, error) {
 	if err := w.failed(); err != nil {
 		return Manifest{}, err
 	}
@@ -159,16 +168,21 @@ func (w *Writer) Commit(ctx context.Context) (Manifest, error) {
 	if w.cur == nil {
 		w.cur = w.s.getBatch()
 	}
+	w.then = fn
 	if err := w.flush(ctx, true); err != nil {
 		return Manifest{}, err
 	}
 	w.stopStages()
 	if err := w.failed(); err != nil {
-		return Manifest{}, err
+		return Manifest{}, w.fail(err)
 	}
 	w.finish()
 	if w.id == 0 {
-		return w.s.emptyManifest()
+		m, err := w.s.emptyManifest(fn)
+		if err != nil {
+			w.setErr(err)
+		}
+		return m, err
 	}
 	return w.hdr.manifest(w.id), nil
 }
@@ -184,7 +198,7 @@ func (w *Writer) Abort() error {
 		return nil
 	}
 	// Not with the stream's context: it is often the cancelled one.
-	return w.s.drain(context.Background(), w.id)
+	return w.s.finish(context.Background(), w.id)
 }
 
 func (w *Writer) finish() {
@@ -343,7 +357,7 @@ func (s *Store) prepare(b *batch) error {
 				continue
 			}
 			seen[id] = struct{}{}
-			if t.index.Get(id[:]) == nil {
+			if !hasLocal(t.index.Get(id[:])) {
 				fresh = append(fresh, i)
 			}
 		}
@@ -373,7 +387,7 @@ func (s *Store) prepare(b *batch) error {
 // the payload length too.
 func (s *Store) appendChunkRecord(dst []byte, id ChunkID, c []byte, scratch *[]byte) ([]byte, uint32) {
 	cd, payload := s.codecs.compress(c, *scratch)
-	if cd != codecRaw {
+	if cd != CodecRaw {
 		*scratch = payload
 	}
 	return appendRecord(dst, id, cd, len(c), payload), uint32(len(payload))
@@ -393,9 +407,10 @@ func (w *Writer) storeBatch(b *batch) error {
 	})
 }
 
-// classify marks the chunks the index lacks (the first time each appears in
-// the batch). Runs under the gate, so a chunk found here cannot be dropped
-// before this batch's transaction references it.
+// classify marks the chunks the index lacks, or knows only in a tier (the
+// first time each appears in the batch): the writer has their bytes, so it
+// stores them locally. Runs under the gate, so a chunk found here cannot be
+// dropped before this batch's transaction references it.
 func (w *Writer) classify(b *batch) error {
 	b.isNew = b.isNew[:0]
 	clear(w.seen)
@@ -403,7 +418,7 @@ func (w *Writer) classify(b *batch) error {
 		for _, id := range b.ids {
 			_, dup := w.seen[id]
 			w.seen[id] = struct{}{}
-			b.isNew = append(b.isNew, !dup && t.index.Get(id[:]) == nil)
+			b.isNew = append(b.isNew, !dup && !hasLocal(t.index.Get(id[:])))
 		}
 		return nil
 	})
@@ -458,7 +473,7 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 	for i, isNew := range b.isNew {
 		if isNew {
 			a := b.at[i]
-			locs = append(locs, entry{container: cont.id, offset: starts[a.worker] + a.off, storedLen: a.stored, rawLen: uint32(len(b.chunks[i]))})
+			locs = append(locs, entry{container: cont.id, offset: starts[a.worker] + a.off, size: recordHeaderSize + int64(a.stored), rawLen: uint32(len(b.chunks[i]))})
 		}
 	}
 	if w.s.pool.full(cont) {
@@ -468,11 +483,13 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 	return locs, end, nil
 }
 
-// index references every chunk of the batch and records its segment.
+// index references every chunk of the batch and records its segment; the
+// last batch's transaction commits the manifest (and runs w.then).
 func (w *Writer) index(b *batch, locs []entry, end int64) error {
 	id, hdr := w.id, w.hdr
 	err := w.s.update(func(t *txn) error {
-		if id == 0 {
+		created := id == 0
+		if created {
 			var err error
 			if id, err = t.newManifestID(); err != nil {
 				return err
@@ -482,15 +499,11 @@ func (w *Writer) index(b *batch, locs []entry, end int64) error {
 		es := make([]segEntry, 0, len(b.chunks))
 		j := 0
 		for i, c := range b.chunks {
-			var err error
 			if b.isNew[i] {
-				err = t.insert(b.ids[i], locs[j])
+				if err := t.place(b.ids[i], locs[j]); err != nil {
+					return err
+				}
 				j++
-			} else {
-				err = t.ref(b.ids[i], 1)
-			}
-			if err != nil {
-				return err
 			}
 			es = append(es, segEntry{id: b.ids[i], len: uint32(len(c))})
 		}
@@ -499,21 +512,27 @@ func (w *Writer) index(b *batch, locs []entry, end int64) error {
 			// among them (see writeNew) are the cleaner's to reclaim.
 			t.contDelta(locs[0].container).committed = end
 		}
-		for len(es) > 0 {
-			n := min(len(es), maxSegEntries)
-			if err := t.segments.Put(pairKey(uint64(id), hdr.size), appendSegment(nil, es[:n])); err != nil {
+		if err := t.putSegments(id, &hdr, es); err != nil {
+			return err
+		}
+		if !b.final {
+			if created {
+				if err := t.markPending(id, pendDrain); err != nil {
+					return err
+				}
+			}
+			return t.putHeader(id, hdr)
+		}
+		hdr.state = stateCommitted
+		t.d.logical += hdr.size
+		t.d.manifests++
+		if !created {
+			if err := t.clearPending(id, pendDrain); err != nil {
 				return err
 			}
-			for _, e := range es[:n] {
-				hdr.size += int64(e.len)
-			}
-			hdr.chunks += int64(n)
-			es = es[n:]
 		}
-		if b.final {
-			hdr.state = stateCommitted
-			t.d.logical += hdr.size
-			t.d.manifests++
+		if err := w.s.then(w.then, t, hdr.manifest(id)); err != nil {
+			return err
 		}
 		return t.putHeader(id, hdr)
 	})
