@@ -161,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	db, err := bolt.Open(filepath.Join(cfg.Dir, "index.db"), 0o600, &bolt.Options{
 		Timeout:        cfg.OpenTimeout,
-		NoFreelistSync: true,
+		NoFreelistSync: false, // a synced freelist: Open need not walk every page to rebuild it
 		FreelistType:   bolt.FreelistMapType,
 	})
 	if errors.Is(err, bolt.ErrTimeout) {

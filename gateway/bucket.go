@@ -2,29 +2,39 @@ package gateway
 
 import (
 	"context"
-	"fmt"
 	"maps"
+	"slices"
+	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
 // ListBuckets lists every bucket in name order.
 func (g *Gateway) ListBuckets(ctx context.Context) ([]s3api.BucketInfo, error) {
 	var out []s3api.BucketInfo
-	err := g.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktBuckets).ForEachBucket(func(name []byte) error {
-			k, err := openBkt(tx, string(name))
-			if err != nil {
-				return err
+	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
+		err := g.groups[name].store.View(func(tx *chunkstore.Tx) error {
+			root := tx.Bucket().Bucket(bktBuckets)
+			if root == nil {
+				return nil
 			}
-			out = append(out, k.bucketInfo())
-			return nil
+			return root.ForEachBucket(func(name []byte) error {
+				k, err := openBkt(tx, string(name))
+				if err != nil {
+					return err
+				}
+				out = append(out, k.bucketInfo())
+				return nil
+			})
 		})
-	})
-	return out, mapErr(err)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+	}
+	slices.SortFunc(out, func(a, b s3api.BucketInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 
 func (k *bkt) bucketInfo() s3api.BucketInfo {
@@ -53,10 +63,25 @@ func (g *Gateway) CreateBucket(ctx context.Context, name, location string) error
 	if err != nil {
 		return err
 	}
-	err = g.db.Update(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bktBuckets)
-		if root.Bucket([]byte(name)) != nil {
-			return s3api.ErrBucketAlreadyOwnedByYou
+	gr, err := g.group(grp)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.buckets[name] != nil {
+		return s3api.ErrBucketAlreadyOwnedByYou
+	}
+	if err := g.mayHoldBuckets(gr); err != nil {
+		return err
+	}
+	err = gr.store.Update(func(tx *chunkstore.Tx) error {
+		if err := nameGroup(tx, grp); err != nil {
+			return err
+		}
+		root, err := tx.Bucket().CreateBucketIfNotExists(bktBuckets)
+		if err != nil {
+			return err
 		}
 		b, err := root.CreateBucket([]byte(name))
 		if err != nil {
@@ -70,20 +95,18 @@ func (g *Gateway) CreateBucket(ctx context.Context, name, location string) error
 		k := &bkt{name: name, b: b, rec: bucketRecord{Created: time.Now().UTC(), Group: grp}}
 		return k.saveInfo()
 	})
-	if err == nil {
-		g.log.Info("bucket created", "bucket", name, "group", grp)
+	if err != nil {
+		return mapErr(err)
 	}
-	return mapErr(err)
+	g.buckets[name] = gr
+	g.log.Info("bucket created", "bucket", name, "group", grp)
+	return nil
 }
 
 // HeadBucket describes bucket name.
 func (g *Gateway) HeadBucket(ctx context.Context, name string) (s3api.BucketInfo, error) {
 	var out s3api.BucketInfo
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, name)
-		if err != nil {
-			return err
-		}
+	err := g.viewBucket(name, func(_ *chunkstore.Tx, k *bkt) error {
 		out = k.bucketInfo()
 		return nil
 	})
@@ -92,34 +115,34 @@ func (g *Gateway) HeadBucket(ctx context.Context, name string) (s3api.BucketInfo
 
 // DeleteBucket deletes an empty bucket: no version, delete marker or upload.
 func (g *Gateway) DeleteBucket(ctx context.Context, name string) error {
-	err := g.db.Update(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, name)
-		if err != nil {
-			return err
-		}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	gr := g.buckets[name]
+	if gr == nil {
+		return noSuchBucket(name)
+	}
+	err := updateIn(gr, name, func(tx *chunkstore.Tx, k *bkt) error {
 		if first, _ := k.ver.Cursor().First(); first != nil {
 			return s3api.ErrBucketNotEmpty
 		}
 		if first, _ := k.upl.Cursor().First(); first != nil {
 			return s3api.ErrBucketNotEmpty.WithMessage("The bucket you tried to delete has multipart uploads in progress.")
 		}
-		return tx.Bucket(bktBuckets).DeleteBucket([]byte(name))
+		return tx.Bucket().Bucket(bktBuckets).DeleteBucket([]byte(name))
 	})
-	if err == nil {
-		g.log.Info("bucket deleted", "bucket", name)
+	if err != nil {
+		return mapErr(err)
 	}
-	return mapErr(err)
+	delete(g.buckets, name)
+	g.log.Info("bucket deleted", "bucket", name)
+	return nil
 }
 
 // GetBucketVersioning answers the bucket's versioning state.
 func (g *Gateway) GetBucketVersioning(ctx context.Context, name string) (s3api.Versioning, error) {
 	var out s3api.Versioning
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, name)
-		if err != nil {
-			return err
-		}
-		out = k.rec.Versioning
+	err := g.viewBucket(name, func(_ *chunkstore.Tx, k *bkt) error {
+		out = s3api.Versioning(k.rec.Versioning)
 		return nil
 	})
 	return out, mapErr(err)
@@ -131,8 +154,8 @@ func (g *Gateway) PutBucketVersioning(ctx context.Context, name string, v s3api.
 	if v != s3api.VersioningEnabled && v != s3api.VersioningSuspended {
 		return s3api.ErrIllegalVersioningConfiguration.WithMessagef("The versioning status %q is not Enabled or Suspended.", v)
 	}
-	return mapErr(g.updateBucket(name, func(k *bkt) error {
-		k.rec.Versioning = v
+	return mapErr(g.updateInfo(name, func(k *bkt) error {
+		k.rec.Versioning = string(v)
 		return nil
 	}))
 }
@@ -140,11 +163,7 @@ func (g *Gateway) PutBucketVersioning(ctx context.Context, name string, v s3api.
 // GetBucketTagging answers the bucket's tags, or ErrNoSuchTagSet.
 func (g *Gateway) GetBucketTagging(ctx context.Context, name string) (map[string]string, error) {
 	var out map[string]string
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, name)
-		if err != nil {
-			return err
-		}
+	err := g.viewBucket(name, func(_ *chunkstore.Tx, k *bkt) error {
 		if len(k.rec.Tags) == 0 {
 			return s3api.ErrNoSuchTagSet
 		}
@@ -156,7 +175,7 @@ func (g *Gateway) GetBucketTagging(ctx context.Context, name string) (map[string
 
 // PutBucketTagging replaces the bucket's tags.
 func (g *Gateway) PutBucketTagging(ctx context.Context, name string, tags map[string]string) error {
-	return mapErr(g.updateBucket(name, func(k *bkt) error {
+	return mapErr(g.updateInfo(name, func(k *bkt) error {
 		k.rec.Tags = maps.Clone(tags)
 		return nil
 	}))
@@ -164,59 +183,18 @@ func (g *Gateway) PutBucketTagging(ctx context.Context, name string, tags map[st
 
 // DeleteBucketTagging removes the bucket's tags.
 func (g *Gateway) DeleteBucketTagging(ctx context.Context, name string) error {
-	return mapErr(g.updateBucket(name, func(k *bkt) error {
+	return mapErr(g.updateInfo(name, func(k *bkt) error {
 		k.rec.Tags = nil
 		return nil
 	}))
 }
 
-func (g *Gateway) updateBucket(name string, fn func(k *bkt) error) error {
-	return g.db.Update(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, name)
-		if err != nil {
-			return err
-		}
+// updateInfo changes a bucket's info record.
+func (g *Gateway) updateInfo(name string, fn func(k *bkt) error) error {
+	return g.updateBucket(name, func(_ *chunkstore.Tx, k *bkt) error {
 		if err := fn(k); err != nil {
 			return err
 		}
 		return k.saveInfo()
 	})
-}
-
-// checkBucketGroups refuses to start when a bucket lives in a group that is
-// not configured: its data would be unreachable, and the orphan reconcile
-// could not account for it.
-func (g *Gateway) checkBucketGroups() error {
-	dirs := g.cfg.GroupDirs()
-	return g.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktBuckets).ForEachBucket(func(name []byte) error {
-			k, err := openBkt(tx, string(name))
-			if err != nil {
-				return err
-			}
-			if _, ok := dirs[k.rec.Group]; !ok {
-				return fmt.Errorf("bucket %s lives in storage group %q, which is not configured (add --group %s=DIR)", name, k.rec.Group, k.rec.Group)
-			}
-			return nil
-		})
-	})
-}
-
-// bucketGroup reads a bucket's record and resolves its group, outside any
-// write transaction: writers stream into the group before they record.
-func (g *Gateway) bucketGroup(name string) (bucketRecord, *group, error) {
-	var rec bucketRecord
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, name)
-		if err != nil {
-			return err
-		}
-		rec = k.rec
-		return nil
-	})
-	if err != nil {
-		return rec, nil, err
-	}
-	gr, err := g.group(rec.Group)
-	return rec, gr, err
 }

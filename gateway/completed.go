@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -63,11 +61,7 @@ func (k *bkt) rememberCompleted(uploadID string, rec completedRecord) error {
 // completedBefore answers a retried Complete: the version an earlier
 // completion of uploadID made, if it named the same key and parts and the
 // version still exists.
-func (g *Gateway) completedBefore(tx *bolt.Tx, bucket, key, uploadID string, parts []s3api.CompletePart) (s3api.ObjectInfo, bool) {
-	k, err := openBkt(tx, bucket)
-	if err != nil {
-		return s3api.ObjectInfo{}, false
-	}
+func (k *bkt) completedBefore(key, uploadID string, parts []s3api.CompletePart) (s3api.ObjectInfo, bool) {
 	done := k.b.Bucket(bktDone)
 	if done == nil {
 		return s3api.ObjectInfo{}, false

@@ -1,5 +1,7 @@
 // Package gateway is Cairn's object layer: it implements s3api.Backend on top
-// of one bbolt metadata database and one chunkstore.Store per storage group.
+// of one chunkstore.Store per storage group, which holds the group's buckets'
+// records beside their manifests (meta.go), and a small meta.db that locks
+// the data directory and knows the groups.
 //
 // The nouns:
 //
@@ -16,16 +18,16 @@
 //   - Null version: the version S3 calls "null": written while versioning is
 //     unset or suspended; at most one per key, replaced by the next such write.
 //   - Manifest: the chunk store's ordered list of chunks of one byte stream
-//     (an object body or a multipart part). Metadata names manifests by ID;
-//     a manifest that no metadata names is an orphan, released at startup.
+//     (an object body or a multipart part). Records name manifests by ID.
 //   - Upload: a multipart upload in progress; each part is a manifest,
 //     stitched together without reading data on completion.
-//   - Pin: a reader's hold on a manifest; a release that arrives while a
-//     manifest is pinned waits until the last reader closes, so a GET never
-//     loses its chunks to a concurrent DELETE and clean.
 //
-// Writes stream into the chunk store first and become visible only in the
-// short bbolt transaction that records them; manifests that a write displaces
-// are released after that transaction commits. A crash between the two leaves
-// an orphan manifest, never a dangling reference.
+// Writes stream into the group's chunk store and become visible in the one
+// transaction that commits the manifest and records the version (or part);
+// the manifests a write or delete displaces are released in that same
+// transaction. A crash leaves the write whole or absent: there is no orphan
+// to look for, so start-up reads no object. A GET opens its reader in the
+// read transaction that resolved the version; the reader holds the manifest
+// (a chunk store lease) until it is closed, so a concurrent DELETE and clean
+// never take its chunks.
 package gateway

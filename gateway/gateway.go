@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"os"
@@ -111,11 +110,14 @@ func (c Config) GroupDirs() map[string]string {
 type Gateway struct {
 	cfg    Config
 	log    *slog.Logger
-	db     *bolt.DB
+	db     *bolt.DB // meta.db: the data directory's lock and the group registry
 	groups map[string]*group
 
-	// lookups orders pins against releases; see pinView.
-	lookups sync.RWMutex
+	// buckets maps each bucket to its group; a bucket's records live in
+	// its group's store. Created and deleted under mu (write), so that two
+	// groups never hold the same name.
+	mu      sync.RWMutex
+	buckets map[string]*group
 
 	closeOnce sync.Once
 	closeErr  error
@@ -124,9 +126,11 @@ type Gateway struct {
 
 var _ s3api.Backend = (*Gateway)(nil)
 
-// New opens (creating when absent) the gateway on cfg.DataDir: meta.db, then
-// every group's chunk store, then releases orphan manifests (committed to a
-// chunk store but never recorded, as a crash between the two leaves them).
+// New opens (creating when absent) the gateway on cfg.DataDir: meta.db,
+// then every group's chunk store, then it reads which buckets each group
+// holds. Nothing at start-up walks objects: an object's version and its
+// manifest commit in one transaction of the group's store, so there is no
+// orphan to look for. A data directory of format 1 is migrated first.
 func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -144,39 +148,45 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)
 	}
-	db, err := openMeta(cfg.DataDir, cfg.LockTimeout)
+	db, format, err := openMeta(cfg.DataDir, cfg.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, db: db, groups: map[string]*group{}}
-	if err := g.writePID(); err != nil {
+	g := &Gateway{cfg: cfg, log: log, db: db, groups: map[string]*group{}, buckets: map[string]*group{}}
+	fail := func(err error) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
-	if err := g.checkBucketGroups(); err != nil {
-		g.Close()
-		return nil, err
+	if err := g.writePID(); err != nil {
+		return fail(err)
+	}
+	if format == metaFormat1 {
+		if err := g.checkBucketGroups1(); err != nil {
+			return fail(err)
+		}
 	}
 	dirs := cfg.GroupDirs()
 	for _, name := range slices.Sorted(maps.Keys(dirs)) {
 		gr, err := openGroup(ctx, cfg, log, name, dirs[name])
 		if err != nil {
-			g.Close()
-			return nil, err
+			return fail(err)
 		}
-		gr.lookups = &g.lookups
 		g.groups[name] = gr
 	}
-	if err := g.reconcile(ctx); err != nil {
-		g.Close()
-		return nil, err
+	if format == metaFormat1 {
+		if err := g.migrate(ctx); err != nil {
+			return fail(fmt.Errorf("gateway: migrating meta.db format 1: %w", err))
+		}
+	}
+	if err := g.loadBuckets(); err != nil {
+		return fail(err)
 	}
 	return g, nil
 }
 
 // openMeta opens meta.db, turning a held lock into a message naming the
-// process that holds it.
-func openMeta(dataDir string, timeout time.Duration) (*bolt.DB, error) {
+// process that holds it, and answers its format.
+func openMeta(dataDir string, timeout time.Duration) (*bolt.DB, string, error) {
 	path := filepath.Join(dataDir, "meta.db")
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
@@ -186,16 +196,17 @@ func openMeta(dataDir string, timeout time.Duration) (*bolt.DB, error) {
 				holder = "pid " + strconv.Itoa(pid)
 			}
 		}
-		return nil, inUseError(fmt.Sprintf("data directory %s is in use by another cairn (%s)", dataDir, holder))
+		return nil, "", inUseError(fmt.Sprintf("data directory %s is in use by another cairn (%s)", dataDir, holder))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("gateway: open %s: %w", path, err)
+		return nil, "", fmt.Errorf("gateway: open %s: %w", path, err)
 	}
-	if err := initMeta(db); err != nil {
+	format, err := initMeta(db)
+	if err != nil {
 		db.Close()
-		return nil, err
+		return nil, "", err
 	}
-	return db, nil
+	return db, format, nil
 }
 
 // ErrInUse: the data directory or a group directory is open in another process.
@@ -242,20 +253,13 @@ func (g *Gateway) Close() error {
 	return g.closeErr
 }
 
-// group is one storage group: its chunk store and the pins of its manifests.
+// group is one storage group: its chunk store, which holds the records of
+// its buckets too.
 type group struct {
 	name  string
 	dir   string
 	store *chunkstore.Store
 	log   *slog.Logger
-	// lookups is the Gateway's: release waits out the lookups in flight.
-	lookups *sync.RWMutex
-
-	mu struct {
-		sync.Mutex
-		pins   map[chunkstore.ManifestID]int
-		doomed map[chunkstore.ManifestID]bool
-	}
 }
 
 func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir string) (*group, error) {
@@ -276,107 +280,66 @@ func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir stri
 	if err != nil {
 		return nil, fmt.Errorf("storage group %q (%s): %w", name, dir, err)
 	}
-	gr := &group{name: name, dir: dir, store: st, log: log.With("group", name)}
-	gr.mu.pins = map[chunkstore.ManifestID]int{}
-	gr.mu.doomed = map[chunkstore.ManifestID]bool{}
-	return gr, nil
+	return &group{name: name, dir: dir, store: st, log: log.With("group", name)}, nil
 }
 
-// pin keeps id's chunks until unpin: a release meanwhile is deferred.
-func (gr *group) pin(id chunkstore.ManifestID) {
-	gr.mu.Lock()
-	gr.mu.pins[id]++
-	gr.mu.Unlock()
-}
-
-func (gr *group) unpin(ctx context.Context, id chunkstore.ManifestID) {
-	gr.mu.Lock()
-	gr.mu.pins[id]--
-	last := gr.mu.pins[id] == 0
-	doomed := last && gr.mu.doomed[id]
-	if last {
-		delete(gr.mu.pins, id)
-		delete(gr.mu.doomed, id)
-	}
-	gr.mu.Unlock()
-	if doomed {
-		gr.releaseNow(ctx, id)
-	}
-}
-
-// release drops manifests no metadata names any more. It runs after the
-// transaction that dropped them committed, and must not be skipped because
-// a client went away, so it ignores ctx's cancellation. A failure is logged:
-// the manifest is then an orphan that the next startup releases.
-func (gr *group) release(ctx context.Context, ids ...chunkstore.ManifestID) {
-	if len(ids) == 0 {
-		return
-	}
-	// A lookup whose read transaction began before ours committed may still
-	// find these manifests and pin them; wait until every such lookup has
-	// taken its pin (pinView), so that the check below sees it. Lookups
-	// that begin from now on read the committed state and cannot find them.
-	gr.lookups.Lock()
-	gr.lookups.Unlock()
-	for _, id := range ids {
-		gr.mu.Lock()
-		if gr.mu.pins[id] > 0 {
-			gr.mu.doomed[id] = true
-			gr.mu.Unlock()
-			continue
-		}
-		gr.mu.Unlock()
-		gr.releaseNow(ctx, id)
-	}
-}
-
-func (gr *group) releaseNow(ctx context.Context, id chunkstore.ManifestID) {
-	if err := gr.store.Release(context.WithoutCancel(ctx), id); err != nil && !errors.Is(err, chunkstore.ErrNotFound) {
-		gr.log.Warn("release manifest; left for the startup reconcile", "manifest", uint64(id), "err", err)
-	}
-}
-
-// open returns a reader of a manifest pinned until the reader is closed.
-// The caller pinned id already (inside the transaction that found it).
-func (gr *group) open(ctx context.Context, id chunkstore.ManifestID) (io.ReadSeekCloser, error) {
-	r, err := gr.store.NewReader(ctx, id)
-	if err != nil {
-		gr.unpin(ctx, id)
-		return nil, err
-	}
-	return &pinnedReader{Reader: r, unpin: func() { gr.unpin(context.Background(), id) }}, nil
-}
-
-type pinnedReader struct {
-	*chunkstore.Reader
-	once  sync.Once
-	unpin func()
-}
-
-func (r *pinnedReader) Close() error {
-	err := r.Reader.Close()
-	r.once.Do(r.unpin)
-	return err
-}
-
-// pinView runs fn, which finds manifests and pins them, in a read
-// transaction. A bbolt read transaction sees the database as of its start,
-// so fn may find a version that a write has removed since, and pin its
-// manifest after that write's release looked for pins and found none: the
-// reader would then lose its chunks midway, or fail to open. The lookups
-// lock closes that window: held shared from before the transaction begins
-// until fn's pins are taken, and taken exclusively by release.
-func (g *Gateway) pinView(fn func(tx *bolt.Tx) error) error {
-	g.lookups.RLock()
-	defer g.lookups.RUnlock()
-	return g.db.View(fn)
-}
-
-// group returns the storage group of a bucket record.
+// group returns a configured storage group by name.
 func (g *Gateway) group(name string) (*group, error) {
 	gr, ok := g.groups[name]
 	if !ok {
 		return nil, fmt.Errorf("storage group %q is not configured", name)
 	}
 	return gr, nil
+}
+
+// bucketGroup resolves the group that holds a bucket, or ErrNoSuchBucket.
+func (g *Gateway) bucketGroup(name string) (*group, error) {
+	g.mu.RLock()
+	gr := g.buckets[name]
+	g.mu.RUnlock()
+	if gr == nil {
+		return nil, noSuchBucket(name)
+	}
+	return gr, nil
+}
+
+func noSuchBucket(name string) error {
+	return s3api.ErrNoSuchBucket.WithMessagef("The specified bucket does not exist: %s", name)
+}
+
+// viewBucket runs fn in a read transaction of the bucket's group, with the
+// bucket open. Readers opened in it hold their manifests (chunkstore leases).
+func (g *Gateway) viewBucket(name string, fn func(tx *chunkstore.Tx, k *bkt) error) error {
+	gr, err := g.bucketGroup(name)
+	if err != nil {
+		return err
+	}
+	return gr.store.View(func(tx *chunkstore.Tx) error {
+		k, err := openBkt(tx, name)
+		if err != nil {
+			return err
+		}
+		return fn(tx, k)
+	})
+}
+
+// updateBucket runs fn in a write transaction of the bucket's group, with
+// the bucket open; it commits durably when fn returns nil.
+func (g *Gateway) updateBucket(name string, fn func(tx *chunkstore.Tx, k *bkt) error) error {
+	gr, err := g.bucketGroup(name)
+	if err != nil {
+		return err
+	}
+	return updateIn(gr, name, fn)
+}
+
+// updateIn is updateBucket in a group already resolved.
+func updateIn(gr *group, name string, fn func(tx *chunkstore.Tx, k *bkt) error) error {
+	return gr.store.Update(func(tx *chunkstore.Tx) error {
+		k, err := openBkt(tx, name)
+		if err != nil {
+			return err
+		}
+		return fn(tx, k)
+	})
 }

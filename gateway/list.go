@@ -7,6 +7,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -135,11 +136,8 @@ func pageSize(n int) int { return min(max(n, 0), maxPage) }
 // ListObjects lists current objects (delete markers hidden) in key order.
 func (g *Gateway) ListObjects(ctx context.Context, in s3api.ListInput) (s3api.ListResult, error) {
 	var out s3api.ListResult
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, in.Bucket)
-		if err != nil {
-			return err
-		}
+	err := g.viewBucket(in.Bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		var err error
 		o := walkOpts{prefix: in.Prefix, delimiter: in.Delimiter, after: in.After, max: pageSize(in.MaxKeys)}
 		if o.max == 0 {
 			return nil
@@ -170,11 +168,8 @@ func (g *Gateway) ListObjects(ctx context.Context, in s3api.ListInput) (s3api.Li
 // each key's versions newest first.
 func (g *Gateway) ListObjectVersions(ctx context.Context, in s3api.ListVersionsInput) (s3api.ListVersionsResult, error) {
 	var out s3api.ListVersionsResult
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, in.Bucket)
-		if err != nil {
-			return err
-		}
+	err := g.viewBucket(in.Bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		var err error
 		o := walkOpts{prefix: in.Prefix, delimiter: in.Delimiter, after: in.KeyMarker, max: pageSize(in.MaxKeys)}
 		if in.VersionIDMarker != "" {
 			if in.KeyMarker == "" {
@@ -232,11 +227,8 @@ func (g *Gateway) ListObjectVersions(ctx context.Context, in s3api.ListVersionsI
 // key's uploads in initiation order.
 func (g *Gateway) ListMultipartUploads(ctx context.Context, in s3api.ListUploadsInput) (s3api.ListUploadsResult, error) {
 	var out s3api.ListUploadsResult
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, in.Bucket)
-		if err != nil {
-			return err
-		}
+	err := g.viewBucket(in.Bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		var err error
 		o := walkOpts{prefix: in.Prefix, delimiter: in.Delimiter, after: in.KeyMarker, max: pageSize(in.MaxUploads)}
 		if in.UploadIDMarker != "" && in.KeyMarker != "" {
 			uid, ok := parseID(in.UploadIDMarker)

@@ -1,8 +1,12 @@
 package gateway
 
-// meta.db layout (bbolt):
+// Where the gateway keeps its records. Every record about a bucket and its
+// objects lives in the chunk store of the bucket's storage group, in the
+// store's namespace for its caller (chunkstore.Tx.Bucket), so that an
+// object version and its manifest commit in one transaction and a release
+// happens in the transaction that drops the last record naming a manifest:
 //
-//	sys/                       format, clock (last stamp handed out, uint64 ns)
+//	sys/                       clock (last stamp handed out, uint64 ns)
 //	buckets/<name>/            one nested bucket per S3 bucket
 //	    info                   bucketRecord (JSON)
 //	    cur/<key>              seq of the key's current version, present only
@@ -11,6 +15,13 @@ package gateway
 //	    nul/<key>              seq of the key's null version, if any
 //	    upl/<ekey>00 01<uid>   uploadRecord (JSON)
 //	    prt/<uid><part:2>      partRecord (JSON)
+//	    done/<upload ID>       completedRecord (JSON), see completed.go
+//
+// meta.db, in the data directory, holds what spans groups: its format, and
+// the groups that hold buckets (groups/<name> -> directory), so that a
+// group left out of the configuration is noticed rather than its buckets
+// silently missing. Its lock is the data directory's. (Format 1 kept the
+// bucket trees in meta.db; migrate.go moves them.)
 //
 // <key> is the object key's bytes; <ekey> is the key with every 0x00 byte
 // written 00 FF, so that <ekey>00 01 sorts exactly where the key sorts and
@@ -18,7 +29,7 @@ package gateway
 // then 4 random bytes: a key's versions sort newest first. <uid> is 8 bytes
 // of (not inverted) stamp then 4 random bytes: a key's uploads sort in
 // initiation order. Stamps are nanoseconds since the epoch, strictly
-// increasing across the database's life (sys/clock), so order never depends
+// increasing across the group's life (sys/clock), so order never depends
 // on the wall clock behaving.
 //
 // cur lets ListObjects walk live objects only and skip a whole common prefix
@@ -30,7 +41,6 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -44,6 +54,7 @@ import (
 var (
 	bktSys     = []byte("sys")
 	bktBuckets = []byte("buckets")
+	bktGroups  = []byte("groups")
 	keyFormat  = []byte("format")
 	keyClock   = []byte("clock")
 	keyInfo    = []byte("info")
@@ -54,7 +65,11 @@ var (
 	bktPrt     = []byte("prt")
 )
 
-const metaFormat = "1"
+// metaFormat is meta.db's format: "1" held the buckets, "2" only the groups.
+const (
+	metaFormat  = "2"
+	metaFormat1 = "1"
+)
 
 // seqLen is the length of a version's seq and of an upload's uid.
 const seqLen = 12
@@ -65,78 +80,39 @@ const nullVersion = "null"
 // idEncoding keeps byte order in string order, so IDs sort like their keys.
 var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 
-func initMeta(db *bolt.DB) error {
-	return db.Update(func(tx *bolt.Tx) error {
+// initMeta makes a new meta.db's buckets and returns its format: metaFormat,
+// or metaFormat1 for a data directory to migrate.
+func initMeta(db *bolt.DB) (string, error) {
+	var format string
+	err := db.Update(func(tx *bolt.Tx) error {
 		sys, err := tx.CreateBucketIfNotExists(bktSys)
 		if err != nil {
 			return err
 		}
-		if f := sys.Get(keyFormat); f == nil {
+		switch f := sys.Get(keyFormat); {
+		case f == nil:
 			if err := sys.Put(keyFormat, []byte(metaFormat)); err != nil {
 				return err
 			}
-		} else if string(f) != metaFormat {
+			format = metaFormat
+		case string(f) == metaFormat || string(f) == metaFormat1:
+			format = string(f)
+		default:
 			return fmt.Errorf("gateway: meta.db has format %q, this cairn reads %q", f, metaFormat)
 		}
-		_, err = tx.CreateBucketIfNotExists(bktBuckets)
+		_, err = tx.CreateBucketIfNotExists(bktGroups)
 		return err
 	})
+	return format, err
 }
 
-// bucketRecord is a bucket's info.
-type bucketRecord struct {
-	Created    time.Time         `json:"created"`
-	Group      string            `json:"group"`
-	Versioning s3api.Versioning  `json:"versioning,omitempty"`
-	Tags       map[string]string `json:"tags,omitempty"`
-}
-
-// versionRecord is one version or delete marker.
-type versionRecord struct {
-	ID           string                `json:"id"` // "null" or idEncoding of the seq
-	DeleteMarker bool                  `json:"dm,omitempty"`
-	Manifest     chunkstore.ManifestID `json:"m"` // meaningless for delete markers
-	Size         int64                 `json:"size"`
-	ETag         string                `json:"etag,omitempty"`
-	Modified     time.Time             `json:"mod"`
-	Meta         s3api.ObjectMeta      `json:"meta"`
-	Checksum     s3api.Checksum        `json:"ck"`
-	Parts        int                   `json:"parts,omitempty"`
-	// PartSizes are a multipart object's part lengths, in order, so that
-	// GET ?partNumber=N can find part N.
-	PartSizes []int64 `json:"psz,omitempty"`
-}
-
-// uploadRecord is one multipart upload in progress.
-type uploadRecord struct {
-	Initiated         time.Time        `json:"init"`
-	Meta              s3api.ObjectMeta `json:"meta"`
-	ChecksumAlgorithm string           `json:"ckalg,omitempty"`
-	ChecksumType      string           `json:"cktype,omitempty"`
-}
-
-// partRecord is one uploaded part.
-type partRecord struct {
-	Manifest chunkstore.ManifestID `json:"m"`
-	Size     int64                 `json:"size"`
-	ETag     string                `json:"etag"` // hex MD5 of the part's bytes
-	Modified time.Time             `json:"mod"`
-	Checksum s3api.Checksum        `json:"ck"`
-}
-
-func encode(v any) ([]byte, error) { return json.Marshal(v) }
-
-func decode(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("gateway: meta.db record: %w", err)
+// nextStamp hands out the next stamp of a group: now, or one past the last
+// stamp when the clock has not moved on (or went back).
+func nextStamp(tx *chunkstore.Tx) (uint64, error) {
+	sys, err := tx.Bucket().CreateBucketIfNotExists(bktSys)
+	if err != nil {
+		return 0, err
 	}
-	return nil
-}
-
-// nextStamp hands out the next stamp: now, or one past the last stamp when
-// the clock has not moved on (or went back).
-func nextStamp(tx *bolt.Tx) (uint64, error) {
-	sys := tx.Bucket(bktSys)
 	now := uint64(time.Now().UnixNano())
 	if last := sys.Get(keyClock); len(last) == 8 {
 		if l := binary.BigEndian.Uint64(last); now <= l {
@@ -224,21 +200,26 @@ func partKey(uid []byte, part int) []byte {
 	return binary.BigEndian.AppendUint16(bytes.Clone(uid), uint16(part))
 }
 
-// bkt is one S3 bucket opened inside a transaction.
+// bkt is one S3 bucket opened inside a transaction of its group.
 type bkt struct {
+	tx                      *chunkstore.Tx
 	name                    string
 	rec                     bucketRecord
 	b                       *bolt.Bucket
 	cur, ver, nul, upl, prt *bolt.Bucket
 }
 
-// openBkt opens bucket name in tx, or answers ErrNoSuchBucket.
-func openBkt(tx *bolt.Tx, name string) (*bkt, error) {
-	b := tx.Bucket(bktBuckets).Bucket([]byte(name))
+// openBkt opens bucket name in a group's transaction, or answers
+// ErrNoSuchBucket.
+func openBkt(tx *chunkstore.Tx, name string) (*bkt, error) {
+	var b *bolt.Bucket
+	if root := tx.Bucket().Bucket(bktBuckets); root != nil {
+		b = root.Bucket([]byte(name))
+	}
 	if b == nil {
 		return nil, s3api.ErrNoSuchBucket.WithMessagef("The specified bucket does not exist: %s", name)
 	}
-	k := &bkt{name: name, b: b,
+	k := &bkt{tx: tx, name: name, b: b,
 		cur: b.Bucket(bktCur), ver: b.Bucket(bktVer), nul: b.Bucket(bktNul),
 		upl: b.Bucket(bktUpl), prt: b.Bucket(bktPrt)}
 	if err := decode(b.Get(keyInfo), &k.rec); err != nil {
@@ -246,6 +227,8 @@ func openBkt(tx *bolt.Tx, name string) (*bkt, error) {
 	}
 	return k, nil
 }
+
+func (k *bkt) versioning() s3api.Versioning { return s3api.Versioning(k.rec.Versioning) }
 
 func (k *bkt) saveInfo() error {
 	v, err := encode(k.rec)

@@ -8,11 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"strconv"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/s3api"
@@ -24,7 +21,7 @@ const maxParts = 10000
 func (r uploadRecord) info(bucket, key, id string) s3api.UploadInfo {
 	return s3api.UploadInfo{
 		Bucket: bucket, Key: key, UploadID: id, Initiated: r.Initiated,
-		Meta: r.Meta, ChecksumAlgorithm: r.ChecksumAlgorithm, ChecksumType: r.ChecksumType,
+		Meta: r.Meta.s3(), ChecksumAlgorithm: r.ChecksumAlgorithm, ChecksumType: r.ChecksumType,
 	}
 }
 
@@ -63,8 +60,8 @@ func (k *bkt) parts(uid []byte, fn func(n int, p partRecord) error) error {
 	return nil
 }
 
-// dropUpload deletes an upload and its parts, returning their manifests.
-func (k *bkt) dropUpload(key string, uid []byte) ([]chunkstore.ManifestID, error) {
+// dropUpload deletes an upload and its parts, releasing their manifests.
+func (k *bkt) dropUpload(key string, uid []byte) error {
 	var ids []chunkstore.ManifestID
 	var keys [][]byte
 	err := k.parts(uid, func(n int, p partRecord) error {
@@ -73,33 +70,30 @@ func (k *bkt) dropUpload(key string, uid []byte) ([]chunkstore.ManifestID, error
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Delete after the walk: deleting under a live cursor skips entries.
-	for _, pk := range keys {
+	for i, pk := range keys {
 		if err := k.prt.Delete(pk); err != nil {
-			return nil, err
+			return err
+		}
+		if err := k.tx.Release(ids[i]); err != nil {
+			return err
 		}
 	}
-	return ids, k.upl.Delete(composite(key, uid))
+	return k.upl.Delete(composite(key, uid))
 }
 
 // CreateMultipartUpload starts an upload and answers its ID.
 func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo) (string, error) {
 	var id string
-	err := g.db.Update(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, in.Bucket)
-		if err != nil {
-			return err
-		}
+	err := g.updateBucket(in.Bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		stamp, err := nextStamp(tx)
 		if err != nil {
 			return err
 		}
 		uid := newUID(stamp)
-		meta := in.Meta
-		meta.User, meta.Tags = maps.Clone(meta.User), maps.Clone(meta.Tags)
-		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: meta, ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType})
+		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: metaRecord(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType})
 		if err != nil {
 			return err
 		}
@@ -110,86 +104,75 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 }
 
 // uploadGroup checks that an upload exists and resolves its bucket's group.
-func (g *Gateway) uploadGroup(bucket, key, uploadID string) (bucketRecord, *group, error) {
-	var rec bucketRecord
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
-		rec = k.rec
-		_, err = k.findUpload(key, uploadID)
+func (g *Gateway) uploadGroup(bucket, key, uploadID string) (*group, error) {
+	gr, err := g.bucketGroup(bucket)
+	if err != nil {
+		return nil, err
+	}
+	return gr, g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		_, err := k.findUpload(key, uploadID)
 		return err
 	})
-	if err != nil {
-		return rec, nil, err
-	}
-	gr, err := g.group(rec.Group)
-	return rec, gr, err
 }
 
-// UploadPart streams one part into the bucket's group and records it,
-// replacing a part with the same number.
+// UploadPart streams one part into the bucket's group and records it in
+// the transaction that commits it, replacing a part with the same number.
 func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3api.PartInfo, error) {
 	if in.PartNumber < 1 || in.PartNumber > maxParts {
 		return s3api.PartInfo{}, s3api.ErrTooManyParts
 	}
-	_, gr, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
+	gr, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
-	m, own, err := stream(ctx, gr, in.Body, in.Size, in.Digest == nil)
-	if err != nil {
-		return s3api.PartInfo{}, mapErr(err)
-	}
-	sum, ck := digestOf(in.Digest, own)
-	return g.recordPart(ctx, gr, in.Bucket, in.Key, in.UploadID, in.PartNumber, partRecord{
-		Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum), Checksum: ck,
+	var info s3api.PartInfo
+	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
+		sum, ck := digestOf(in.Digest, own)
+		var err error
+		info, err = recordPart(tx, in.Bucket, in.Key, in.UploadID, in.PartNumber, partRecord{
+			Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum), Checksum: checksumOf(ck),
+		})
+		return err
 	})
+	return info, mapErr(err)
 }
 
-// recordPart records a committed part manifest; when the upload is gone
-// meanwhile (aborted, completed) it releases the manifest instead.
-func (g *Gateway) recordPart(ctx context.Context, gr *group, bucket, key, uploadID string, n int, p partRecord) (s3api.PartInfo, error) {
-	var old []chunkstore.ManifestID
-	err := g.db.Update(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
-		u, err := k.findUpload(key, uploadID)
-		if err != nil {
-			return err
-		}
-		stamp, err := nextStamp(tx)
-		if err != nil {
-			return err
-		}
-		p.Modified = stampTime(stamp)
-		pk := partKey(u.uid, n)
-		if prev := k.prt.Get(pk); prev != nil {
-			var pr partRecord
-			if err := decode(prev, &pr); err != nil {
-				return err
-			}
-			old = append(old, pr.Manifest)
-		}
-		v, err := encode(p)
-		if err != nil {
-			return err
-		}
-		return k.prt.Put(pk, v)
-	})
+// recordPart records a part whose manifest tx commits, releasing the part
+// it replaces; when the upload is gone (aborted, completed) it fails, and
+// the commit with it.
+func recordPart(tx *chunkstore.Tx, bucket, key, uploadID string, n int, p partRecord) (s3api.PartInfo, error) {
+	k, err := openBkt(tx, bucket)
 	if err != nil {
-		gr.release(ctx, p.Manifest)
-		return s3api.PartInfo{}, mapErr(err)
+		return s3api.PartInfo{}, err
 	}
-	gr.release(ctx, old...)
-	return p.info(n), nil
+	u, err := k.findUpload(key, uploadID)
+	if err != nil {
+		return s3api.PartInfo{}, err
+	}
+	stamp, err := nextStamp(tx)
+	if err != nil {
+		return s3api.PartInfo{}, err
+	}
+	p.Modified = stampTime(stamp)
+	pk := partKey(u.uid, n)
+	if prev := k.prt.Get(pk); prev != nil {
+		var pr partRecord
+		if err := decode(prev, &pr); err != nil {
+			return s3api.PartInfo{}, err
+		}
+		if err := tx.Release(pr.Manifest); err != nil {
+			return s3api.PartInfo{}, err
+		}
+	}
+	v, err := encode(p)
+	if err != nil {
+		return s3api.PartInfo{}, err
+	}
+	return p.info(n), k.prt.Put(pk, v)
 }
 
 func (p partRecord) info(n int) s3api.PartInfo {
-	return s3api.PartInfo{PartNumber: n, ETag: p.ETag, Size: p.Size, LastModified: p.Modified, Checksum: p.Checksum}
+	return s3api.PartInfo{PartNumber: n, ETag: p.ETag, Size: p.Size, LastModified: p.Modified, Checksum: p.Checksum.s3()}
 }
 
 // UploadPartCopy streams (a range of) a source version into a new part.
@@ -199,88 +182,78 @@ func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInp
 	if in.PartNumber < 1 || in.PartNumber > maxParts {
 		return s3api.PartInfo{}, s3api.ErrTooManyParts
 	}
-	_, dst, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
+	dst, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
-	src, srcGr, err := g.source(in.SrcBucket, in.SrcKey, in.SrcVersionID, in.SourceCheck)
+	src, err := g.source(ctx, in.SrcBucket, in.SrcKey, in.SrcVersionID, in.SourceCheck)
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
-	defer srcGr.unpin(ctx, src.rec.Manifest)
-	first, n := int64(0), src.rec.Size
+	defer src.r.Close()
+	size := src.v.rec.Size
+	first, n := int64(0), size
 	if in.Ranged {
-		if in.First < 0 || in.Last < in.First || in.Last >= src.rec.Size {
-			return s3api.PartInfo{}, s3api.ErrInvalidRange.WithMessagef("The requested range bytes=%d-%d is not satisfiable for a source of %d bytes.", in.First, in.Last, src.rec.Size)
+		if in.First < 0 || in.Last < in.First || in.Last >= size {
+			return s3api.PartInfo{}, s3api.ErrInvalidRange.WithMessagef("The requested range bytes=%d-%d is not satisfiable for a source of %d bytes.", in.First, in.Last, size)
 		}
 		first, n = in.First, in.Last-in.First+1
 	}
-	var p partRecord
-	if !in.Ranged && srcGr == dst && src.rec.Parts == 0 && len(src.rec.ETag) == 32 {
-		m, err := dst.store.Clone(ctx, src.rec.Manifest)
-		if err != nil {
-			return s3api.PartInfo{}, mapErr(err)
-		}
-		p = partRecord{Manifest: m.ID, Size: src.rec.Size, ETag: src.rec.ETag}
-	} else {
-		r, err := srcGr.store.NewReader(ctx, src.rec.Manifest)
-		if err != nil {
-			return s3api.PartInfo{}, mapErr(err)
-		}
-		defer r.Close()
-		if _, err := r.Seek(first, io.SeekStart); err != nil {
-			return s3api.PartInfo{}, mapErr(err)
-		}
-		m, sum, err := stream(ctx, dst, io.LimitReader(r, n), n, true)
-		if err != nil {
-			return s3api.PartInfo{}, mapErr(err)
-		}
-		p = partRecord{Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum)}
+	var info s3api.PartInfo
+	record := func(tx *chunkstore.Tx, p partRecord) error {
+		var err error
+		info, err = recordPart(tx, in.Bucket, in.Key, in.UploadID, in.PartNumber, p)
+		return err
 	}
-	return g.recordPart(ctx, dst, in.Bucket, in.Key, in.UploadID, in.PartNumber, p)
+	if !in.Ranged && src.gr == dst && src.v.rec.Parts == 0 && len(src.v.rec.ETag) == 32 {
+		_, err = dst.store.ConcatWith(ctx, []chunkstore.ManifestID{src.v.rec.Manifest}, func(tx *chunkstore.Tx, m chunkstore.Manifest) error {
+			return record(tx, partRecord{Manifest: m.ID, Size: size, ETag: src.v.rec.ETag})
+		})
+		return info, mapErr(err)
+	}
+	if _, err := src.r.Seek(first, io.SeekStart); err != nil {
+		return s3api.PartInfo{}, mapErr(err)
+	}
+	_, err = stream(ctx, dst, io.LimitReader(src.r, n), n, true, func(tx *chunkstore.Tx, m chunkstore.Manifest, sum []byte) error {
+		return record(tx, partRecord{Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum)})
+	})
+	return info, mapErr(err)
 }
 
 // CompleteMultipartUpload validates the list, stitches the parts' manifests
-// (no data is read), records the object and releases the parts.
+// (no data is read) and, in the transaction that commits the object's
+// manifest, records the object and drops the upload and its parts.
 func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []s3api.CompletePart, ifMatch, ifNoneMatch string) (s3api.ObjectInfo, error) {
 	if len(parts) == 0 {
 		return s3api.ObjectInfo{}, s3api.ErrMalformedXML.WithMessage("The XML you provided was not well-formed or did not validate against our published schema: it names no part.")
 	}
+	gr, err := g.bucketGroup(bucket)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	var (
-		brec  bucketRecord
 		up    upload
 		chose []partRecord
+		info  s3api.ObjectInfo
+		again bool
 	)
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
-		brec = k.rec
+	err = g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		var err error
 		if up, err = k.findUpload(key, uploadID); err != nil {
+			if errors.Is(err, s3api.ErrNoSuchUpload) {
+				// Perhaps a retry of a completion whose answer was lost.
+				info, again = k.completedBefore(key, uploadID, parts)
+			}
 			return err
 		}
 		chose, err = k.choose(up.uid, parts, g.cfg.MinPartSize)
 		return err
 	})
-	if errors.Is(err, s3api.ErrNoSuchUpload) {
-		// Perhaps a retry of a completion whose answer was lost.
-		var info s3api.ObjectInfo
-		var ok bool
-		g.db.View(func(tx *bolt.Tx) error {
-			info, ok = g.completedBefore(tx, bucket, key, uploadID, parts)
-			return nil
-		})
-		if ok {
-			return info, nil
-		}
+	if again {
+		return info, nil
 	}
 	if err != nil {
 		return s3api.ObjectInfo{}, mapErr(err)
-	}
-	gr, err := g.group(brec.Group)
-	if err != nil {
-		return s3api.ObjectInfo{}, err
 	}
 	rec, err := assemble(up.rec, chose)
 	if err != nil {
@@ -290,15 +263,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	for i, p := range chose {
 		ids[i] = p.Manifest
 	}
-	m, err := gr.store.Concat(ctx, ids)
-	if err != nil {
-		return s3api.ObjectInfo{}, mapUploadErr(err)
-	}
-	rec.Manifest, rec.Size = m.ID, m.Size
-
-	var info s3api.ObjectInfo
-	var released []chunkstore.ManifestID
-	err = g.db.Update(func(tx *bolt.Tx) error {
+	_, err = gr.store.ConcatWith(ctx, ids, func(tx *chunkstore.Tx, m chunkstore.Manifest) error {
 		k, err := openBkt(tx, bucket)
 		if err != nil {
 			return err
@@ -317,23 +282,20 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 				return s3api.ErrInvalidPart.WithMessagef("Part %d was replaced while the upload completed.", parts[i].PartNumber)
 			}
 		}
-		v, displaced, err := k.write(tx, key, rec, ifMatch, ifNoneMatch)
+		rec.Manifest, rec.Size = m.ID, m.Size
+		v, err := k.write(key, rec, ifMatch, ifNoneMatch)
 		if err != nil {
 			return err
 		}
-		partIDs, err := k.dropUpload(key, u.uid)
-		if err != nil {
+		if err := k.dropUpload(key, u.uid); err != nil {
 			return err
 		}
-		released = append(displaced, partIDs...)
 		info = k.info(key, v)
 		return k.rememberCompleted(uploadID, completedRecord{Key: key, VersionID: v.rec.ID, ETag: v.rec.ETag, At: time.Now()})
 	})
 	if err != nil {
-		gr.release(ctx, m.ID)
-		return s3api.ObjectInfo{}, mapErr(err)
+		return s3api.ObjectInfo{}, mapUploadErr(err)
 	}
-	gr.release(ctx, released...)
 	return info, nil
 }
 
@@ -389,7 +351,7 @@ func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
 	return versionRecord{
 		ETag:      hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
 		Meta:      u.Meta,
-		Checksum:  multipartChecksum(u, parts),
+		Checksum:  checksumOf(multipartChecksum(u, parts)),
 		Parts:     len(parts),
 		PartSizes: sizes,
 	}, nil
@@ -397,42 +359,19 @@ func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
 
 // AbortMultipartUpload drops an upload and releases its parts.
 func (g *Gateway) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {
-	var (
-		ids []chunkstore.ManifestID
-		grp string
-	)
-	err := g.db.Update(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
-		grp = k.rec.Group
+	return mapErr(g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		u, err := k.findUpload(key, uploadID)
 		if err != nil {
 			return err
 		}
-		ids, err = k.dropUpload(key, u.uid)
-		return err
-	})
-	if err != nil {
-		return mapErr(err)
-	}
-	gr, err := g.group(grp)
-	if err != nil {
-		return err
-	}
-	gr.release(ctx, ids...)
-	return nil
+		return k.dropUpload(key, u.uid)
+	}))
 }
 
 // ListParts answers one page of an upload's parts after partNumberMarker.
 func (g *Gateway) ListParts(ctx context.Context, bucket, key, uploadID string, partNumberMarker, limit int) (s3api.ListPartsResult, error) {
 	var out s3api.ListPartsResult
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
+	err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		u, err := k.findUpload(key, uploadID)
 		if err != nil {
 			return err
@@ -461,8 +400,8 @@ func (g *Gateway) ListParts(ctx context.Context, bucket, key, uploadID string, p
 // PartRange tells s3api where part n of a multipart object lies, so that
 // GET and HEAD ?partNumber=n serve it.
 func (g *Gateway) PartRange(ctx context.Context, bucket, key, versionID string, n int) (offset, length int64, etag string, err error) {
-	err = g.db.View(func(tx *bolt.Tx) error {
-		_, v, err := g.resolve(tx, bucket, key, versionID)
+	err = g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		v, err := resolve(k, key, versionID)
 		if err != nil {
 			return err
 		}

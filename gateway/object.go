@@ -9,18 +9,22 @@ import (
 	"io"
 	"maps"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
-// stream copies body into a new manifest of gr. On any failure the writer is
-// aborted and nothing stays behind; an error from body (a digest mismatch
-// s3api detected, a client gone) comes back unchanged. size is the declared
-// length, -1 when unknown. The returned hash is the MD5 of the bytes when
-// ownMD5 is set (the caller has no digest from s3api).
-func stream(ctx context.Context, gr *group, body io.Reader, size int64, ownMD5 bool) (chunkstore.Manifest, []byte, error) {
+// commitFunc records a manifest inside the transaction that commits it,
+// given the MD5 of its bytes when stream computed one.
+type commitFunc func(tx *chunkstore.Tx, m chunkstore.Manifest, md5 []byte) error
+
+// stream copies body into a new manifest of gr and commits it with record
+// in the same transaction: the object (or part) and its bytes become
+// visible together, or not at all. On any failure nothing stays behind; an
+// error from body (a digest mismatch s3api detected, a client gone) or from
+// record comes back unchanged. size is the declared length, -1 when
+// unknown. ownMD5 asks for the MD5 of the bytes (the caller has no digest
+// from s3api).
+func stream(ctx context.Context, gr *group, body io.Reader, size int64, ownMD5 bool, record commitFunc) (chunkstore.Manifest, error) {
 	w := gr.store.NewWriter(ctx)
 	var h hash.Hash
 	if ownMD5 {
@@ -37,18 +41,15 @@ func stream(ctx context.Context, gr *group, body io.Reader, size int64, ownMD5 b
 	}
 	if err != nil {
 		w.Abort()
-		return chunkstore.Manifest{}, nil, err
-	}
-	m, err := w.Commit(ctx)
-	if err != nil {
-		w.Abort()
-		return chunkstore.Manifest{}, nil, err
+		return chunkstore.Manifest{}, err
 	}
 	var sum []byte
 	if h != nil {
 		sum = h.Sum(nil)
 	}
-	return m, sum, nil
+	return w.CommitWith(ctx, func(tx *chunkstore.Tx, m chunkstore.Manifest) error {
+		return record(tx, m, sum)
+	})
 }
 
 // digestOf returns the MD5 and checksum of a streamed payload: s3api's when
@@ -61,86 +62,62 @@ func digestOf(digest func() s3api.Digest, own []byte) ([]byte, s3api.Checksum) {
 	return d.MD5, d.Checksum
 }
 
-// PutObject streams in.Body into the bucket's group, then records the version.
+// PutObject streams in.Body into the bucket's group and records the version
+// in the transaction that commits its manifest.
 func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api.ObjectInfo, error) {
-	brec, gr, err := g.bucketGroup(in.Bucket)
+	gr, err := g.bucketGroup(in.Bucket)
 	if err != nil {
-		return s3api.ObjectInfo{}, mapErr(err)
+		return s3api.ObjectInfo{}, err
 	}
-	m, own, err := stream(ctx, gr, in.Body, in.Size, in.Digest == nil)
-	if err != nil {
-		return s3api.ObjectInfo{}, mapErr(err)
-	}
-	sum, ck := digestOf(in.Digest, own)
-	rec := versionRecord{
-		Manifest: m.ID,
-		Size:     m.Size,
-		ETag:     hex.EncodeToString(sum),
-		Meta:     in.Meta,
-		Checksum: ck,
-	}
-	return g.record(ctx, gr, brec, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch)
-}
-
-// record makes rec (whose manifest is committed in gr) a new version of key,
-// atomically with the conditional-write check, then releases what it
-// displaced. On failure it releases rec's manifest: nothing names it.
-func (g *Gateway) record(ctx context.Context, gr *group, brec bucketRecord, bucket, key string, rec versionRecord, ifMatch, ifNoneMatch string) (s3api.ObjectInfo, error) {
-	var (
-		info     s3api.ObjectInfo
-		released []chunkstore.ManifestID
-	)
-	err := g.db.Update(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
+	var info s3api.ObjectInfo
+	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
+		sum, ck := digestOf(in.Digest, own)
+		rec := versionRecord{
+			Manifest: m.ID,
+			Size:     m.Size,
+			ETag:     hex.EncodeToString(sum),
+			Meta:     metaRecord(in.Meta),
+			Checksum: checksumOf(ck),
 		}
-		if k.rec.Group != brec.Group || !k.rec.Created.Equal(brec.Created) {
-			// Deleted and created again while the data streamed.
-			return s3api.ErrNoSuchBucket
-		}
-		v, ids, err := k.write(tx, key, rec, ifMatch, ifNoneMatch)
-		if err != nil {
-			return err
-		}
-		released = ids
-		info = k.info(key, v)
-		return nil
+		var err error
+		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch)
+		return err
 	})
-	if err != nil {
-		gr.release(ctx, rec.Manifest)
-		return s3api.ObjectInfo{}, mapErr(err)
-	}
-	gr.release(ctx, released...)
-	return info, nil
+	return info, mapErr(err)
 }
 
-// GetObject resolves the version and opens its bytes. The manifest is pinned
-// inside the transaction that found it (pinView), so a concurrent delete
-// cannot take its chunks while the reader is open.
+// record makes rec (whose manifest tx commits) a new version of key,
+// atomically with the conditional-write check; what it displaces is
+// released in tx too.
+func (g *Gateway) record(tx *chunkstore.Tx, bucket, key string, rec versionRecord, ifMatch, ifNoneMatch string) (s3api.ObjectInfo, error) {
+	k, err := openBkt(tx, bucket)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
+	v, err := k.write(key, rec, ifMatch, ifNoneMatch)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
+	return k.info(key, v), nil
+}
+
+// GetObject resolves the version and opens its bytes in one read
+// transaction: the reader holds the manifest (a chunk store lease), so a
+// concurrent delete cannot take its chunks while it is open.
 func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) (s3api.ObjectInfo, io.ReadSeekCloser, error) {
 	var (
 		info s3api.ObjectInfo
-		gr   *group
-		id   chunkstore.ManifestID
+		r    *chunkstore.Reader
 	)
-	err := g.pinView(func(tx *bolt.Tx) error {
-		k, v, err := g.resolve(tx, bucket, key, versionID)
+	err := g.viewBucket(bucket, func(tx *chunkstore.Tx, k *bkt) error {
+		v, err := resolve(k, key, versionID)
 		info = k.info(key, v)
 		if err != nil {
 			return err
 		}
-		if gr, err = g.group(k.rec.Group); err != nil {
-			return err
-		}
-		id = v.rec.Manifest
-		gr.pin(id)
-		return nil
+		r, err = tx.NewReader(ctx, v.rec.Manifest)
+		return err
 	})
-	if err != nil {
-		return info, nil, mapErr(err)
-	}
-	r, err := gr.open(ctx, id)
 	if err != nil {
 		return info, nil, mapErr(err)
 	}
@@ -148,50 +125,38 @@ func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) 
 }
 
 // resolve finds a readable version: a delete marker answers ErrNoSuchKey
-// when current and ErrMethodNotAllowed when named, with k and v filled in so
-// the caller can report the marker. k is never nil when the bucket exists.
-func (g *Gateway) resolve(tx *bolt.Tx, bucket, key, versionID string) (*bkt, version, error) {
-	k, err := openBkt(tx, bucket)
-	if err != nil {
-		return &bkt{name: bucket}, version{}, err
-	}
+// when current and ErrMethodNotAllowed when named, with the version filled
+// in so the caller can report the marker.
+func resolve(k *bkt, key, versionID string) (version, error) {
 	v, err := k.find(key, versionID)
 	if err != nil {
-		return k, version{}, err
+		return version{}, err
 	}
 	if v.rec.DeleteMarker {
 		if versionID == "" {
-			return k, v, s3api.ErrNoSuchKey
+			return v, s3api.ErrNoSuchKey
 		}
-		return k, v, s3api.ErrMethodNotAllowed.WithMessage("The specified method is not allowed against this resource: the version is a delete marker.")
+		return v, s3api.ErrMethodNotAllowed.WithMessage("The specified method is not allowed against this resource: the version is a delete marker.")
 	}
-	return k, v, nil
+	return v, nil
 }
 
 // HeadObject describes a version as GetObject would, without opening it.
 func (g *Gateway) HeadObject(ctx context.Context, bucket, key, versionID string) (s3api.ObjectInfo, error) {
 	var info s3api.ObjectInfo
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, v, err := g.resolve(tx, bucket, key, versionID)
+	err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		v, err := resolve(k, key, versionID)
 		info = k.info(key, v)
 		return err
 	})
 	return info, mapErr(err)
 }
 
-// DeleteObject deletes following the bucket's versioning state (version.go).
+// DeleteObject deletes following the bucket's versioning state (version.go),
+// releasing what it drops in the same transaction.
 func (g *Gateway) DeleteObject(ctx context.Context, bucket, key, versionID string) (s3api.DeleteResult, error) {
-	var (
-		res      s3api.DeleteResult
-		released []chunkstore.ManifestID
-		grp      string
-	)
-	err := g.db.Update(func(tx *bolt.Tx) error {
-		k, err := openBkt(tx, bucket)
-		if err != nil {
-			return err
-		}
-		grp = k.rec.Group
+	var res s3api.DeleteResult
+	err := g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		if versionID != "" {
 			v, err := k.find(key, versionID)
 			if errors.Is(err, s3api.ErrNoSuchVersion) {
@@ -203,20 +168,13 @@ func (g *Gateway) DeleteObject(ctx context.Context, bucket, key, versionID strin
 				return err
 			}
 			res = s3api.DeleteResult{VersionID: v.rec.ID, DeleteMarker: v.rec.DeleteMarker}
-			released, err = k.drop(key, v)
-			return err
+			return k.drop(key, v)
 		}
-		switch k.rec.Versioning {
+		switch k.versioning() {
 		case s3api.VersioningUnset:
-			released, _, err = k.dropNull(key)
-			return err
+			return k.dropNull(key)
 		case s3api.VersioningEnabled, s3api.VersioningSuspended:
-			stamp, err := nextStamp(tx)
-			if err != nil {
-				return err
-			}
-			v, ids, err := k.push(key, deleteMarker(), stamp)
-			released = ids
+			v, err := k.push(key, deleteMarker())
 			res = s3api.DeleteResult{VersionID: v.rec.ID, DeleteMarker: true}
 			return err
 		}
@@ -224,13 +182,6 @@ func (g *Gateway) DeleteObject(ctx context.Context, bucket, key, versionID strin
 	})
 	if err != nil {
 		return s3api.DeleteResult{}, mapErr(err)
-	}
-	if len(released) > 0 {
-		gr, err := g.group(grp)
-		if err != nil {
-			return res, err
-		}
-		gr.release(ctx, released...)
 	}
 	return res, nil
 }
@@ -242,56 +193,69 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && in.SrcVersionID == "" && in.Meta == nil && in.Tags == nil {
 		return s3api.ObjectInfo{}, s3api.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
-	src, srcGr, err := g.source(in.SrcBucket, in.SrcKey, in.SrcVersionID, in.SourceCheck)
+	src, err := g.source(ctx, in.SrcBucket, in.SrcKey, in.SrcVersionID, in.SourceCheck)
 	if err != nil {
 		return s3api.ObjectInfo{}, mapErr(err)
 	}
-	defer srcGr.unpin(ctx, src.rec.Manifest)
-	brec, dstGr, err := g.bucketGroup(in.DstBucket)
+	defer src.r.Close()
+	dst, err := g.bucketGroup(in.DstBucket)
 	if err != nil {
-		return s3api.ObjectInfo{}, mapErr(err)
-	}
-	var m chunkstore.Manifest
-	if srcGr == dstGr {
-		m, err = dstGr.store.Clone(ctx, src.rec.Manifest)
-	} else {
-		m, err = copyAcross(ctx, srcGr, dstGr, src.rec.Manifest)
-	}
-	if err != nil {
-		return s3api.ObjectInfo{}, mapErr(err)
+		return s3api.ObjectInfo{}, err
 	}
 	rec := versionRecord{
-		Manifest: m.ID,
-		Size:     src.rec.Size,
-		ETag:     src.rec.ETag,
-		Meta:     src.rec.Meta,
-		Checksum: src.rec.Checksum,
+		Size:     src.v.rec.Size,
+		ETag:     src.v.rec.ETag,
+		Meta:     src.v.rec.Meta,
+		Checksum: src.v.rec.Checksum,
 		// The copy keeps the source's multipart ETag and parts count, so
 		// it keeps where each part lies too (GET ?partNumber=N).
-		Parts:     src.rec.Parts,
-		PartSizes: src.rec.PartSizes,
+		Parts:     src.v.rec.Parts,
+		PartSizes: src.v.rec.PartSizes,
 	}
 	if in.Meta != nil {
-		rec.Meta = *in.Meta
-		rec.Meta.Tags = src.rec.Meta.Tags
+		rec.Meta = metaRecord(*in.Meta)
+		rec.Meta.Tags = src.v.rec.Meta.Tags
 	}
 	rec.Meta.User = maps.Clone(rec.Meta.User)
 	rec.Meta.Tags = maps.Clone(rec.Meta.Tags)
 	if in.Tags != nil {
 		rec.Meta.Tags = maps.Clone(in.Tags)
 	}
-	return g.record(ctx, dstGr, brec, in.DstBucket, in.DstKey, rec, "", "")
+	var info s3api.ObjectInfo
+	record := func(tx *chunkstore.Tx, m chunkstore.Manifest) error {
+		rec.Manifest = m.ID
+		var err error
+		info, err = g.record(tx, in.DstBucket, in.DstKey, rec, "", "")
+		return err
+	}
+	if src.gr == dst {
+		_, err = dst.store.ConcatWith(ctx, []chunkstore.ManifestID{src.v.rec.Manifest}, record)
+	} else {
+		_, err = stream(ctx, dst, src.r, src.r.Size(), false, func(tx *chunkstore.Tx, m chunkstore.Manifest, _ []byte) error {
+			return record(tx, m)
+		})
+	}
+	return info, mapErr(err)
 }
 
-// source resolves and pins a copy source, calling check inside the
-// transaction. A delete marker named by version ID cannot be copied.
-func (g *Gateway) source(bucket, key, versionID string, check func(s3api.ObjectInfo) error) (version, *group, error) {
-	var (
-		v  version
-		gr *group
-	)
-	err := g.pinView(func(tx *bolt.Tx) error {
-		k, ver, err := g.resolve(tx, bucket, key, versionID)
+// copySource is a resolved copy source and a reader that holds its manifest.
+type copySource struct {
+	v  version
+	gr *group
+	r  *chunkstore.Reader
+}
+
+// source resolves a copy source and opens it, calling check inside the
+// transaction. A delete marker named by version ID cannot be copied. The
+// caller closes the reader, which holds the source until then.
+func (g *Gateway) source(ctx context.Context, bucket, key, versionID string, check func(s3api.ObjectInfo) error) (copySource, error) {
+	gr, err := g.bucketGroup(bucket)
+	if err != nil {
+		return copySource{}, err
+	}
+	src := copySource{gr: gr}
+	err = g.viewBucket(bucket, func(tx *chunkstore.Tx, k *bkt) error {
+		ver, err := resolve(k, key, versionID)
 		if errors.Is(err, s3api.ErrMethodNotAllowed) {
 			return s3api.ErrInvalidRequest.WithMessage("The source of a copy request may not specifically refer to a delete marker by version id.")
 		}
@@ -303,25 +267,11 @@ func (g *Gateway) source(bucket, key, versionID string, check func(s3api.ObjectI
 				return err
 			}
 		}
-		if gr, err = g.group(k.rec.Group); err != nil {
-			return err
-		}
-		v = ver
-		gr.pin(v.rec.Manifest)
-		return nil
+		src.v = ver
+		src.r, err = tx.NewReader(ctx, ver.rec.Manifest)
+		return err
 	})
-	return v, gr, err
-}
-
-// copyAcross streams a manifest of one group into a new manifest of another.
-func copyAcross(ctx context.Context, from, to *group, id chunkstore.ManifestID) (chunkstore.Manifest, error) {
-	r, err := from.store.NewReader(ctx, id)
-	if err != nil {
-		return chunkstore.Manifest{}, err
-	}
-	defer r.Close()
-	m, _, err := stream(ctx, to, r, r.Size(), false)
-	return m, err
+	return src, err
 }
 
 // GetObjectTagging answers a version's tags and the version it resolved.
@@ -330,8 +280,8 @@ func (g *Gateway) GetObjectTagging(ctx context.Context, bucket, key, versionID s
 		tags map[string]string
 		vid  string
 	)
-	err := g.db.View(func(tx *bolt.Tx) error {
-		k, v, err := g.resolve(tx, bucket, key, versionID)
+	err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		v, err := resolve(k, key, versionID)
 		if err != nil {
 			return err
 		}
@@ -358,8 +308,8 @@ func (g *Gateway) DeleteObjectTagging(ctx context.Context, bucket, key, versionI
 
 func (g *Gateway) retag(bucket, key, versionID string, tags map[string]string) (string, error) {
 	var vid string
-	err := g.db.Update(func(tx *bolt.Tx) error {
-		k, v, err := g.resolve(tx, bucket, key, versionID)
+	err := g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		v, err := resolve(k, key, versionID)
 		if err != nil {
 			return err
 		}

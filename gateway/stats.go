@@ -6,8 +6,6 @@ import (
 	"maps"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cairn-backup/cairn/chunkstore"
 )
 
@@ -27,6 +25,10 @@ type GroupStats struct {
 	StoredBytes  int64  `json:"stored_bytes"`  // container files, dead records included
 	LiveBytes    int64  `json:"live_bytes"`    // the referenced part of StoredBytes
 	IndexBytes   int64  `json:"index_bytes"`
+	// LocalBytes and TieredBytes split UniqueBytes by where the copies
+	// are: on the group's disks, in a cloud tier (both, for chunks in both).
+	LocalBytes  int64 `json:"local_bytes"`
+	TieredBytes int64 `json:"tiered_bytes"`
 	Chunks       int64  `json:"chunks"`
 	Manifests    int64  `json:"manifests"`
 	Containers   int64  `json:"containers"`
@@ -39,6 +41,7 @@ func groupStats(name, dir string, st chunkstore.Stats) GroupStats {
 		Name: name, Dir: dir,
 		LogicalBytes: st.LogicalBytes, UniqueBytes: st.UniqueBytes, StoredBytes: st.StoredBytes,
 		LiveBytes: st.LiveBytes, IndexBytes: st.IndexBytes, Chunks: st.Chunks,
+		LocalBytes: st.LocalBytes, TieredBytes: st.TieredBytes,
 		Manifests: st.Manifests, Containers: st.Containers, Ratio: st.ReductionRatio(),
 	}
 }
@@ -79,12 +82,8 @@ func (g *Gateway) Stats(ctx context.Context) (Stats, error) {
 			return Stats{}, err
 		}
 		var bs BucketStats
-		err := g.db.View(func(tx *bolt.Tx) error {
-			k, err := openBkt(tx, b.Name)
-			if err != nil {
-				return err
-			}
-			bs = BucketStats{Name: b.Name, Group: k.rec.Group, Versioning: string(k.rec.Versioning)}
+		err := g.viewBucket(b.Name, func(_ *chunkstore.Tx, k *bkt) error {
+			bs = BucketStats{Name: b.Name, Group: k.rec.Group, Versioning: k.rec.Versioning}
 			return k.count(&bs)
 		})
 		if err != nil {

@@ -20,9 +20,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/s3api"
-	bolt "go.etcd.io/bbolt"
 )
 
 var errInvalidVersion = s3api.ErrInvalidArgument.WithMessage("Invalid version id specified")
@@ -98,36 +96,36 @@ func (k *bkt) put(key string, seq []byte, rec versionRecord) error {
 	return k.refreshCurrent(key)
 }
 
-// drop removes one version; it returns the manifest to release, if any.
-func (k *bkt) drop(key string, v version) ([]chunkstore.ManifestID, error) {
+// drop removes one version and, in the same transaction, releases its
+// manifest (readers that hold it keep reading until they close).
+func (k *bkt) drop(key string, v version) error {
 	if err := k.ver.Delete(composite(key, v.seq)); err != nil {
-		return nil, err
+		return err
 	}
 	if v.rec.ID == nullVersion {
 		if err := k.nul.Delete([]byte(key)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := k.refreshCurrent(key); err != nil {
-		return nil, err
+		return err
 	}
 	if v.rec.DeleteMarker {
-		return nil, nil
+		return nil
 	}
-	return []chunkstore.ManifestID{v.rec.Manifest}, nil
+	return k.tx.Release(v.rec.Manifest)
 }
 
 // dropNull removes key's null version if there is one.
-func (k *bkt) dropNull(key string) ([]chunkstore.ManifestID, *version, error) {
+func (k *bkt) dropNull(key string) error {
 	v, err := k.find(key, nullVersion)
 	if errors.Is(err, s3api.ErrNoSuchVersion) {
-		return nil, nil, nil
+		return nil
 	}
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	ids, err := k.drop(key, v)
-	return ids, &v, err
+	return k.drop(key, v)
 }
 
 func (k *bkt) refreshCurrent(key string) error {
@@ -142,33 +140,33 @@ func (k *bkt) refreshCurrent(key string) error {
 }
 
 // push adds rec on top of key's stack following the bucket's versioning
-// state, stamping its ID and time. It returns the new version and the
-// manifests the write displaced (a replaced null version).
-func (k *bkt) push(key string, rec versionRecord, stamp uint64) (version, []chunkstore.ManifestID, error) {
+// state, stamping its ID and time; a null version it replaces is dropped.
+func (k *bkt) push(key string, rec versionRecord) (version, error) {
+	stamp, err := nextStamp(k.tx)
+	if err != nil {
+		return version{}, err
+	}
 	seq := newSeq(stamp)
 	rec.Modified = stampTime(stamp)
-	var released []chunkstore.ManifestID
-	if k.rec.Versioning == s3api.VersioningEnabled {
+	if k.versioning() == s3api.VersioningEnabled {
 		rec.ID = formatID(seq)
 	} else {
-		ids, _, err := k.dropNull(key)
-		if err != nil {
-			return version{}, nil, err
+		if err := k.dropNull(key); err != nil {
+			return version{}, err
 		}
-		released = ids
 		rec.ID = nullVersion
 	}
 	if err := k.put(key, seq, rec); err != nil {
-		return version{}, nil, err
+		return version{}, err
 	}
-	return version{seq: seq, rec: rec, latest: true}, released, nil
+	return version{seq: seq, rec: rec, latest: true}, nil
 }
 
 // info is the S3 view of a version. Buckets that never had versioning
 // answer VersionID "".
 func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 	vid := v.rec.ID
-	if k.rec.Versioning == s3api.VersioningUnset {
+	if k.versioning() == s3api.VersioningUnset {
 		vid = ""
 	}
 	return s3api.ObjectInfo{
@@ -180,25 +178,20 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 		Size:         v.rec.Size,
 		ETag:         v.rec.ETag,
 		LastModified: v.rec.Modified,
-		Meta:         v.rec.Meta,
-		Checksum:     v.rec.Checksum,
+		Meta:         v.rec.Meta.s3(),
+		Checksum:     v.rec.Checksum.s3(),
 		PartsCount:   v.rec.Parts,
 		StorageClass: "STANDARD",
 	}
 }
 
 // write records a new version of key written with the conditional-write
-// headers ifMatch and ifNoneMatch, and returns it with the manifests it
-// displaced (to release once the transaction commits).
-func (k *bkt) write(tx *bolt.Tx, key string, rec versionRecord, ifMatch, ifNoneMatch string) (version, []chunkstore.ManifestID, error) {
+// headers ifMatch and ifNoneMatch; what it displaces is released with it.
+func (k *bkt) write(key string, rec versionRecord, ifMatch, ifNoneMatch string) (version, error) {
 	if err := k.checkWrite(key, ifMatch, ifNoneMatch); err != nil {
-		return version{}, nil, err
+		return version{}, err
 	}
-	stamp, err := nextStamp(tx)
-	if err != nil {
-		return version{}, nil, err
-	}
-	return k.push(key, rec, stamp)
+	return k.push(key, rec)
 }
 
 // checkWrite evaluates a conditional write against key's current state:

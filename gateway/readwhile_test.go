@@ -15,7 +15,8 @@ import (
 // unversioned bucket, so every write releases the manifest it replaced)
 // must never read as missing nor come back short, nor fail as a copy
 // source. A lookup's read transaction may predate the overwrite's commit;
-// its pin must still hold off the release.
+// the reader it opens must still hold off the release (a chunk store
+// lease).
 func TestReadWhileOverwritten(t *testing.T) {
 	g := open(t, testConfig(t))
 	ctx := t.Context()
@@ -50,7 +51,7 @@ func TestReadWhileOverwritten(t *testing.T) {
 			}
 		})
 	}
-	// A copy pins its source the same way.
+	// A copy holds its source the same way.
 	wg.Go(func() {
 		for !stop.Load() {
 			if _, err := g.CopyObject(ctx, s3api.CopyObjectInput{SrcBucket: "b", SrcKey: "k", DstBucket: "b", DstKey: "copy"}); err != nil {

@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/chunkstore"
+)
+
+// A storage group's buckets live in its own store, so a group left out of
+// the configuration, or configured on the wrong directory (an unmounted
+// disk, a typo), would make its buckets silently vanish. Two records stop
+// that: meta.db's groups/<name> says where each group is and whether it
+// may hold buckets (set before a bucket is created in it, cleared only when
+// the group is seen to hold none), and each store names its group
+// (sys/group in the store's namespace, written with its first bucket).
+
+// groupRow is a group's row in meta.db.
+type groupRow struct {
+	Dir            string `json:"dir"`
+	MayHoldBuckets bool   `json:"buckets"`
+}
+
+var keyGroupName = []byte("group")
+
+func (g *Gateway) groupRows() (map[string]groupRow, error) {
+	rows := map[string]groupRow{}
+	err := g.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktGroups).ForEach(func(k, v []byte) error {
+			var r groupRow
+			if err := decode(v, &r); err != nil {
+				return err
+			}
+			rows[string(k)] = r
+			return nil
+		})
+	})
+	return rows, err
+}
+
+func (g *Gateway) putGroupRow(name string, r groupRow) error {
+	v, err := encode(r)
+	if err != nil {
+		return err
+	}
+	return g.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktGroups).Put([]byte(name), v) })
+}
+
+// loadBuckets checks every group against the registry and reads which
+// buckets each holds: the only work at start-up that depends on what is
+// stored, and it depends on the number of buckets, not objects.
+func (g *Gateway) loadBuckets() error {
+	rows, err := g.groupRows()
+	if err != nil {
+		return fmt.Errorf("gateway: meta.db: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(rows)) {
+		r := rows[name]
+		if _, ok := g.groups[name]; ok || !r.MayHoldBuckets {
+			continue
+		}
+		return fmt.Errorf("storage group %q holds buckets (last seen at %s) but is not configured: add --group %s=%s", name, r.Dir, name, r.Dir)
+	}
+	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
+		gr := g.groups[name]
+		var owner string
+		var buckets []string
+		err := gr.store.View(func(tx *chunkstore.Tx) error {
+			if sys := tx.Bucket().Bucket(bktSys); sys != nil {
+				owner = string(sys.Get(keyGroupName))
+			}
+			root := tx.Bucket().Bucket(bktBuckets)
+			if root == nil {
+				return nil
+			}
+			return root.ForEachBucket(func(k []byte) error {
+				buckets = append(buckets, string(k))
+				return nil
+			})
+		})
+		if err != nil {
+			return fmt.Errorf("storage group %q: %w", name, err)
+		}
+		switch r := rows[name]; {
+		case owner != "" && owner != name:
+			return fmt.Errorf("storage group %q: directory %s holds storage group %q", name, gr.dir, owner)
+		case owner == "" && r.MayHoldBuckets:
+			return fmt.Errorf("storage group %q held buckets at %s, but %s holds none: is its disk mounted? (configure the group's directory with --group %s=DIR)", name, r.Dir, gr.dir, name)
+		}
+		for _, b := range buckets {
+			if other := g.buckets[b]; other != nil {
+				return fmt.Errorf("bucket %s is in both storage groups %q and %q", b, other.name, name)
+			}
+			g.buckets[b] = gr
+		}
+		if r := (groupRow{Dir: gr.dir, MayHoldBuckets: len(buckets) > 0}); r != rows[name] {
+			if err := g.putGroupRow(name, r); err != nil {
+				return fmt.Errorf("gateway: meta.db: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// mayHoldBuckets records, before a bucket is created in gr, that gr holds
+// buckets. The caller holds g.mu.
+func (g *Gateway) mayHoldBuckets(gr *group) error {
+	var r groupRow
+	err := g.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bktGroups).Get([]byte(gr.name)); v != nil {
+			return decode(v, &r)
+		}
+		return nil
+	})
+	if err != nil || (r.MayHoldBuckets && r.Dir == gr.dir) {
+		return err
+	}
+	return g.putGroupRow(gr.name, groupRow{Dir: gr.dir, MayHoldBuckets: true})
+}
+
+// nameGroup writes the group's name into its store, in tx.
+func nameGroup(tx *chunkstore.Tx, name string) error {
+	sys, err := tx.Bucket().CreateBucketIfNotExists(bktSys)
+	if err != nil {
+		return err
+	}
+	if string(sys.Get(keyGroupName)) == name {
+		return nil
+	}
+	return sys.Put(keyGroupName, []byte(name))
+}

@@ -1,0 +1,110 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/s3api"
+)
+
+// The gateway's records on disk are its own types, never s3api's wire
+// structs: a change to the protocol layer must not change what is stored.
+// They are JSON; the field names are fixed by the tags (format 1 stored
+// s3api's structs, whose Go field names these tags repeat, so format 1
+// records decode as they are).
+
+// bucketRecord is a bucket's info.
+type bucketRecord struct {
+	Created    time.Time         `json:"created"`
+	Group      string            `json:"group"`
+	Versioning string            `json:"versioning,omitempty"` // "", "Enabled" or "Suspended"
+	Tags       map[string]string `json:"tags,omitempty"`
+}
+
+// objectMeta is what a client set on an object.
+type objectMeta struct {
+	ContentType        string            `json:"ContentType"`
+	ContentEncoding    string            `json:"ContentEncoding"`
+	ContentDisposition string            `json:"ContentDisposition"`
+	ContentLanguage    string            `json:"ContentLanguage"`
+	CacheControl       string            `json:"CacheControl"`
+	Expires            string            `json:"Expires"`
+	User               map[string]string `json:"User"`
+	Tags               map[string]string `json:"Tags"`
+}
+
+func metaRecord(m s3api.ObjectMeta) objectMeta {
+	return objectMeta{
+		ContentType: m.ContentType, ContentEncoding: m.ContentEncoding, ContentDisposition: m.ContentDisposition,
+		ContentLanguage: m.ContentLanguage, CacheControl: m.CacheControl, Expires: m.Expires,
+		User: maps.Clone(m.User), Tags: maps.Clone(m.Tags),
+	}
+}
+
+func (m objectMeta) s3() s3api.ObjectMeta {
+	return s3api.ObjectMeta{
+		ContentType: m.ContentType, ContentEncoding: m.ContentEncoding, ContentDisposition: m.ContentDisposition,
+		ContentLanguage: m.ContentLanguage, CacheControl: m.CacheControl, Expires: m.Expires,
+		User: maps.Clone(m.User), Tags: maps.Clone(m.Tags),
+	}
+}
+
+// checksumRecord is an additional checksum stored with an object or part.
+type checksumRecord struct {
+	Algorithm string `json:"Algorithm"`
+	Value     string `json:"Value"`
+	Type      string `json:"Type"`
+}
+
+func checksumOf(c s3api.Checksum) checksumRecord {
+	return checksumRecord{Algorithm: c.Algorithm, Value: c.Value, Type: c.Type}
+}
+
+func (c checksumRecord) s3() s3api.Checksum {
+	return s3api.Checksum{Algorithm: c.Algorithm, Value: c.Value, Type: c.Type}
+}
+
+// versionRecord is one version or delete marker.
+type versionRecord struct {
+	ID           string                `json:"id"` // "null" or idEncoding of the seq
+	DeleteMarker bool                  `json:"dm,omitempty"`
+	Manifest     chunkstore.ManifestID `json:"m"` // meaningless for delete markers
+	Size         int64                 `json:"size"`
+	ETag         string                `json:"etag,omitempty"`
+	Modified     time.Time             `json:"mod"`
+	Meta         objectMeta            `json:"meta"`
+	Checksum     checksumRecord        `json:"ck"`
+	Parts        int                   `json:"parts,omitempty"`
+	// PartSizes are a multipart object's part lengths, in order, so that
+	// GET ?partNumber=N can find part N.
+	PartSizes []int64 `json:"psz,omitempty"`
+}
+
+// uploadRecord is one multipart upload in progress.
+type uploadRecord struct {
+	Initiated         time.Time  `json:"init"`
+	Meta              objectMeta `json:"meta"`
+	ChecksumAlgorithm string     `json:"ckalg,omitempty"`
+	ChecksumType      string     `json:"cktype,omitempty"`
+}
+
+// partRecord is one uploaded part.
+type partRecord struct {
+	Manifest chunkstore.ManifestID `json:"m"`
+	Size     int64                 `json:"size"`
+	ETag     string                `json:"etag"` // hex MD5 of the part's bytes
+	Modified time.Time             `json:"mod"`
+	Checksum checksumRecord        `json:"ck"`
+}
+
+func encode(v any) ([]byte, error) { return json.Marshal(v) }
+
+func decode(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("gateway: metadata record: %w", err)
+	}
+	return nil
+}
