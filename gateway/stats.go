@@ -29,9 +29,9 @@ type GroupStats struct {
 	// are: on the group's disks, in a cloud tier (both, for chunks in both).
 	LocalBytes  int64 `json:"local_bytes"`
 	TieredBytes int64 `json:"tiered_bytes"`
-	Chunks       int64  `json:"chunks"`
-	Manifests    int64  `json:"manifests"`
-	Containers   int64  `json:"containers"`
+	Chunks      int64 `json:"chunks"`
+	Manifests   int64 `json:"manifests"`
+	Containers  int64 `json:"containers"`
 	// Ratio is logical bytes per byte on disk (containers and index).
 	Ratio float64 `json:"ratio"`
 }
