@@ -167,11 +167,9 @@ func (d *drainer) run() {
 		d.busy = true
 		d.mu.Unlock()
 
-		for _, id := range batch {
-			if err := d.s.finish(context.Background(), id); err != nil && !d.s.closed.Load() {
-				// Left in the pending bucket: the next Open finishes it.
-				d.s.log.Error("finishing a released manifest; left for the next start", "manifest", id, "err", err)
-			}
+		if err := d.s.finishAll(context.Background(), batch); err != nil && !d.s.closed.Load() {
+			// Left in the pending bucket: the next Open finishes them.
+			d.s.log.Error("finishing released manifests; left for the next start", "manifests", len(batch), "err", err)
 		}
 
 		d.mu.Lock()

@@ -157,12 +157,12 @@ func (o adminOptions) call(ctx context.Context, method, path string) ([]byte, er
 
 func printStats(w io.Writer, st gateway.Stats) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "GROUP\tLOGICAL\tUNIQUE\tSTORED\tRATIO\tMANIFESTS\t")
+	fmt.Fprintln(tw, "GROUP\tLOGICAL\tUNIQUE\tSTORED\tRATIO\tTIERED\tMANIFESTS\t")
 	for _, g := range st.Groups {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t%d\t\n", g.Name, bytesIEC(g.LogicalBytes), bytesIEC(g.UniqueBytes),
-			bytesIEC(g.StoredBytes+g.IndexBytes), g.Ratio, g.Manifests)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.2fx\t%s\t%d\t\n", g.Name, bytesIEC(g.LogicalBytes), bytesIEC(g.UniqueBytes),
+			bytesIEC(g.StoredBytes+g.IndexBytes), g.Ratio, bytesIEC(g.TieredBytes), g.Manifests)
 	}
-	fmt.Fprintln(tw, "\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
 	fmt.Fprintln(tw, "BUCKET\tGROUP\tOBJECTS\tLOGICAL\tVERSIONS\tALL VERSIONS\t")
 	for _, b := range st.Buckets {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t\n", b.Name, b.Group, b.Objects, bytesIEC(b.LogicalBytes), b.Versions, bytesIEC(b.VersionBytes))
