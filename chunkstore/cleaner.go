@@ -114,14 +114,19 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 		if err := s.check(ctx); err != nil {
 			return rep, err
 		}
-		if c.live > 0 && out == nil {
-			if out, err = s.pool.private(); err != nil {
-				return rep, err
-			}
-		}
 		var dropped, released, moved int64
 		err := s.freeing(func() (err error) {
-			dropped, released, moved, err = s.compact(ctx, c.id, out)
+			dropped, released, moved, err = s.compact(ctx, c.id, func() (*openContainer, error) {
+				// Made on first need: a container dead when it was chosen
+				// may have live records again (an import or a commit from
+				// chunk IDs took a chunk with no references).
+				if out == nil {
+					var err error
+					out, err = s.pool.private()
+					return out, err
+				}
+				return out, nil
+			})
 			return err
 		})
 		switch {
@@ -152,9 +157,9 @@ type locRec struct {
 	id     ChunkID
 }
 
-// compact copies container id's live records into out, switches the index
-// over and removes the file.
-func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dropped, released, moved int64, err error) {
+// compact copies container id's live records into the container output
+// gives, switches the index over and removes the file.
+func (s *Store) compact(ctx context.Context, id uint64, output func() (*openContainer, error)) (dropped, released, moved int64, err error) {
 	// Which records of the container the index knows, and which are live.
 	var live []locRec
 	var sizes []int64
@@ -181,7 +186,11 @@ func (s *Store) compact(ctx context.Context, id uint64, out *openContainer) (dro
 	// Copy live records as they are (no recompression), checking each CRC:
 	// a corrupt record must not be spread, nor its container removed.
 	newOff := make(map[ChunkID]int64, len(live))
+	var out *openContainer
 	if len(live) > 0 {
+		if out, err = output(); err != nil {
+			return 0, 0, 0, err
+		}
 		cf, err := s.files.acquire(id)
 		if err != nil {
 			return 0, 0, 0, err

@@ -274,6 +274,7 @@ type txn struct {
 	cont                                      map[uint64]*containerStat // deltas: committed is a new minimum, live a delta
 	packLive                                  map[uint64]int64          // live byte deltas of packs
 	released                                  []ManifestID              // to drain once committed
+	drained                                   []ManifestID              // released ones whose drain ends here
 }
 
 func newTxn(tx *bolt.Tx) *txn {
@@ -300,17 +301,20 @@ func (s *Store) view(fn func(t *txn) error) error {
 // the manifests it released to the leases (which drain them when no reader
 // holds them).
 func (s *Store) update(fn func(t *txn) error) error {
-	var released []ManifestID
+	var released, drained []ManifestID
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		t := newTxn(tx)
 		if err := fn(t); err != nil {
 			return err
 		}
-		released = t.released
+		released, drained = t.released, t.drained
 		return t.flush()
 	})
-	if err == nil && len(released) > 0 {
-		s.drainer.add(s.leases.released(released))
+	if err == nil {
+		s.leases.drained(drained)
+		if len(released) > 0 {
+			s.drainer.add(s.leases.released(released))
+		}
 	}
 	return err
 }

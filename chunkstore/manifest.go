@@ -331,7 +331,7 @@ func (s *Store) finish(ctx context.Context, id ManifestID) error {
 		err := s.freeing(func() error {
 			return s.update(func(t *txn) error {
 				var err error
-				more, err = t.finishStep(id)
+				more, err = t.finishStep(id, s.leases.mayDrain)
 				return err
 			})
 		})
@@ -353,7 +353,7 @@ func (s *Store) finishAll(ctx context.Context, ids []ManifestID) error {
 			done = 0
 			return s.update(func(t *txn) error {
 				for _, id := range ids[:min(len(ids), concatBatch)] {
-					more, err := t.finishStep(id)
+					more, err := t.finishStep(id, s.leases.mayDrain)
 					if err != nil {
 						return fmt.Errorf("manifest %d: %w", id, err)
 					}
@@ -374,17 +374,31 @@ func (s *Store) finishAll(ctx context.Context, ids []ManifestID) error {
 }
 
 // finishStep does one bounded step of a manifest's pending work and reports
-// whether more is left.
-func (t *txn) finishStep(id ManifestID) (bool, error) {
+// whether more is left that this caller may do. A released manifest is
+// drained only once mayDrain says no reader holds it (the leases hand it
+// over); until then its holds and its move are still finished, and the
+// drain is left for the leases' turn.
+func (t *txn) finishStep(id ManifestID, mayDrain func(ManifestID) bool) (bool, error) {
 	work := t.pendingWork(id)
+	if work&pendDrain != 0 {
+		h, ok, err := t.header(id)
+		if err != nil {
+			return false, err
+		}
+		if !ok || h.state != stateReleasing || mayDrain(id) {
+			if ok && h.state == stateReleasing {
+				t.drained = append(t.drained, id)
+			}
+			return t.dropSegments(id)
+		}
+		work &^= pendDrain
+	}
 	switch {
-	case work&pendDrain != 0:
-		return t.dropSegments(id)
 	case work&pendHolds != 0:
 		more, err := t.dropHolds(id, drainBatch)
 		if err == nil && !more {
 			err = t.clearPending(id, pendHolds)
-			more = t.pendingWork(id) != 0
+			more = work&^pendHolds != 0
 		}
 		return more, err
 	case work&pendMove != 0:

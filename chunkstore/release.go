@@ -30,15 +30,20 @@ type leases struct {
 	views    map[uint64]int        // open views by the epoch they began in
 	held     map[ManifestID]int    // leases by manifest
 	deferred map[ManifestID]uint64 // released, waiting: the release's epoch
-	ready    func([]ManifestID)    // hands drainable manifests to the drainer
+	// drainable holds the released manifests that no reader can hold any
+	// more: only those may be drained. Other work on a released manifest
+	// (its holds, a move it was in) runs meanwhile and must skip the drain.
+	drainable map[ManifestID]struct{}
+	ready     func([]ManifestID) // hands drainable manifests to the drainer
 }
 
 func newLeases(ready func([]ManifestID)) *leases {
 	return &leases{
-		views:    map[uint64]int{},
-		held:     map[ManifestID]int{},
-		deferred: map[ManifestID]uint64{},
-		ready:    ready,
+		views:     map[uint64]int{},
+		held:      map[ManifestID]int{},
+		deferred:  map[ManifestID]uint64{},
+		drainable: map[ManifestID]struct{}{},
+		ready:     ready,
 	}
 }
 
@@ -113,9 +118,40 @@ func (l *leases) readyLocked() []ManifestID {
 		if l.held[id] == 0 && oldest >= e {
 			out = append(out, id)
 			delete(l.deferred, id)
+			l.drainable[id] = struct{}{}
 		}
 	}
 	return out
+}
+
+// authorize makes released manifests drainable at once: at Open, when no
+// reader can hold them.
+func (l *leases) authorize(ids []ManifestID) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		l.drainable[id] = struct{}{}
+	}
+}
+
+// mayDrain reports whether released manifest id may be drained now.
+func (l *leases) mayDrain(id ManifestID) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.drainable[id]
+	return ok
+}
+
+// drained forgets manifests whose drain has committed.
+func (l *leases) drained(ids []ManifestID) {
+	if len(ids) == 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range ids {
+		delete(l.drainable, id)
+	}
 }
 
 func (l *leases) hand(ids []ManifestID) {

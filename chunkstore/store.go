@@ -255,10 +255,17 @@ func (s *Store) recover(ctx context.Context) ([]ManifestID, error) {
 		}); err != nil {
 			return err
 		}
-		return t.pending.ForEach(func(k, _ []byte) error {
-			work = append(work, ManifestID(binary.BigEndian.Uint64(k)))
+		var released []ManifestID
+		err := t.pending.ForEach(func(k, v []byte) error {
+			id := ManifestID(binary.BigEndian.Uint64(k))
+			work = append(work, id)
+			if len(v) == 1 && v[0]&pendDrain != 0 {
+				released = append(released, id) // no reader holds anything yet
+			}
 			return nil
 		})
+		s.leases.authorize(released)
+		return err
 	})
 	if err != nil {
 		return nil, err
