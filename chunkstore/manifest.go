@@ -386,10 +386,11 @@ func (t *txn) finishStep(id ManifestID, mayDrain func(ManifestID) bool) (bool, e
 			return false, err
 		}
 		if !ok || h.state != stateReleasing || mayDrain(id) {
-			if ok && h.state == stateReleasing {
-				t.drained = append(t.drained, id)
+			more, err := t.dropSegments(id)
+			if err == nil && !more && ok && h.state == stateReleasing {
+				t.drained = append(t.drained, id) // its header is gone now
 			}
-			return t.dropSegments(id)
+			return more, err
 		}
 		work &^= pendDrain
 	}

@@ -150,8 +150,11 @@ func (s *Store) Release(ctx context.Context, id ManifestID) error {
 		return err
 	}
 	ready = s.leases.released([]ManifestID{id})
-	for _, r := range ready {
+	for i, r := range ready {
 		if err := s.finish(ctx, r); err != nil {
+			// The release has committed: what is left of the drain goes
+			// to the drainer rather than waiting for the next Open.
+			s.drainer.add(ready[i:])
 			return fmt.Errorf("manifest %d: %w", r, err)
 		}
 	}

@@ -118,6 +118,12 @@ func (g *Gateway) mayHoldBuckets(gr *group) error {
 	if err != nil || (r.MayHoldBuckets && r.Dir == gr.dir) {
 		return err
 	}
+	// The store is named first: a crash between the two commits leaves a
+	// named group without buckets, which the next start accepts, whereas a
+	// row claiming buckets over an unnamed store means a missing disk.
+	if err := gr.store.Update(func(tx *chunkstore.Tx) error { return nameGroup(tx, gr.name) }); err != nil {
+		return err
+	}
 	return g.putGroupRow(gr.name, groupRow{Dir: gr.dir, MayHoldBuckets: true})
 }
 

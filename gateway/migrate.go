@@ -85,7 +85,9 @@ func (g *Gateway) migrate(ctx context.Context) error {
 		records += n
 		holders[b.group] = true
 	}
-	for name := range holders {
+	// Every group: format 1 reconciled each at every start, so one whose
+	// buckets were all deleted may hold orphans too.
+	for name := range g.groups {
 		if err := g.releaseOrphans(ctx, g.groups[name]); err != nil {
 			return fmt.Errorf("storage group %q: %w", name, err)
 		}

@@ -77,7 +77,7 @@ func (k *bkt) dropUpload(key string, uid []byte) error {
 		if err := k.prt.Delete(pk); err != nil {
 			return err
 		}
-		if err := k.tx.Release(ids[i]); err != nil {
+		if err := release(k.tx, ids[i]); err != nil {
 			return err
 		}
 	}
@@ -160,7 +160,7 @@ func recordPart(tx *chunkstore.Tx, bucket, key, uploadID string, n int, p partRe
 		if err := decode(prev, &pr); err != nil {
 			return s3api.PartInfo{}, err
 		}
-		if err := tx.Release(pr.Manifest); err != nil {
+		if err := release(tx, pr.Manifest); err != nil {
 			return s3api.PartInfo{}, err
 		}
 	}

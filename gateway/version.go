@@ -20,6 +20,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -113,7 +114,17 @@ func (k *bkt) drop(key string, v version) error {
 	if v.rec.DeleteMarker {
 		return nil
 	}
-	return k.tx.Release(v.rec.Manifest)
+	return release(k.tx, v.rec.Manifest)
+}
+
+// release releases a manifest a record named. One already gone (a data
+// directory migrated with manifests missing: the migration logged them)
+// must not keep its record from being dropped.
+func release(tx *chunkstore.Tx, id chunkstore.ManifestID) error {
+	if err := tx.Release(id); err != nil && !errors.Is(err, chunkstore.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // dropNull removes key's null version if there is one.
