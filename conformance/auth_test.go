@@ -275,7 +275,7 @@ func TestUnimplementedSubresources(t *testing.T) {
 		method, path, sub string
 		body              []byte
 	}{
-		{"GET", "/" + b, "lifecycle", nil},
+		{"GET", "/" + b + "/k", "lifecycle", nil},
 		{"PUT", "/" + b, "cors", corsXML},
 		{"GET", "/" + b, "cors", nil},
 		{"GET", "/" + b, "policy", nil},

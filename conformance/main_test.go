@@ -130,7 +130,10 @@ func startCairn(dir string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--secure-listen", "off")
+	// A lifecycle day of lifecycleDay lets the lifecycle tests see rules
+	// fall due; the scanner runs on demand only (cairn admin lifecycle run).
+	cmd := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--secure-listen", "off",
+		"--lifecycle-day", lifecycleDay.String(), "--lifecycle-interval", "0")
 	cmd.Env = append(cleanEnv(dir),
 		"CAIRN_ROOT_ACCESS_KEY="+testAccessKey,
 		"CAIRN_ROOT_SECRET_KEY="+testSecretKey,

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 
+	"github.com/cairn-backup/cairn/policy"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -11,7 +14,18 @@ import (
 const (
 	AdminStatsPath = "/_cairn/admin/stats"
 	AdminCleanPath = "/_cairn/admin/clean"
+	// AdminLifecyclePath answers LifecycleStatus (GET); AdminLifecycleRunPath
+	// runs the scanner now (POST, ?bucket= for one bucket) and answers its
+	// LifecycleReport.
+	AdminLifecyclePath    = "/_cairn/admin/lifecycle"
+	AdminLifecycleRunPath = "/_cairn/admin/lifecycle/run"
+	// AdminPolicyPath?bucket=B gets (GET), sets (PUT, a JSON document) or
+	// removes (DELETE) a bucket's cloud policy.
+	AdminPolicyPath = "/_cairn/admin/policy"
 )
+
+// maxPolicyJSON bounds a cloud policy document.
+const maxPolicyJSON = 64 << 10
 
 // AdminHandler serves the admin API as JSON: GET AdminStatsPath answers
 // Stats, POST AdminCleanPath runs the cleaner on every group and answers
@@ -27,6 +41,29 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 		res, err := g.Clean(r.Context())
 		g.reply(w, r, res, err)
 	})
+	mux.HandleFunc("GET "+AdminLifecyclePath, func(w http.ResponseWriter, r *http.Request) {
+		st, err := g.LifecycleStatus(r.Context())
+		g.reply(w, r, st, err)
+	})
+	mux.HandleFunc("POST "+AdminLifecycleRunPath, func(w http.ResponseWriter, r *http.Request) {
+		rep, err := g.RunLifecycle(r.Context(), r.URL.Query().Get("bucket"), nil)
+		g.reply(w, r, rep, err)
+	})
+	mux.HandleFunc("GET "+AdminPolicyPath, func(w http.ResponseWriter, r *http.Request) {
+		doc, err := g.GetCloudPolicy(r.Context(), r.URL.Query().Get("bucket"))
+		g.reply(w, r, json.RawMessage(doc), err)
+	})
+	mux.HandleFunc("PUT "+AdminPolicyPath, func(w http.ResponseWriter, r *http.Request) {
+		doc, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPolicyJSON))
+		if err == nil {
+			err = g.PutCloudPolicy(r.Context(), r.URL.Query().Get("bucket"), doc)
+		}
+		g.reply(w, r, map[string]string{"result": "cloud policy set"}, err)
+	})
+	mux.HandleFunc("DELETE "+AdminPolicyPath, func(w http.ResponseWriter, r *http.Request) {
+		err := g.DeleteCloudPolicy(r.Context(), r.URL.Query().Get("bucket"))
+		g.reply(w, r, map[string]string{"result": "cloud policy removed"}, err)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := s3api.AccessKey(r.Context()); !ok || rootAccessKey == "" || key != rootAccessKey {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API is for the root access key only"})
@@ -36,10 +73,27 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 	})
 }
 
+// reply answers v, or err: what the caller got wrong (an S3 error, a
+// policy error, a body too large) with its status and message, anything
+// else as a 500 that is logged.
 func (g *Gateway) reply(w http.ResponseWriter, r *http.Request, v any, err error) {
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the caller is gone
+		}
+		var s3err *s3api.Error
+		var perr *policy.Error
+		var mb *http.MaxBytesError
+		switch {
+		case errors.As(err, &s3err):
+			writeJSON(w, s3err.Status, map[string]string{"error": s3err.Message, "code": s3err.Code})
+			return
+		case errors.As(err, &perr):
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": perr.Message, "code": perr.Code})
+			return
+		case errors.As(err, &mb):
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "the document is larger than 64 KiB"})
+			return
 		}
 		g.log.Error("admin request", "path", r.URL.Path, "req_id", s3api.RequestID(r.Context()), "err", err)
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})

@@ -47,6 +47,17 @@ type Config struct {
 	ChunkStore func(group, dir string) chunkstore.Config
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+
+	// LifecycleDay is how long a lifecycle "day" lasts (24h; shorter in
+	// tests and demos, like Ceph's rgw_lc_debug_interval): rule days,
+	// idle times and copy-then-move delays scale with it.
+	LifecycleDay time.Duration
+	// LifecycleInterval is how often the lifecycle scanner runs over every
+	// bucket with rules; 0 runs it only on demand (RunLifecycle).
+	LifecycleInterval time.Duration
+	// LifecycleRate bounds the versions and uploads the scanner reads per
+	// second; 0 is unbounded.
+	LifecycleRate int
 }
 
 // DefaultConfig returns the configuration of a gateway on dataDir with only
@@ -57,6 +68,10 @@ func DefaultConfig(dataDir string) Config {
 		Region:      "us-east-1",
 		MinPartSize: 5 << 20,
 		LockTimeout: time.Second,
+
+		LifecycleDay:      24 * time.Hour,
+		LifecycleInterval: time.Hour,
+		LifecycleRate:     5000,
 	}
 }
 
@@ -70,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.LockTimeout < 0 {
 		return fmt.Errorf("gateway: Config.LockTimeout %v is negative", c.LockTimeout)
+	}
+	if c.LifecycleDay < 0 || c.LifecycleInterval < 0 || c.LifecycleRate < 0 {
+		return fmt.Errorf("gateway: Config: lifecycle day %v, interval %v and rate %d must not be negative", c.LifecycleDay, c.LifecycleInterval, c.LifecycleRate)
 	}
 	seen := map[string]string{}
 	dirs := c.GroupDirs()
@@ -119,6 +137,9 @@ type Gateway struct {
 	mu      sync.RWMutex
 	buckets map[string]*group
 
+	rulesCache rulesCache // parsed lifecycle configurations and cloud policies
+	scan       *scanner
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
@@ -144,6 +165,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.LockTimeout == 0 {
 		cfg.LockTimeout = time.Second
+	}
+	if cfg.LifecycleDay == 0 {
+		cfg.LifecycleDay = 24 * time.Hour
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)
@@ -181,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := g.loadBuckets(); err != nil {
 		return fail(err)
 	}
+	g.startScanner()
 	return g, nil
 }
 
@@ -236,6 +261,9 @@ func (g *Gateway) writePID() error {
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		g.closed.Store(true)
+		if g.scan != nil {
+			g.scan.close()
+		}
 		var errs []error
 		for name, gr := range g.groups {
 			if err := gr.store.Close(); err != nil {

@@ -290,7 +290,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 		if err := k.dropUpload(key, u.uid); err != nil {
 			return err
 		}
-		info = k.info(key, v)
+		info = g.described(k, key, v)
 		return k.rememberCompleted(uploadID, completedRecord{Key: key, VersionID: v.rec.ID, ETag: v.rec.ETag, At: time.Now()})
 	})
 	if err != nil {

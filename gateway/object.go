@@ -98,7 +98,7 @@ func (g *Gateway) record(tx *chunkstore.Tx, bucket, key string, rec versionRecor
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
-	return k.info(key, v), nil
+	return g.described(k, key, v), nil
 }
 
 // GetObject resolves the version and opens its bytes in one read
@@ -111,7 +111,7 @@ func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) 
 	)
 	err := g.viewBucket(bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		v, err := resolve(k, key, versionID)
-		info = k.info(key, v)
+		info = g.described(k, key, v)
 		if err != nil {
 			return err
 		}
@@ -146,7 +146,7 @@ func (g *Gateway) HeadObject(ctx context.Context, bucket, key, versionID string)
 	var info s3api.ObjectInfo
 	err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		v, err := resolve(k, key, versionID)
-		info = k.info(key, v)
+		info = g.described(k, key, v)
 		return err
 	})
 	return info, mapErr(err)

@@ -22,6 +22,9 @@ type bucketRecord struct {
 	Group      string            `json:"group"`
 	Versioning string            `json:"versioning,omitempty"` // "", "Enabled" or "Suspended"
 	Tags       map[string]string `json:"tags,omitempty"`
+	// RulesStamp is the stamp of the last change to the bucket's lifecycle
+	// configuration or cloud policy; 0 when it has neither.
+	RulesStamp uint64 `json:"rules,omitempty"`
 }
 
 // objectMeta is what a client set on an object.

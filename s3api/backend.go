@@ -54,6 +54,14 @@ type Buckets interface {
 	GetBucketTagging(ctx context.Context, name string) (map[string]string, error)
 	PutBucketTagging(ctx context.Context, name string, tags map[string]string) error
 	DeleteBucketTagging(ctx context.Context, name string) error
+	// GetBucketLifecycle answers the configuration as a
+	// LifecycleConfiguration document, or ErrNoSuchLifecycleConfiguration.
+	GetBucketLifecycle(ctx context.Context, name string) ([]byte, error)
+	// PutBucketLifecycle parses and validates a LifecycleConfiguration
+	// document (the backend knows which storage classes exist) and replaces
+	// the bucket's configuration with it.
+	PutBucketLifecycle(ctx context.Context, name string, doc []byte) error
+	DeleteBucketLifecycle(ctx context.Context, name string) error
 }
 
 // ObjectMeta is what a client sets on an object and gets back unchanged.
@@ -97,6 +105,9 @@ type ObjectInfo struct {
 	Checksum     Checksum
 	PartsCount   int    // > 0 for objects completed from a multipart upload
 	StorageClass string // "STANDARD" unless tiered
+	// Expiration is the x-amz-expiration header of a version a lifecycle
+	// rule will expire (expiry-date="...", rule-id="..."), "" when none.
+	Expiration string
 }
 
 // PutObjectInput is one PutObject.

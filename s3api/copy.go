@@ -97,6 +97,7 @@ func (h *handler) copyObject(w http.ResponseWriter, r *http.Request) {
 	if info.VersionID != "" {
 		hdr.Set("x-amz-version-id", info.VersionID)
 	}
+	setExpiration(hdr, info)
 	if src.VersionID != "" {
 		hdr.Set("x-amz-copy-source-version-id", src.VersionID)
 	}

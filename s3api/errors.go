@@ -76,6 +76,7 @@ var (
 	ErrMissingContentLength              = newError("MissingContentLength", http.StatusLengthRequired, "You must provide the Content-Length HTTP header.")
 	ErrNoSuchBucket                      = newError("NoSuchBucket", http.StatusNotFound, "The specified bucket does not exist.")
 	ErrNoSuchKey                         = newError("NoSuchKey", http.StatusNotFound, "The specified key does not exist.")
+	ErrNoSuchLifecycleConfiguration      = newError("NoSuchLifecycleConfiguration", http.StatusNotFound, "The lifecycle configuration does not exist.")
 	ErrNoSuchTagSet                      = newError("NoSuchTagSet", http.StatusNotFound, "The TagSet does not exist.")
 	ErrNoSuchUpload                      = newError("NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.")
 	ErrNoSuchVersion                     = newError("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")

@@ -46,6 +46,7 @@ type fakeBucket struct {
 	info       BucketInfo
 	versioning Versioning
 	tags       map[string]string
+	lifecycle  []byte                   // stored as sent: the fake validates nothing
 	objects    map[string][]*fakeObject // versions, oldest first
 }
 
@@ -231,6 +232,44 @@ func (f *fakeBackend) DeleteBucketTagging(ctx context.Context, name string) erro
 		return err
 	}
 	b.tags = nil
+	return nil
+}
+
+func (f *fakeBackend) GetBucketLifecycle(ctx context.Context, name string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.op("GetBucketLifecycle")
+	b, err := f.bucket(name)
+	if err != nil {
+		return nil, err
+	}
+	if b.lifecycle == nil {
+		return nil, ErrNoSuchLifecycleConfiguration
+	}
+	return b.lifecycle, nil
+}
+
+func (f *fakeBackend) PutBucketLifecycle(ctx context.Context, name string, doc []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.op("PutBucketLifecycle")
+	b, err := f.bucket(name)
+	if err != nil {
+		return err
+	}
+	b.lifecycle = doc
+	return nil
+}
+
+func (f *fakeBackend) DeleteBucketLifecycle(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.op("DeleteBucketLifecycle")
+	b, err := f.bucket(name)
+	if err != nil {
+		return err
+	}
+	b.lifecycle = nil
 	return nil
 }
 

@@ -146,6 +146,7 @@ func setObjectHeaders(hdr http.Header, info ObjectInfo) {
 	if info.VersionID != "" {
 		hdr.Set("x-amz-version-id", info.VersionID)
 	}
+	setExpiration(hdr, info)
 	if info.StorageClass != "" && info.StorageClass != "STANDARD" {
 		hdr.Set("x-amz-storage-class", info.StorageClass)
 	}
@@ -183,5 +184,13 @@ func setChecksumHeaders(hdr http.Header, c Checksum) {
 	hdr.Set("x-amz-checksum-"+strings.ToLower(c.Algorithm), c.Value)
 	if c.Type != "" {
 		hdr.Set("x-amz-checksum-type", c.Type)
+	}
+}
+
+// setExpiration writes x-amz-expiration for a version a lifecycle rule
+// will expire.
+func setExpiration(hdr http.Header, info ObjectInfo) {
+	if info.Expiration != "" {
+		hdr.Set("x-amz-expiration", info.Expiration)
 	}
 }

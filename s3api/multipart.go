@@ -272,6 +272,7 @@ func (h *handler) completeMultipartUpload(w http.ResponseWriter, r *http.Request
 	if info.VersionID != "" {
 		w.Header().Set("x-amz-version-id", info.VersionID)
 	}
+	setExpiration(w.Header(), info)
 	h.writeXML(w, r, http.StatusOK, completeMultipartUploadResult{
 		Location:       objectURL(r, st.bucket, st.key),
 		Bucket:         st.bucket,

@@ -55,6 +55,7 @@ func (h *handler) putObject(w http.ResponseWriter, r *http.Request) {
 	if info.VersionID != "" {
 		hdr.Set("x-amz-version-id", info.VersionID)
 	}
+	setExpiration(hdr, info)
 	sum := info.Checksum
 	if sum.Algorithm == "" {
 		sum = p.digest().Checksum

@@ -30,6 +30,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodGet).MatcherFunc(query("location")).HandlerFunc(h.getBucketLocation)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versioning")).HandlerFunc(h.getBucketVersioning)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("tagging")).HandlerFunc(h.getBucketTagging)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("lifecycle")).HandlerFunc(h.getBucketLifecycle)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).HandlerFunc(h.getBucketACL)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).HandlerFunc(h.listMultipartUploads)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versions")).HandlerFunc(h.listObjectVersions)
@@ -39,9 +40,11 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodHead).HandlerFunc(h.headBucket)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("versioning")).HandlerFunc(h.putBucketVersioning)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("tagging")).HandlerFunc(h.putBucketTagging)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("lifecycle")).HandlerFunc(h.putBucketLifecycle)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).HandlerFunc(h.putBucketACL)
 	bkt.Methods(http.MethodPut).HandlerFunc(h.createBucket)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).HandlerFunc(h.deleteBucketTagging)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("lifecycle")).HandlerFunc(h.deleteBucketLifecycle)
 	bkt.Methods(http.MethodDelete).HandlerFunc(h.deleteBucket)
 	bkt.Methods(http.MethodPost).MatcherFunc(query("delete")).HandlerFunc(h.deleteObjects)
 
@@ -104,11 +107,15 @@ func hasQuery(u *url.URL, name string) bool {
 // unsupportedSubresource returns the first subresource of q that Cairn does
 // not implement. Such requests must fail with NotImplemented rather than
 // fall through to the plain operation (GET /bucket?policy must never answer
-// a 200 listing), so they are refused before routing.
-func unsupportedSubresource(q url.Values) string {
+// a 200 listing), so they are refused before routing. Lifecycle exists for
+// buckets only.
+func unsupportedSubresource(q url.Values, object bool) string {
+	if _, ok := q["lifecycle"]; ok && object {
+		return "lifecycle"
+	}
 	for _, s := range [...]string{
 		"accelerate", "analytics", "attributes", "cors", "encryption",
-		"intelligent-tiering", "inventory", "legal-hold", "lifecycle", "logging",
+		"intelligent-tiering", "inventory", "legal-hold", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"object-lock", "ownershipControls", "policy", "policyStatus",
 		"publicAccessBlock", "renameObject", "replication", "requestPayment",

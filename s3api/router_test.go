@@ -32,6 +32,7 @@ func TestRouting(t *testing.T) {
 	del := []byte(`<Delete><Object><Key>obj2</Key></Object></Delete>`)
 	tagging := []byte(`<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>`)
 	versioning := []byte(`<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`)
+	lifecycle := []byte(`<LifecycleConfiguration><Rule><ID>r</ID><Status>Enabled</Status><Filter/><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>`)
 
 	for _, tc := range []struct {
 		method, path string
@@ -52,6 +53,9 @@ func TestRouting(t *testing.T) {
 		{method: "GET", path: "/bkt?tagging", wantOp: "GetBucketTagging", wantStatus: 404},
 		{method: "PUT", path: "/bkt?tagging", body: tagging, wantOp: "PutBucketTagging", wantStatus: 204},
 		{method: "DELETE", path: "/bkt?tagging", wantOp: "DeleteBucketTagging", wantStatus: 204},
+		{method: "GET", path: "/bkt?lifecycle", wantOp: "GetBucketLifecycle", wantStatus: 404},
+		{method: "PUT", path: "/bkt?lifecycle", body: lifecycle, hdr: http.Header{"Content-Md5": {contentMD5(lifecycle)}}, wantOp: "PutBucketLifecycle", wantStatus: 200},
+		{method: "DELETE", path: "/bkt?lifecycle", wantOp: "DeleteBucketLifecycle", wantStatus: 204},
 		{method: "PUT", path: "/bkt?versioning", body: versioning, wantOp: "PutBucketVersioning", wantStatus: 200},
 		{method: "PUT", path: "/bkt?acl", hdr: http.Header{"X-Amz-Acl": {"private"}}, wantOp: "HeadBucket", wantStatus: 200},
 		{method: "HEAD", path: "/bkt", wantOp: "HeadBucket", wantStatus: 200},
@@ -100,7 +104,7 @@ func TestUnsupported(t *testing.T) {
 	e := newEnv(t, newFakeBackend())
 	e.mustBucket("bkt")
 	e.mustPut("bkt", "obj", "x")
-	for _, sub := range []string{"lifecycle", "policy", "cors", "website", "replication", "encryption",
+	for _, sub := range []string{"policy", "cors", "website", "replication", "encryption",
 		"object-lock", "notification", "logging", "accelerate", "requestPayment", "ownershipControls",
 		"publicAccessBlock", "retention", "legal-hold", "torrent", "select", "restore", "attributes"} {
 		for _, path := range []string{"/bkt?" + sub, "/bkt/obj?" + sub} {
@@ -110,6 +114,8 @@ func TestUnsupported(t *testing.T) {
 			}
 		}
 	}
+	resp, body := e.do("GET", "/bkt/obj?lifecycle", nil, nil)
+	wantStatus(t, resp, body, 501, "NotImplemented")
 	for _, tc := range []struct {
 		method, path string
 		status       int

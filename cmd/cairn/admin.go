@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,6 +28,10 @@ const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
+  cairn admin lifecycle run [BUCKET] | status   [--data DIR] [--endpoint URL] [--json]
+  cairn admin policy set BUCKET --tier T --mode copy|move|copy-then-move [--after 30d] [--idle 72h]
+                     [--ext .vbk,.vib | --exclude-ext .tmp] [--dir backups/ | --exclude-dir tmp/]
+  cairn admin policy set BUCKET --file policy.json | get BUCKET | rm BUCKET
   cairn admin secure-connect issue|revoke NAME [--data DIR] [--out FILE]
 
 The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,
@@ -47,17 +52,17 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "scrub" {
 		return adminScrub(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "lifecycle" {
+		return adminLifecycle(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "policy" {
+		return adminPolicy(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
 		fmt.Fprint(stderr, adminUsage)
 		return errUsage
 	}
-	o := adminOptions{}
-	fs := flag.NewFlagSet("cairn admin "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.data, "data", env("CAIRN_DATA", "./cairn-data"), "data directory of the server, for its credentials and address (CAIRN_DATA)")
-	fs.StringVar(&o.endpoint, "endpoint", env("CAIRN_ENDPOINT", ""), "server URL; default from DATA/serve.addr (CAIRN_ENDPOINT)")
-	fs.StringVar(&o.region, "region", env("CAIRN_REGION", "us-east-1"), "region the server signs for (CAIRN_REGION)")
-	fs.BoolVar(&o.json, "json", false, "print the server's JSON as it is")
+	o, fs := adminFlags("cairn admin "+args[0], stderr)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -109,8 +114,26 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 }
 
+// adminFlags makes the flag set every admin command that talks to a
+// server shares.
+func adminFlags(name string, stderr io.Writer) (*adminOptions, *flag.FlagSet) {
+	o := &adminOptions{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.data, "data", env("CAIRN_DATA", "./cairn-data"), "data directory of the server, for its credentials and address (CAIRN_DATA)")
+	fs.StringVar(&o.endpoint, "endpoint", env("CAIRN_ENDPOINT", ""), "server URL; default from DATA/serve.addr (CAIRN_ENDPOINT)")
+	fs.StringVar(&o.region, "region", env("CAIRN_REGION", "us-east-1"), "region the server signs for (CAIRN_REGION)")
+	fs.BoolVar(&o.json, "json", false, "print the server's JSON as it is")
+	return o, fs
+}
+
 // call sends one SigV4-signed admin request and returns the body of a 200.
 func (o adminOptions) call(ctx context.Context, method, path string) ([]byte, error) {
+	return o.send(ctx, method, path, nil)
+}
+
+// send is call with a request body.
+func (o adminOptions) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	creds, ok, err := envCredentials()
 	if err != nil {
 		return nil, err
@@ -128,12 +151,12 @@ func (o adminOptions) call(ctx context.Context, method, path string) ([]byte, er
 		}
 		endpoint = "http://" + strings.TrimSpace(string(b))
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(endpoint, "/")+path, http.NoBody)
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(endpoint, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	empty := sha256.Sum256(nil)
-	hash := hex.EncodeToString(empty[:])
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:])
 	req.Header.Set("X-Amz-Content-Sha256", hash)
 	err = v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: creds.AccessKey, SecretAccessKey: creds.SecretKey},
 		req, hash, "s3", o.region, time.Now())
@@ -145,14 +168,19 @@ func (o adminOptions) call(ctx context.Context, method, path string) ([]byte, er
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(body))
+		// The admin API says what was wrong as {"error": "..."}.
+		var e struct{ Error string }
+		if json.Unmarshal(out, &e) == nil && e.Error != "" {
+			return nil, errors.New(e.Error)
+		}
+		return nil, fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(out))
 	}
-	return body, nil
+	return out, nil
 }
 
 func printStats(w io.Writer, st gateway.Stats) error {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,13 @@ type serveOptions struct {
 	groups                                 map[string]string
 	grace                                  time.Duration
 	secure                                 secureOptions
+	lifecycle                              lifecycleOptions
+}
+
+// lifecycleOptions are the lifecycle scanner's settings.
+type lifecycleOptions struct {
+	day, interval time.Duration
+	rate          int
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
@@ -51,11 +59,45 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 			}
 		}
 	}
+	if err := addLifecycleFlags(fs, &o.lifecycle); err != nil {
+		return nil, nil, err
+	}
 	addSecureFlags(fs, &o.secure)
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
 	return fs, o, nil
+}
+
+func addLifecycleFlags(fs *flag.FlagSet, o *lifecycleOptions) error {
+	def := gateway.DefaultConfig("")
+	for _, d := range []struct {
+		p         *time.Duration
+		name, env string
+		def       time.Duration
+		usage     string
+	}{
+		{&o.day, "lifecycle-day", "CAIRN_LIFECYCLE_DAY", def.LifecycleDay, "how long a lifecycle day lasts: rule days, idle times and copy-then-move delays scale with it (CAIRN_LIFECYCLE_DAY)"},
+		{&o.interval, "lifecycle-interval", "CAIRN_LIFECYCLE_INTERVAL", def.LifecycleInterval, "how often the lifecycle scanner runs; 0 only on demand (CAIRN_LIFECYCLE_INTERVAL)"},
+	} {
+		v := d.def
+		if s := os.Getenv(d.env); s != "" {
+			var err error
+			if v, err = time.ParseDuration(s); err != nil {
+				return fmt.Errorf("%s: %w", d.env, err)
+			}
+		}
+		fs.DurationVar(d.p, d.name, v, d.usage)
+	}
+	rate := def.LifecycleRate
+	if s := os.Getenv("CAIRN_LIFECYCLE_RATE"); s != "" {
+		var err error
+		if rate, err = strconv.Atoi(s); err != nil {
+			return fmt.Errorf("CAIRN_LIFECYCLE_RATE: %w", err)
+		}
+	}
+	fs.IntVar(&o.rate, "lifecycle-rate", rate, "versions and uploads the lifecycle scanner reads per second; 0 unbounded (CAIRN_LIFECYCLE_RATE)")
+	return nil
 }
 
 func addGroup(m map[string]string, s string) error {
@@ -95,6 +137,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	gcfg.Groups = o.groups
 	gcfg.Region = o.region
 	gcfg.Logger = log
+	gcfg.LifecycleDay, gcfg.LifecycleInterval, gcfg.LifecycleRate = o.lifecycle.day, o.lifecycle.interval, o.lifecycle.rate
+	if o.lifecycle.day <= 0 {
+		return fmt.Errorf("--lifecycle-day %v: want a positive duration (24h in production)", o.lifecycle.day)
+	}
 	// The gateway takes the data directory's lock first: a second cairn
 	// stops here, before it touches anything.
 	gw, err := gateway.New(ctx, gcfg)
