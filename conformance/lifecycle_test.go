@@ -106,7 +106,8 @@ func TestLifecycleExpirationEndToEnd(t *testing.T) {
 		{"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
 		 "Expiration": {"Days": 1}, "NoncurrentVersionExpiration": {"NoncurrentDays": 1}},
 		{"ID": "markers", "Status": "Enabled", "Filter": {"Prefix": "tmp/"},
-		 "Expiration": {"ExpiredObjectDeleteMarker": true}}
+		 "Expiration": {"ExpiredObjectDeleteMarker": true},
+		 "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}
 	]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +118,36 @@ func TestLifecycleExpirationEndToEnd(t *testing.T) {
 	put(t, c, b, "tmp/a", []byte("one"))
 	put(t, c, b, "tmp/a", []byte("two"))
 	put(t, c, b, "keep/b", []byte("kept"))
+	uploads := map[string]string{}
+	for _, key := range []string{"tmp/u", "keep/u"} {
+		up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &b, Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), Body: strings.NewReader("part")}); err != nil {
+			t.Fatal(err)
+		}
+		uploads[key] = *up.UploadId
+	}
 	time.Sleep(2 * lifecycleDay)
 
 	out := string(cairnAdmin(t, "lifecycle", "run", b))
-	if !strings.Contains(out, "1 expired, 1 noncurrent expired") {
+	if !strings.Contains(out, "1 expired, 1 noncurrent expired") || !strings.Contains(out, "1 uploads aborted") {
 		t.Errorf("cairn admin lifecycle run said:\n%s", out)
+	}
+	ups, err := c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 1 || *ups.Uploads[0].Key != "keep/u" {
+		t.Errorf("uploads after the run: %+v", ups.Uploads)
+	}
+	if _, err := c.ListParts(ctx, &s3.ListPartsInput{Bucket: &b, Key: aws.String("tmp/u"), UploadId: aws.String(uploads["tmp/u"])}); httpStatus(err) != 404 {
+		t.Errorf("ListParts of the aborted upload: %v, want 404 NoSuchUpload", err)
+	}
+	if _, err := c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &b, Key: aws.String("keep/u"), UploadId: aws.String(uploads["keep/u"])}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: aws.String("tmp/a")}); httpStatus(err) != 404 {
 		t.Errorf("HEAD tmp/a after expiry: %v, want 404", err)

@@ -139,6 +139,8 @@ type Gateway struct {
 
 	rulesCache rulesCache // parsed lifecycle configurations and cloud policies
 	scan       *scanner
+	// tierNamed says whether a tier of that name exists (nil: none does).
+	tierNamed func(name string) bool
 
 	closeOnce sync.Once
 	closeErr  error

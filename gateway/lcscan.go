@@ -169,15 +169,15 @@ func (g *Gateway) RunLifecycle(ctx context.Context, bucket string, progress func
 		if errors.Is(err, s3api.ErrNoSuchBucket) && bucket == "" {
 			continue // deleted meanwhile
 		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
-			}
-			errs = append(errs, fmt.Errorf("bucket %s: %w", name, err))
-		}
 		if c != nil {
 			rep.Buckets[name] = c.ScanCounts
 			rep.Total.add(c.ScanCounts)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err() // the counts so far: the run resumes later
+			}
+			errs = append(errs, fmt.Errorf("bucket %s: %w", name, err))
 		}
 	}
 	return rep, errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/policy"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -264,5 +265,72 @@ func TestLifecycleResumesAfterRestart(t *testing.T) {
 	st, err = g.LifecycleStatus(t.Context())
 	if err != nil || len(st) != 1 || st[0].Running != nil || st[0].Last == nil || st[0].Last.Expired != n {
 		t.Errorf("status after the run: %+v, %v", st, err)
+	}
+}
+
+// TestCloudPolicyAndTransitions: with a tier named (a stand-in for cloud
+// tiering's tier registry, which does not exist yet), a cloud policy and a
+// lifecycle Transition can be set; the scan counts what is due for the tier
+// and changes nothing (the mover is cloud tiering's), run after run.
+func TestCloudPolicyAndTransitions(t *testing.T) {
+	g := open(t, lifecycleConfig(t))
+	newBucket(t, g, "b", s3api.VersioningUnset)
+	ctx := t.Context()
+
+	doc := []byte(`{"tier": "azure1", "mode": "copy", "idle": "24h", "include_ext": [".VBK"], "exclude_dirs": ["tmp/"]}`)
+	var pe *policy.Error
+	if err := g.PutCloudPolicy(ctx, "b", doc); !errors.As(err, &pe) || !strings.Contains(pe.Message, `no configured tier: "azure1"`) {
+		t.Fatalf("a policy naming no tier: %v", err)
+	}
+	if err := g.PutBucketLifecycle(ctx, "b", []byte(`<LifecycleConfiguration><Rule><ID>t</ID><Status>Enabled</Status><Filter><Prefix>c</Prefix></Filter>`+
+		`<Transition><Days>1</Days><StorageClass>azure1</StorageClass></Transition></Rule></LifecycleConfiguration>`)); !errors.Is(err, s3api.ErrInvalidStorageClass) {
+		t.Fatalf("a transition naming no tier: %v", err)
+	}
+	g.tierNamed = func(name string) bool { return name == "azure1" }
+	if err := g.PutCloudPolicy(ctx, "b", []byte(`{"tier": "azure1", "mode": "copy-then-move"}`)); !errors.As(err, &pe) || !strings.Contains(pe.Message, `"after" is required`) {
+		t.Fatalf("copy-then-move without after: %v", err)
+	}
+	if err := g.PutCloudPolicy(ctx, "nope", doc); !errors.Is(err, s3api.ErrNoSuchBucket) {
+		t.Fatalf("a policy for no bucket: %v", err)
+	}
+	if err := g.PutCloudPolicy(ctx, "b", doc); err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.GetCloudPolicy(ctx, "b")
+	if err != nil || !strings.Contains(string(got), `"include_ext":[".vbk"]`) || !strings.Contains(string(got), `"tier":"azure1"`) {
+		t.Fatalf("GetCloudPolicy: %s, %v", got, err)
+	}
+	putLifecycle(t, g, "b", `<Rule><ID>t</ID><Status>Enabled</Status><Filter><Prefix>c</Prefix></Filter>`+
+		`<Transition><Days>1</Days><StorageClass>azure1</StorageClass></Transition></Rule>`)
+
+	for _, k := range []string{"a.vbk", "tmp/b.vbk", "c.txt", "d.txt"} {
+		put(t, g, "b", k, []byte(k))
+	}
+	time.Sleep(2 * lifecycleDay)
+	for run := range 2 {
+		c := runLifecycle(t, g, "b")
+		// a.vbk by the cloud policy, c.txt by the transition; tmp/ and .txt
+		// outside both.
+		if c.TransitionsDue != 2 || c.Scanned != 4 || c.Expired+c.NoncurrentExpired+c.MarkersRemoved+c.Errors != 0 {
+			t.Fatalf("run %d: %+v", run, c)
+		}
+	}
+	for _, k := range []string{"a.vbk", "tmp/b.vbk", "c.txt", "d.txt"} {
+		if data, _, err := get(t, g, "b", k, ""); err != nil || string(data) != k {
+			t.Fatalf("%s after the runs: %q, %v", k, data, err)
+		}
+	}
+	st, err := g.LifecycleStatus(ctx)
+	if err != nil || len(st) != 1 || !st[0].CloudPolicy || st[0].Rules != 1 || st[0].Last == nil || st[0].Last.TransitionsDue != 2 {
+		t.Fatalf("LifecycleStatus: %+v, %v", st, err)
+	}
+	if err := g.DeleteCloudPolicy(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.GetCloudPolicy(ctx, "b"); !errors.Is(err, s3api.ErrNoSuchKey) {
+		t.Fatalf("GetCloudPolicy after rm: %v", err)
+	}
+	if err := g.DeleteCloudPolicy(ctx, "b"); !errors.Is(err, s3api.ErrNoSuchKey) {
+		t.Fatalf("a second rm: %v", err)
 	}
 }

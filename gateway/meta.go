@@ -16,6 +16,10 @@ package gateway
 //	    upl/<ekey>00 01<uid>   uploadRecord (JSON)
 //	    prt/<uid><part:2>      partRecord (JSON)
 //	    done/<upload ID>       completedRecord (JSON), see completed.go
+//	    lc                     lifecycle configuration (canonical XML), see lifecycle.go
+//	    cp                     cloud policy (JSON)
+//	    scan                   scanRecord (JSON): the lifecycle scanner's run in
+//	                           progress (cursor, counts) and its last run
 //
 // meta.db, in the data directory, holds what spans groups: its format, and
 // the groups that hold buckets (groups/<name> -> directory), so that a

@@ -141,14 +141,14 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // wireCloudPolicy is the JSON form, snake_case.
 type wireCloudPolicy struct {
-	Idle        *Duration `json:"idle,omitempty"`
-	IncludeExt  []string  `json:"include_ext,omitempty"`
-	ExcludeExt  []string  `json:"exclude_ext,omitempty"`
-	IncludeDirs []string  `json:"include_dirs,omitempty"`
-	ExcludeDirs []string  `json:"exclude_dirs,omitempty"`
-	Tier        string    `json:"tier"`
-	Mode        Mode      `json:"mode"`
-	After       *Duration `json:"after,omitempty"`
+	Idle        *string  `json:"idle,omitempty"`
+	IncludeExt  []string `json:"include_ext,omitempty"`
+	ExcludeExt  []string `json:"exclude_ext,omitempty"`
+	IncludeDirs []string `json:"include_dirs,omitempty"`
+	ExcludeDirs []string `json:"exclude_dirs,omitempty"`
+	Tier        string   `json:"tier"`
+	Mode        Mode     `json:"mode"`
+	After       *string  `json:"after,omitempty"`
 }
 
 const cloudFields = "idle, include_ext, exclude_ext, include_dirs, exclude_dirs, tier, mode and after"
@@ -175,11 +175,19 @@ func ParseCloudPolicy(body []byte, tier func(string) bool) (*CloudPolicy, error)
 		IncludeDirs: orNil(w.IncludeDirs), ExcludeDirs: orNil(w.ExcludeDirs),
 		Tier: w.Tier, Mode: w.Mode,
 	}
-	if w.Idle != nil {
-		p.Idle = *w.Idle
-	}
-	if w.After != nil {
-		p.After = *w.After
+	for _, d := range []struct {
+		name string
+		text *string
+		to   *Duration
+	}{{"idle", w.Idle, &p.Idle}, {"after", w.After, &p.After}} {
+		if d.text == nil {
+			continue
+		}
+		v, err := ParseDuration(*d.text)
+		if err != nil {
+			return nil, cloudErr("%q: %v", d.name, err)
+		}
+		*d.to = Duration(v)
 	}
 	if err := p.Validate(tier); err != nil {
 		return nil, err
@@ -245,8 +253,6 @@ func (p *CloudPolicy) Validate(tier func(string) bool) error {
 		return cloudErr("no cloud policy given")
 	case p.Tier == "":
 		return cloudErr(`"tier" is required: the name of a tier added with ` + "`cairn admin tier add`")
-	case tier == nil || !tier(p.Tier):
-		return cloudErr(`"tier" names no configured tier: %q (tiers are added with `+"`cairn admin tier add`)", p.Tier)
 	}
 	switch p.Mode {
 	case ModeCopy, ModeMove, ModeCopyThenMove:
@@ -292,6 +298,10 @@ func (p *CloudPolicy) Validate(tier func(string) bool) error {
 			}
 		}
 	}
+	// Last, so that a policy with mistakes of its own hears of those first.
+	if tier == nil || !tier(p.Tier) {
+		return cloudErr(`"tier" names no configured tier: %q (tiers are added with `+"`cairn admin tier add`)", p.Tier)
+	}
 	return nil
 }
 
@@ -305,10 +315,10 @@ func (p *CloudPolicy) MarshalJSON() ([]byte, error) {
 		Tier: p.Tier, Mode: p.Mode,
 	}
 	if p.Idle != 0 {
-		w.Idle = &p.Idle
+		w.Idle = ptr(p.Idle.String())
 	}
 	if p.After != 0 {
-		w.After = &p.After
+		w.After = ptr(p.After.String())
 	}
 	return json.Marshal(w)
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -215,5 +217,47 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestAdminPolicyMessages: `cairn admin policy` says what to fix, and a
+// refused policy leaves the bucket without one.
+func TestAdminPolicyMessages(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	s := startServe(t, dir)
+	if _, err := client(t, s, dir).CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("vms")}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(file, []byte(`{"tier": "azure1", "mode": "copy", "idel": "72h"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"set", "--tier", "azure1", "--mode", "copy"}, "name the bucket"},
+		{[]string{"set", "vms", "--tier", "azure1"}, "needs --tier NAME and --mode"},
+		{[]string{"set", "vms", "--tier", "azure1", "--mode", "copy", "--ext", ".vbk", "--exclude-ext", ".tmp"}, `"include_ext" and "exclude_ext" cannot both be set`},
+		{[]string{"set", "vms", "--tier", "azure1", "--mode", "copy-then-move"}, `"after" is required with mode "copy-then-move"`},
+		{[]string{"set", "vms", "--tier", "azure1", "--mode", "copy", "--after", "30d"}, `"after" is only for mode "copy-then-move"`},
+		{[]string{"set", "vms", "--tier", "azure1", "--mode", "copy", "--ext", "vbk"}, `write it with its dot`},
+		{[]string{"set", "vms", "--tier", "azure1", "--mode", "copy", "--dir", "/backups"}, `must end in "/"`},
+		{[]string{"set", "vms", "--tier", "azure1", "--mode", "copy", "--idle", "soon"}, `idle`},
+		{[]string{"set", "vms", "--file", file}, `idel`},
+		{[]string{"set", "vms", "--file", file, "--mode", "move"}, "--file gives the whole policy"},
+		{[]string{"set", "vms", "--tier", "azure1", "--mode", "copy-then-move", "--after", "30d", "--idle", "72h", "--ext", ".vbk,.vib", "--exclude-dir", "tmp/"}, `no configured tier: "azure1"`},
+		{[]string{"set", "nobucket", "--tier", "azure1", "--mode", "copy"}, "nobucket"},
+		{[]string{"get", "vms"}, "has no cloud policy"},
+	} {
+		out, errOut, code := cairn(t, nil, append(append([]string{"admin", "policy"}, tc.args...), "--data", dir)...)
+		if code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("cairn admin policy %q: exit %d, %q%q; want exit 1 and %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+	out, errOut, code := cairn(t, nil, "admin", "lifecycle", "status", "--data", dir)
+	if code != 0 || !strings.Contains(out, "vms") || !strings.Contains(out, "never") {
+		t.Fatalf("lifecycle status: exit %d: %s%s", code, out, errOut)
 	}
 }
