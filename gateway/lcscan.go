@@ -128,6 +128,20 @@ func (s *scanner) loop(ctx context.Context) {
 	}
 }
 
+// active reports whether a run holds the bucket now.
+func (s *scanner) active(bucket string) bool {
+	s.mu.Lock()
+	m := s.busy[bucket]
+	s.mu.Unlock()
+	if m == nil || m.TryLock() {
+		if m != nil {
+			m.Unlock()
+		}
+		return false
+	}
+	return true
+}
+
 // lock serializes runs over one bucket.
 func (s *scanner) lock(bucket string) func() {
 	s.mu.Lock()
@@ -191,6 +205,16 @@ func (g *Gateway) scanBucket(ctx context.Context, name string, progress func(str
 	if err != nil {
 		return nil, err
 	}
+	// A read first: a bucket without rules or a run costs no commit.
+	idle := false
+	err = g.viewBucket(name, func(_ *chunkstore.Tx, k *bkt) error {
+		rec, err := k.scanRecord()
+		idle = err == nil && rec.Run == nil && k.rec.RulesStamp == 0
+		return err
+	})
+	if err != nil || idle {
+		return nil, err
+	}
 	var run *ScanRun
 	err = updateIn(gr, name, func(_ *chunkstore.Tx, k *bkt) error {
 		rec, err := k.scanRecord()
@@ -222,14 +246,20 @@ func (g *Gateway) scanBucket(ctx context.Context, name string, progress func(str
 		}
 		g.pace(ctx, b.read)
 		var delta ScanCounts
-		if len(b.due) > 0 || b.end || time.Since(lastCommit) >= cursorEvery {
+		var errs []string
+		if len(b.due) > 0 || len(b.errs) > 0 || b.end || time.Since(lastCommit) >= cursorEvery {
 			err = updateIn(gr, name, func(_ *chunkstore.Tx, k *bkt) error {
 				delta = ScanCounts{Scanned: int64(b.read)}
-				if err := g.applyBatch(k, run.Phase, b, &delta); err != nil {
+				errs = append(errs[:0], b.errs...)
+				if err := g.applyBatch(k, run.Phase, b, &delta, &errs); err != nil {
 					return err
 				}
+				delta.Errors += int64(len(errs))
 				next := *run
 				next.ScanCounts.add(delta)
+				if len(errs) > 0 {
+					next.LastError = errs[len(errs)-1]
+				}
 				next.Cursor = b.cursor
 				if b.end {
 					next.Phase, next.Cursor = nextPhase(run.Phase), nil
@@ -253,6 +283,12 @@ func (g *Gateway) scanBucket(ctx context.Context, name string, progress func(str
 				return run, err
 			}
 			lastCommit = time.Now()
+			for _, e := range errs {
+				g.log.Warn("lifecycle scan passed a key it could not apply", "bucket", name, "err", e)
+			}
+			if len(errs) > 0 {
+				run.LastError = errs[len(errs)-1]
+			}
 			run.ScanCounts.add(delta)
 			run.Cursor = b.cursor
 			if b.end {
@@ -301,6 +337,7 @@ func (g *Gateway) pace(ctx context.Context, n int) {
 type batch struct {
 	read        int
 	transitions int64
+	errs        []string // keys that could not be read, and why
 	due         [][]byte // versions: object keys; uploads: upl rows
 	cursor      []byte
 	end         bool
@@ -343,7 +380,11 @@ func (g *Gateway) readVersions(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPol
 		}
 		stack, err := k.stack(key)
 		if err != nil {
-			return err
+			// One bad key must not stop the scan of the rest for good: it
+			// is counted, named in the run, and passed.
+			b.read++
+			b.errs = append(b.errs, fmt.Sprintf("key %q: %v", key, err))
+			stack = nil
 		}
 		b.read += len(stack)
 		changes, tiers := g.decideStack(k, lc, cp, key, stack, now)
@@ -434,7 +475,7 @@ func (g *Gateway) decisions(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPolicy
 			out[i] = lc.Decide(pv, now, g.clock())
 		}
 		if out[i].Action == policy.None && cp != nil {
-			out[i] = cp.Decide(pv, time.Time{}, now, g.clock())
+			out[i] = cp.Decide(pv, v.rec.TieredAt, now, g.clock())
 		}
 	}
 	return out
@@ -460,7 +501,8 @@ const maxRounds = 8
 
 // applyBatch applies what is due in a batch, deciding each key again on
 // what this write transaction sees.
-func (g *Gateway) applyBatch(k *bkt, phase string, b batch, c *ScanCounts) error {
+// A key that fails is named in errs and passed; the others are applied.
+func (g *Gateway) applyBatch(k *bkt, phase string, b batch, c *ScanCounts, errs *[]string) error {
 	lc, cp, err := g.rules(k)
 	if err != nil {
 		return err
@@ -474,8 +516,11 @@ func (g *Gateway) applyBatch(k *bkt, phase string, b batch, c *ScanCounts) error
 				continue // completed or aborted meanwhile
 			}
 			ok, err := g.abortDue(lc, due, v, now)
-			if err != nil || !ok {
+			if err != nil {
 				return err
+			}
+			if !ok {
+				continue // no longer due: the others in the batch may be
 			}
 			key, uid, err := splitComposite(due)
 			if err != nil {
@@ -488,7 +533,7 @@ func (g *Gateway) applyBatch(k *bkt, phase string, b batch, c *ScanCounts) error
 			continue
 		}
 		if err := g.expireKey(k, lc, cp, string(due), now, c); err != nil {
-			return err
+			*errs = append(*errs, fmt.Sprintf("key %q: %v", due, err))
 		}
 	}
 	return nil
@@ -562,9 +607,10 @@ func (k *bkt) saveScan(rec scanRecord) error {
 // status`.
 type BucketLifecycle struct {
 	Bucket      string   `json:"bucket"`
-	Rules       int      `json:"rules"`        // lifecycle rules (enabled or not)
-	CloudPolicy bool     `json:"cloud_policy"` // a cloud policy is set
-	Running     *ScanRun `json:"running,omitempty"`
+	Rules       int      `json:"rules"`             // lifecycle rules (enabled or not)
+	CloudPolicy bool     `json:"cloud_policy"`      // a cloud policy is set
+	Running     *ScanRun `json:"running,omitempty"` // a run begun and not finished
+	Active      bool     `json:"active"`            // a scan is at work on it now (else Running was interrupted)
 	Last        *ScanRun `json:"last,omitempty"`
 }
 
@@ -584,7 +630,7 @@ func (g *Gateway) LifecycleStatus(ctx context.Context) ([]BucketLifecycle, error
 			if err != nil {
 				return err
 			}
-			st := BucketLifecycle{Bucket: name, CloudPolicy: cp != nil, Running: rec.Run, Last: rec.Last}
+			st := BucketLifecycle{Bucket: name, CloudPolicy: cp != nil, Running: rec.Run, Last: rec.Last, Active: g.scan.active(name)}
 			if lc != nil {
 				st.Rules = len(lc.Rules)
 			}

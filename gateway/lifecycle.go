@@ -108,6 +108,8 @@ func (g *Gateway) described(k *bkt, key string, v version) s3api.ObjectInfo {
 func (k *bkt) policyVersion(key string, v version, latest bool) policy.Version {
 	return policy.Version{
 		Versioned:    k.versioning() != s3api.VersioningUnset,
+		StorageClass: v.rec.Tier,
+		TierOnly:     v.rec.TierOnly,
 		Key:          key,
 		Size:         v.rec.Size,
 		Tags:         v.rec.Meta.Tags,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/policy"
 	"github.com/cairn-backup/cairn/s3api"
 )
@@ -332,5 +333,66 @@ func TestCloudPolicyAndTransitions(t *testing.T) {
 	}
 	if err := g.DeleteCloudPolicy(ctx, "b"); !errors.Is(err, s3api.ErrNoSuchKey) {
 		t.Fatalf("a second rm: %v", err)
+	}
+}
+
+// TestLifecycleDaysRuleRemovesLoneMarkers: as in AWS, a rule that expires
+// current versions also removes an expired object delete marker once no
+// version is left under it, without ExpiredObjectDeleteMarker.
+func TestLifecycleDaysRuleRemovesLoneMarkers(t *testing.T) {
+	g := open(t, lifecycleConfig(t))
+	newBucket(t, g, "b", s3api.VersioningEnabled)
+	putLifecycle(t, g, "b", `<Rule><ID>r</ID><Status>Enabled</Status><Filter/><Expiration><Days>1</Days></Expiration><NoncurrentVersionExpiration><NoncurrentDays>1</NoncurrentDays></NoncurrentVersionExpiration></Rule>`)
+	put(t, g, "b", "k", []byte("x"))
+	var seen []string
+	for range 4 {
+		time.Sleep(2 * lifecycleDay)
+		runLifecycle(t, g, "b")
+		seen = append(seen, strings.Join(versionsOf(t, g, "b", "k"), ","))
+		if seen[len(seen)-1] == "" {
+			break
+		}
+	}
+	// The second run deletes the noncurrent version, and then the marker,
+	// a day old and alone.
+	if got := strings.Join(seen, " | "); got != "dm,v | " {
+		t.Fatalf("runs left %q, want %q", got, "dm,v | ")
+	}
+}
+
+// TestLifecycleBadRecordIsPassed: a key whose records cannot be read is
+// counted and named in the run; the keys around it still expire, and the
+// next run is not stuck on it.
+func TestLifecycleBadRecordIsPassed(t *testing.T) {
+	g := open(t, lifecycleConfig(t))
+	newBucket(t, g, "b", s3api.VersioningUnset)
+	putLifecycle(t, g, "b", `<Rule><ID>r</ID><Status>Enabled</Status><Filter/><Expiration><Days>1</Days></Expiration></Rule>`)
+	put(t, g, "b", "a", []byte("a"))
+	put(t, g, "b", "z", []byte("z"))
+	bad := composite("m", newSeq(1))
+	setBad := func(v []byte) {
+		err := g.updateBucket("b", func(_ *chunkstore.Tx, k *bkt) error {
+			if v == nil {
+				return k.ver.Delete(bad)
+			}
+			return k.ver.Put(bad, v)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	setBad([]byte("{not json"))
+	defer setBad(nil) // for open's consistency check
+	time.Sleep(2 * lifecycleDay)
+	c := runLifecycle(t, g, "b")
+	if c.Expired != 2 || c.Errors != 1 {
+		t.Fatalf("run: %+v, want 2 expired and 1 error", c)
+	}
+	st, err := g.LifecycleStatus(t.Context())
+	if err != nil || st[0].Last == nil || !strings.Contains(st[0].Last.LastError, `key "m"`) {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+	if c := runLifecycle(t, g, "b"); c.Errors != 1 || c.Expired != 0 {
+		t.Fatalf("second run: %+v", c)
 	}
 }

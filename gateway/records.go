@@ -84,6 +84,12 @@ type versionRecord struct {
 	// PartSizes are a multipart object's part lengths, in order, so that
 	// GET ?partNumber=N can find part N.
 	PartSizes []int64 `json:"psz,omitempty"`
+	// Tier is the tier that holds a copy of the version's data ("": none),
+	// since TieredAt; TierOnly says the local copy was given up (the
+	// manifest moved: reads come from the tier).
+	Tier     string    `json:"tier,omitempty"`
+	TieredAt time.Time `json:"tat,omitzero"`
+	TierOnly bool      `json:"tonly,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.

@@ -192,8 +192,17 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 		Meta:         v.rec.Meta.s3(),
 		Checksum:     v.rec.Checksum.s3(),
 		PartsCount:   v.rec.Parts,
-		StorageClass: "STANDARD",
+		StorageClass: storageClass(v.rec),
 	}
+}
+
+// storageClass is what S3 shows of where a version is: its tier's name
+// once a tier holds a copy, else STANDARD.
+func storageClass(rec versionRecord) string {
+	if rec.Tier != "" {
+		return rec.Tier
+	}
+	return "STANDARD"
 }
 
 // write records a new version of key written with the conditional-write

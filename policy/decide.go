@@ -207,8 +207,9 @@ func later(a, b time.Time) bool   { return a.After(b) }
 // locked version gets None. Among the enabled rules whose filter selects v:
 //
 //   - A latest delete marker that is the only version left is removed by
-//     a rule with ExpiredObjectDeleteMarker; no other rule acts on a latest
-//     delete marker.
+//     a rule with ExpiredObjectDeleteMarker, or by one whose Expiration
+//     Days (counted from the marker) or Date has come, as AWS does; no
+//     other rule acts on a latest delete marker.
 //   - A current version expires when an Expiration's Days (Clock.Due from
 //     ModTime) or Date has come; it transitions when a Transition's Days or
 //     Date has come, to the tier of the transition due last (the furthest
@@ -243,7 +244,16 @@ func (l *Lifecycle) Decide(v Version, now time.Time, c Clock) Decision {
 		}
 		switch {
 		case v.IsLatest && v.DeleteMarker:
-			if r.Expiration != nil && r.Expiration.ExpiredObjectDeleteMarker && v.OnlyVersion {
+			if r.Expiration == nil || !v.OnlyVersion {
+				continue
+			}
+			if r.Expiration.ExpiredObjectDeleteMarker {
+				return Decision{Action: RemoveDeleteMarker, RuleID: r.ID}
+			}
+			// AWS: a rule that expires current versions also removes an
+			// expired object delete marker, once the marker is as old as
+			// the rule's Days (or its Date has come).
+			if due, ok := r.Expiration.due(written); ok && !now.Before(due) {
 				return Decision{Action: RemoveDeleteMarker, RuleID: r.ID}
 			}
 		case v.IsLatest:
@@ -279,7 +289,7 @@ func (l *Lifecycle) Decide(v Version, now time.Time, c Clock) Decision {
 			}
 		}
 	}
-	if move.ok && move.d.Tier == v.StorageClass {
+	if move.ok && move.d.Tier == v.StorageClass && v.TierOnly {
 		move.ok = false
 	}
 	switch {

@@ -72,10 +72,11 @@ func TestDecide(t *testing.T) {
 
 		// Transitions.
 		{"first transition", []string{tiered}, cur("k"), dueAt(10), prod, Decision{Action: Transition, RuleID: "tier", Tier: "cold"}},
-		{"already in the first tier", []string{tiered}, Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "cold"}, dueAt(15), prod, Decision{}},
+		{"already in the first tier", []string{tiered}, Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "cold", TierOnly: true}, dueAt(15), prod, Decision{}},
+		{"a copy in the tier still moves there", []string{tiered}, Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "cold"}, dueAt(15), prod, Decision{Action: Transition, RuleID: "tier", Tier: "cold"}},
 		{"second transition from the first tier", []string{tiered}, Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "cold"}, dueAt(20), prod, Decision{Action: Transition, RuleID: "tier", Tier: "deep"}},
 		{"both due: the later one", []string{tiered}, cur("k"), dueAt(25), prod, Decision{Action: Transition, RuleID: "tier", Tier: "deep"}},
-		{"in the last tier, nothing", []string{tiered}, Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "deep"}, dueAt(25), prod, Decision{}},
+		{"in the last tier, nothing", []string{tiered}, Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "deep", TierOnly: true}, dueAt(25), prod, Decision{}},
 		{"transition days 0: next midnight", []string{`<ID>z</ID><Filter/><Status>Enabled</Status><Transition><Days>0</Days><StorageClass>cold</StorageClass></Transition>`}, cur("k"), dueAt(0), prod, Decision{Action: Transition, RuleID: "z", Tier: "cold"}},
 		{"transition days 0: not the same day", []string{`<ID>z</ID><Filter/><Status>Enabled</Status><Transition><Days>0</Days><StorageClass>cold</StorageClass></Transition>`}, cur("k"), dueAt(0).Add(-time.Second), prod, Decision{}},
 		{"locked version is not moved", []string{tiered}, Version{Key: "k", ModTime: written, IsLatest: true, Locked: true}, dueAt(25), prod, Decision{}},
@@ -84,7 +85,7 @@ func TestDecide(t *testing.T) {
 		// Precedence: permanent deletion > transition > delete marker creation.
 		{"unversioned: expiration wins over transition", []string{both}, cur("k"), dueAt(30), prod, Decision{Action: ExpireCurrent, RuleID: "both"}},
 		{"versioned: transition wins over the delete marker", []string{both}, versioned(cur("k")), dueAt(30), prod, Decision{Action: Transition, RuleID: "both", Tier: "cold"}},
-		{"versioned, already moved: the delete marker", []string{both}, versioned(Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "cold"}), dueAt(30), prod, Decision{Action: ExpireCurrent, RuleID: "both"}},
+		{"versioned, already moved: the delete marker", []string{both}, versioned(Version{Key: "k", ModTime: written, IsLatest: true, StorageClass: "cold", TierOnly: true}), dueAt(30), prod, Decision{Action: ExpireCurrent, RuleID: "both"}},
 		{"across rules, unversioned", []string{expire30, tiered}, cur("k"), dueAt(30), prod, Decision{Action: ExpireCurrent, RuleID: "exp"}},
 		{"short day, transition only", []string{both}, cur("k"), written.Add(10 * time.Second), quick, Decision{Action: Transition, RuleID: "both", Tier: "cold"}},
 
@@ -107,7 +108,9 @@ func TestDecide(t *testing.T) {
 		{"expired delete marker removed", []string{`<ID>dm</ID><Filter/><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>`}, marker(true), written, prod, Decision{Action: RemoveDeleteMarker, RuleID: "dm"}},
 		{"delete marker hiding versions kept", []string{`<ID>dm</ID><Filter/><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>`}, marker(false), written, prod, Decision{}},
 		{"delete marker false does nothing", []string{`<ID>dm</ID><Filter/><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>false</ExpiredObjectDeleteMarker></Expiration>`}, marker(true), dueAt(100), prod, Decision{}},
-		{"expiration days leave a delete marker alone", []string{expire30}, marker(true), dueAt(100), prod, Decision{}},
+		{"expiration days remove an expired lone delete marker (AWS)", []string{expire30}, marker(true), dueAt(100), prod, Decision{Action: RemoveDeleteMarker, RuleID: "exp"}},
+		{"expiration days: not before the marker is as old as Days", []string{expire30}, marker(true), dueAt(29), prod, Decision{}},
+		{"expiration days leave a delete marker with versions under it", []string{expire30}, marker(false), dueAt(100), prod, Decision{}},
 		{"delete marker outside the prefix", []string{`<ID>dm</ID><Filter><Prefix>x/</Prefix></Filter><Status>Enabled</Status><Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>`}, marker(true), written, prod, Decision{}},
 	}
 	for _, tc := range tests {

@@ -108,7 +108,11 @@ wait:
 		return fmt.Errorf("lifecycle run: %w", err)
 	}
 	if len(rep.Buckets) == 0 {
-		fmt.Fprintln(stdout, "no bucket has lifecycle rules or a cloud policy")
+		if bucket != "" {
+			fmt.Fprintf(stdout, "bucket %s has no lifecycle rules and no cloud policy: nothing to do\n", bucket)
+		} else {
+			fmt.Fprintln(stdout, "no bucket has lifecycle rules or a cloud policy")
+		}
 		return nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(rep.Buckets)) {
@@ -152,8 +156,11 @@ func printLifecycleStatus(w io.Writer, st []gateway.BucketLifecycle) error {
 			cp = "yes"
 		}
 		scan, last, expired, aborted, queued := "idle", "never", "-", "-", "-"
-		if b.Running != nil {
-			scan = fmt.Sprintf("running (%s, %d scanned)", b.Running.Phase, b.Running.Scanned)
+		if r := b.Running; r != nil {
+			scan = fmt.Sprintf("running (%s, %d scanned)", r.Phase, r.Scanned)
+			if !b.Active {
+				scan = fmt.Sprintf("interrupted after %d scanned (resumes at the next run)", r.Scanned)
+			}
 		}
 		if l := b.Last; l != nil {
 			last = l.Finished.Local().Format(time.DateTime)
