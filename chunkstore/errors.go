@@ -15,6 +15,9 @@ var (
 	// ErrNoRemote: a chunk's only copy is in a tier and the store has no
 	// Remote to read it through.
 	ErrNoRemote = errors.New("no tier reader configured")
+	// ErrRemote: a read from a tier failed (the tier's own error follows
+	// it in the chain).
+	ErrRemote = errors.New("tier read failed")
 	// ErrQuotaExceeded: the storage group's physical quota is used up.
 	ErrQuotaExceeded = errors.New("quota exceeded")
 )

@@ -395,7 +395,7 @@ func (s *Store) fetch(ctx context.Context, p Pack, off int64, buf []byte) error 
 		defer cancel()
 	}
 	if err := s.cfg.Remote.Fetch(ctx, p, off, buf); err != nil {
-		return fmt.Errorf("tier %s object %s: %w", p.Tier, p.Object, err)
+		return fmt.Errorf("%w: tier %s object %s: %w", ErrRemote, p.Tier, p.Object, err)
 	}
 	return nil
 }

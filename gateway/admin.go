@@ -22,6 +22,12 @@ const (
 	// AdminPolicyPath?bucket=B gets (GET), sets (PUT, a JSON document) or
 	// removes (DELETE) a bucket's cloud policy.
 	AdminPolicyPath = "/_cairn/admin/policy"
+	// AdminTiersPath lists the tiers (GET: []TierStatus), adds one (POST, a
+	// TierConfig: probed first) or removes one (DELETE ?name=).
+	AdminTiersPath = "/_cairn/admin/tiers"
+	// AdminTierEscrowPath?name=T (POST, the passphrase as the body) escrows
+	// the master key in tier T.
+	AdminTierEscrowPath = "/_cairn/admin/tiers/escrow"
 )
 
 // maxPolicyJSON bounds a cloud policy document.
@@ -63,6 +69,37 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 	mux.HandleFunc("DELETE "+AdminPolicyPath, func(w http.ResponseWriter, r *http.Request) {
 		err := g.DeleteCloudPolicy(r.Context(), r.URL.Query().Get("bucket"))
 		g.reply(w, r, map[string]string{"result": "cloud policy removed"}, err)
+	})
+	mux.HandleFunc("GET "+AdminTiersPath, func(w http.ResponseWriter, r *http.Request) {
+		st, err := g.Tiers(r.Context())
+		g.reply(w, r, st, err)
+	})
+	mux.HandleFunc("POST "+AdminTiersPath, func(w http.ResponseWriter, r *http.Request) {
+		var c TierConfig
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPolicyJSON))
+		dec.DisallowUnknownFields()
+		err := dec.Decode(&c)
+		if err != nil && !errors.As(err, new(*http.MaxBytesError)) {
+			err = s3api.ErrInvalidArgument.WithMessagef("the tier configuration is not valid JSON: %v", err)
+		}
+		if err == nil {
+			err = g.AddTier(r.Context(), c)
+		}
+		g.reply(w, r, map[string]string{"result": "tier " + c.Name + " added"}, err)
+	})
+	mux.HandleFunc("POST "+AdminTierEscrowPath, func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("name")
+		pass, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPassphrase+2))
+		if err != nil {
+			err = s3api.ErrInvalidArgument.WithMessagef("passphrase: %v", err)
+		} else {
+			err = g.EscrowTier(r.Context(), name, pass)
+		}
+		g.reply(w, r, map[string]string{"result": "master key escrowed in tier " + name}, err)
+	})
+	mux.HandleFunc("DELETE "+AdminTiersPath, func(w http.ResponseWriter, r *http.Request) {
+		name := r.URL.Query().Get("name")
+		g.reply(w, r, map[string]string{"result": "tier " + name + " removed"}, g.RemoveTier(r.Context(), name))
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := s3api.AccessKey(r.Context()); !ok || rootAccessKey == "" || key != rootAccessKey {

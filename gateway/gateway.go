@@ -58,6 +58,10 @@ type Config struct {
 	// LifecycleRate bounds the versions and uploads the scanner reads per
 	// second; 0 is unbounded.
 	LifecycleRate int
+	// TierCatalogInterval is how often each tier's mover appends the
+	// forgets of deleted tiered versions to the tier's catalog when no
+	// transition does it sooner (1 minute).
+	TierCatalogInterval time.Duration
 }
 
 // DefaultConfig returns the configuration of a gateway on dataDir with only
@@ -72,6 +76,8 @@ func DefaultConfig(dataDir string) Config {
 		LifecycleDay:      24 * time.Hour,
 		LifecycleInterval: time.Hour,
 		LifecycleRate:     5000,
+
+		TierCatalogInterval: time.Minute,
 	}
 }
 
@@ -85,6 +91,9 @@ func (c Config) Validate() error {
 	}
 	if c.LockTimeout < 0 {
 		return fmt.Errorf("gateway: Config.LockTimeout %v is negative", c.LockTimeout)
+	}
+	if c.TierCatalogInterval < 0 {
+		return fmt.Errorf("gateway: Config.TierCatalogInterval %v is negative", c.TierCatalogInterval)
 	}
 	if c.LifecycleDay < 0 || c.LifecycleInterval < 0 || c.LifecycleRate < 0 {
 		return fmt.Errorf("gateway: Config: lifecycle day %v, interval %v and rate %d must not be negative", c.LifecycleDay, c.LifecycleInterval, c.LifecycleRate)
@@ -139,7 +148,9 @@ type Gateway struct {
 
 	rulesCache rulesCache // parsed lifecycle configurations and cloud policies
 	scan       *scanner
-	// tierNamed says whether a tier of that name exists (nil: none does).
+	tiers      *tiers
+	// tierNamed says whether a tier of that name exists (tests of rules
+	// without a cloud set a stand-in).
 	tierNamed func(name string) bool
 
 	closeOnce sync.Once
@@ -171,6 +182,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.LifecycleDay == 0 {
 		cfg.LifecycleDay = 24 * time.Hour
 	}
+	if cfg.TierCatalogInterval == 0 {
+		cfg.TierCatalogInterval = time.Minute
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)
 	}
@@ -186,6 +200,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := g.writePID(); err != nil {
 		return fail(err)
 	}
+	// The tiers first: their registry is every group's Remote.
+	if g.tiers, err = loadTiers(cfg.DataDir); err != nil {
+		return fail(err)
+	}
+	// Packs half sealed when the last process stopped were never recorded.
+	os.RemoveAll(filepath.Join(cfg.DataDir, spoolDirName))
 	if format == metaFormat1 {
 		if err := g.checkBucketGroups1(); err != nil {
 			return fail(err)
@@ -193,7 +213,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	dirs := cfg.GroupDirs()
 	for _, name := range slices.Sorted(maps.Keys(dirs)) {
-		gr, err := openGroup(ctx, cfg, log, name, dirs[name])
+		gr, err := openGroup(ctx, cfg, log, name, dirs[name], g.tiers.reg)
 		if err != nil {
 			return fail(err)
 		}
@@ -206,6 +226,13 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if err := g.loadBuckets(); err != nil {
 		return fail(err)
+	}
+	// Every tier's mover runs from the start: forgets left by the last
+	// run go to the catalog even if nothing is transitioned.
+	for _, name := range g.tiers.reg.Names() {
+		if _, err := g.moverFor(name); err != nil {
+			return fail(err)
+		}
 	}
 	g.startScanner()
 	return g, nil
@@ -266,6 +293,9 @@ func (g *Gateway) Close() error {
 		if g.scan != nil {
 			g.scan.close()
 		}
+		if g.tiers != nil {
+			g.closeMovers()
+		}
 		var errs []error
 		for name, gr := range g.groups {
 			if err := gr.store.Close(); err != nil {
@@ -292,7 +322,7 @@ type group struct {
 	log   *slog.Logger
 }
 
-func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir string) (*group, error) {
+func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir string, remote chunkstore.Remote) (*group, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage group %q: %w", name, err)
 	}
@@ -302,6 +332,9 @@ func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir stri
 	}
 	if scfg.Logger == nil {
 		scfg.Logger = log.With("group", name)
+	}
+	if scfg.Remote == nil {
+		scfg.Remote = remote
 	}
 	st, err := chunkstore.Open(ctx, scfg)
 	if errors.Is(err, chunkstore.ErrLocked) {

@@ -244,6 +244,12 @@ func (g *Gateway) scanBucket(ctx context.Context, name string, progress func(str
 		if err != nil {
 			return run, err
 		}
+		for i := range b.moves {
+			b.moves[i].group = gr
+		}
+		if err := g.enqueue(ctx, b.moves); err != nil {
+			return run, err
+		}
 		g.pace(ctx, b.read)
 		var delta ScanCounts
 		var errs []string
@@ -337,8 +343,9 @@ func (g *Gateway) pace(ctx context.Context, n int) {
 type batch struct {
 	read        int
 	transitions int64
-	errs        []string // keys that could not be read, and why
-	due         [][]byte // versions: object keys; uploads: upl rows
+	moves       []moveJob // versions due for a tier
+	errs        []string  // keys that could not be read, and why
+	due         [][]byte  // versions: object keys; uploads: upl rows
 	cursor      []byte
 	end         bool
 }
@@ -387,8 +394,9 @@ func (g *Gateway) readVersions(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPol
 			stack = nil
 		}
 		b.read += len(stack)
-		changes, tiers := g.decideStack(k, lc, cp, key, stack, now)
-		b.transitions += int64(tiers)
+		changes, moves := g.decideStack(k, lc, cp, key, stack, now)
+		b.transitions += int64(len(moves))
+		b.moves = append(b.moves, moves...)
 		if changes > 0 {
 			b.due = append(b.due, []byte(key))
 		}
@@ -481,19 +489,21 @@ func (g *Gateway) decisions(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPolicy
 	return out
 }
 
-// decideStack counts the changes due on a stack (expirations) and the
-// versions due for a tier.
-func (g *Gateway) decideStack(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPolicy, key string, stack []version, now time.Time) (changes, tiers int) {
-	for _, d := range g.decisions(k, lc, cp, key, stack, now) {
+// decideStack counts the changes due on a stack (expirations) and returns
+// the versions due for a tier, as jobs for its mover (without their group).
+func (g *Gateway) decideStack(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPolicy, key string, stack []version, now time.Time) (changes int, moves []moveJob) {
+	for i, d := range g.decisions(k, lc, cp, key, stack, now) {
 		switch d.Action {
 		case policy.None:
 		case policy.Transition, policy.CopyToTier, policy.MoveToTier:
-			tiers++
+			v := stack[i]
+			moves = append(moves, moveJob{bucket: k.name, key: key, seq: v.seq, manifest: v.rec.Manifest,
+				tier: d.Tier, move: d.Action != policy.CopyToTier})
 		default:
 			changes++
 		}
 	}
-	return changes, tiers
+	return changes, moves
 }
 
 // maxRounds bounds how often one key is decided again after a change.

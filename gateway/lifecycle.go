@@ -74,11 +74,9 @@ func (g *Gateway) rules(k *bkt) (*policy.Lifecycle, *policy.CloudPolicy, error) 
 	return c.lc, c.cp, nil
 }
 
-// hasTier reports whether a tier of that name is configured. Until cloud
-// tiering lands there is no tier registry: g.tierNamed is nil (tests of
-// this package set a stand-in), so every transition and every cloud policy
-// is refused with a message that says so.
-func (g *Gateway) hasTier(name string) bool { return g.tierNamed != nil && g.tierNamed(name) }
+// hasTier reports whether a tier of that name is configured: transitions
+// and cloud policies may name only those.
+func (g *Gateway) hasTier(name string) bool { return g.tiers.has(name) }
 
 // clock is the lifecycle clock: how long a lifecycle day lasts.
 func (g *Gateway) clock() policy.Clock { return policy.Clock{Day: g.cfg.LifecycleDay} }

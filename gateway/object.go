@@ -106,8 +106,9 @@ func (g *Gateway) record(tx *chunkstore.Tx, bucket, key string, rec versionRecor
 // concurrent delete cannot take its chunks while it is open.
 func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) (s3api.ObjectInfo, io.ReadSeekCloser, error) {
 	var (
-		info s3api.ObjectInfo
-		r    *chunkstore.Reader
+		info   s3api.ObjectInfo
+		r      *chunkstore.Reader
+		tiered bool
 	)
 	err := g.viewBucket(bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		v, err := resolve(k, key, versionID)
@@ -115,13 +116,35 @@ func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) 
 		if err != nil {
 			return err
 		}
+		tiered = v.rec.Tier != ""
 		r, err = tx.NewReader(ctx, v.rec.Manifest)
 		return err
 	})
 	if err != nil {
 		return info, nil, mapErr(err)
 	}
+	if tiered {
+		return info, tieredReader{r}, nil
+	}
 	return info, r, nil
+}
+
+// tieredReader reads a version with data in a tier: its errors are S3's
+// (a tier that cannot be reached is ServiceUnavailable, which clients
+// retry), so that a GET whose first bytes fail answers the error.
+type tieredReader struct{ *chunkstore.Reader }
+
+func (r tieredReader) Read(p []byte) (int, error) {
+	n, err := r.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		err = mapErr(err)
+	}
+	return n, err
+}
+
+func (r tieredReader) WriteTo(w io.Writer) (int64, error) {
+	n, err := r.Reader.WriteTo(w)
+	return n, mapErr(err)
 }
 
 // resolve finds a readable version: a delete marker answers ErrNoSuchKey

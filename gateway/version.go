@@ -114,6 +114,9 @@ func (k *bkt) drop(key string, v version) error {
 	if v.rec.DeleteMarker {
 		return nil
 	}
+	if err := k.noteForget(key, v); err != nil {
+		return err
+	}
 	return release(k.tx, v.rec.Manifest)
 }
 

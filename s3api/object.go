@@ -181,18 +181,33 @@ func (h *handler) serveObject(w http.ResponseWriter, r *http.Request, head bool)
 			return
 		}
 	}
-	w.WriteHeader(status)
-	h.stream(w, r, rc, length)
-}
-
-// stream copies n bytes of an object to the client once the status is
-// sent. A failure now can only cut the body short (net/http then closes
-// the connection, so the client sees a truncated, never a complete,
-// response); it is recorded for the access log.
-func (h *handler) stream(w http.ResponseWriter, r *http.Request, src io.Reader, n int64) {
 	buf := h.copyBuf()
 	defer h.putCopyBuf(buf)
-	written, err := io.CopyBuffer(w, io.LimitReader(src, n), *buf)
+	// The first bytes are read before the status is sent, so that an
+	// object that cannot be read at all (its tier unreachable, its data
+	// damaged) gets an error response, not a 200 cut short.
+	first := (*buf)[:min(int64(len(*buf)), length)]
+	if _, err := io.ReadFull(rc, first); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(status)
+	h.stream(w, r, rc, first, length, buf)
+}
+
+// stream sends first and then the rest of n bytes of an object to the
+// client once the status is sent. A failure now can only cut the body
+// short (net/http then closes the connection, so the client sees a
+// truncated, never a complete, response); it is recorded for the access
+// log.
+func (h *handler) stream(w http.ResponseWriter, r *http.Request, src io.Reader, first []byte, n int64, buf *[]byte) {
+	w1, err := w.Write(first)
+	written := int64(w1)
+	if err == nil {
+		var rest int64
+		rest, err = io.CopyBuffer(w, io.LimitReader(src, n-written), *buf)
+		written += rest
+	}
 	if err == nil && written < n {
 		err = io.ErrUnexpectedEOF
 	}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test Cairn has. The real-client scenarios drive Debian's awscli,
-# rclone and restic, so they are installed here when missing (needs root).
+# rclone and restic, and the Azure tier tests Azurite (npm, on Debian's
+# nodejs), so they are installed here when missing (apt-get needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +9,7 @@ need=()
 [ -x /usr/bin/aws ] || need+=(awscli)
 command -v rclone >/dev/null || need+=(rclone)
 command -v restic >/dev/null || need+=(restic)
+command -v npm >/dev/null || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "installing ${need[*]} (apt-get)"
@@ -18,6 +20,17 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+# Azurite, the Azure Blob emulator, in a cache outside the checkout.
+azurite_dir="${XDG_CACHE_HOME:-$HOME/.cache}/cairn/azurite"
+if [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
+  echo "installing azurite (npm) in $azurite_dir"
+  mkdir -p "$azurite_dir"
+  npm install --silent --no-audit --no-fund --prefix "$azurite_dir" azurite@3 >/dev/null
+fi
+export AZURITE="$azurite_dir/node_modules/.bin/azurite-blob"
+# Here the Azure tests must run, not skip.
+export CAIRN_REQUIRE_AZURITE=1
 
 go vet ./...
 go test -count=1 -timeout 25m ./...

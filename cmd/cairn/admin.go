@@ -32,6 +32,10 @@ const adminUsage = `Usage:
   cairn admin policy set BUCKET --tier T --mode copy|move|copy-then-move [--after 30d] [--idle 72h]
                      [--ext .vbk,.vib | --exclude-ext .tmp] [--dir backups/ | --exclude-dir tmp/]
   cairn admin policy set BUCKET --file policy.json | get BUCKET | rm BUCKET
+  cairn admin tier add NAME --kind azure --account-url URL --container C [--prefix P] --credentials FILE
+  cairn admin tier add NAME --kind s3 --endpoint URL --bucket B [--region R] [--prefix P] --credentials FILE
+                     (tier add names the server with --server URL, as --endpoint is the tier's)
+  cairn admin tier ls | rm NAME | escrow NAME --passphrase-file F
   cairn admin secure-connect issue|revoke NAME [--data DIR] [--out FILE]
 
 The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,
@@ -57,6 +61,9 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 0 && args[0] == "policy" {
 		return adminPolicy(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "tier" {
+		return adminTier(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
 		fmt.Fprint(stderr, adminUsage)
@@ -117,12 +124,19 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // adminFlags makes the flag set every admin command that talks to a
 // server shares.
 func adminFlags(name string, stderr io.Writer) (*adminOptions, *flag.FlagSet) {
+	return adminFlagsAs(name, stderr, "endpoint", "region")
+}
+
+// adminFlagsAs is adminFlags with the server's URL and region under other
+// flag names, for a command whose own --endpoint and --region mean
+// something else (`tier add`).
+func adminFlagsAs(name string, stderr io.Writer, endpointFlag, regionFlag string) (*adminOptions, *flag.FlagSet) {
 	o := &adminOptions{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.data, "data", env("CAIRN_DATA", "./cairn-data"), "data directory of the server, for its credentials and address (CAIRN_DATA)")
-	fs.StringVar(&o.endpoint, "endpoint", env("CAIRN_ENDPOINT", ""), "server URL; default from DATA/serve.addr (CAIRN_ENDPOINT)")
-	fs.StringVar(&o.region, "region", env("CAIRN_REGION", "us-east-1"), "region the server signs for (CAIRN_REGION)")
+	fs.StringVar(&o.endpoint, endpointFlag, env("CAIRN_ENDPOINT", ""), "server URL; default from DATA/serve.addr (CAIRN_ENDPOINT)")
+	fs.StringVar(&o.region, regionFlag, env("CAIRN_REGION", "us-east-1"), "region the server signs for (CAIRN_REGION)")
 	fs.BoolVar(&o.json, "json", false, "print the server's JSON as it is")
 	return o, fs
 }

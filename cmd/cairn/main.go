@@ -33,6 +33,7 @@ Usage:
   cairn admin stats [flags]   print storage group and bucket figures
   cairn admin clean [flags]   run the cleaner on every storage group
   cairn admin scrub [flags]   verify every chunk and the index, offline (--repair rebuilds it)
+  cairn recover [flags]       rebuild, on an empty data directory, what a tier holds (disaster recovery)
   cairn connect [flags]       secure connect client: a local S3 port tunnelled over TLS to a server
   cairn admin secure-connect issue|revoke NAME   manage secure connect client credentials
   cairn bench gen|run|compare measure any S3 endpoint on backup workloads (cairn bench lists them)
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = admin(ctx, args[1:], stdout, stderr)
 	case "connect":
 		err = connect(ctx, args[1:], stdout, stderr)
+	case "recover":
+		err = recoverCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -34,8 +34,8 @@ type serveOptions struct {
 
 // lifecycleOptions are the lifecycle scanner's settings.
 type lifecycleOptions struct {
-	day, interval time.Duration
-	rate          int
+	day, interval, catalog time.Duration
+	rate                   int
 }
 
 func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
@@ -79,6 +79,7 @@ func addLifecycleFlags(fs *flag.FlagSet, o *lifecycleOptions) error {
 	}{
 		{&o.day, "lifecycle-day", "CAIRN_LIFECYCLE_DAY", def.LifecycleDay, "how long a lifecycle day lasts: rule days, idle times and copy-then-move delays scale with it (CAIRN_LIFECYCLE_DAY)"},
 		{&o.interval, "lifecycle-interval", "CAIRN_LIFECYCLE_INTERVAL", def.LifecycleInterval, "how often the lifecycle scanner runs; 0 only on demand (CAIRN_LIFECYCLE_INTERVAL)"},
+		{&o.catalog, "tier-catalog-interval", "CAIRN_TIER_CATALOG_INTERVAL", def.TierCatalogInterval, "how often deletions of tiered versions reach the tiers' catalogs (CAIRN_TIER_CATALOG_INTERVAL)"},
 	} {
 		v := d.def
 		if s := os.Getenv(d.env); s != "" {
@@ -138,6 +139,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	gcfg.Region = o.region
 	gcfg.Logger = log
 	gcfg.LifecycleDay, gcfg.LifecycleInterval, gcfg.LifecycleRate = o.lifecycle.day, o.lifecycle.interval, o.lifecycle.rate
+	gcfg.TierCatalogInterval = o.lifecycle.catalog
+	if o.lifecycle.catalog <= 0 {
+		return fmt.Errorf("--tier-catalog-interval %v: want a positive duration (1m in production)", o.lifecycle.catalog)
+	}
 	if o.lifecycle.day <= 0 {
 		return fmt.Errorf("--lifecycle-day %v: want a positive duration (24h in production)", o.lifecycle.day)
 	}

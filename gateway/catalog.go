@@ -1,0 +1,190 @@
+package gateway
+
+// What the gateway writes to a tier's catalog (cloudtier.Catalog), so that
+// `cairn recover` can rebuild from the tier alone what was tiered:
+//
+//   - for each bucket with a version in a flush, its metadata (bucketMeta);
+//   - for each version a flush put in the tier, its record as it will be
+//     (naming the tier) and its manifest's entries;
+//   - for each tiered version deleted since, a forget.
+//
+// A flush appends its records after its packs are stored and before its
+// versions are marked tiered, so that what S3 shows in a tier is in the
+// catalog. Forgets are durable before they reach the tier: the transaction
+// that drops a tiered version writes a row in its bucket's tforget
+// sub-bucket, which the tier's mover appends to the catalog and then
+// deletes.
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/cloudtier"
+)
+
+// bucketMeta is a bucket's catalog record: its info and its rules.
+type bucketMeta struct {
+	Info        bucketRecord `json:"info"`
+	Lifecycle   []byte       `json:"lc,omitempty"`
+	CloudPolicy []byte       `json:"cp,omitempty"`
+}
+
+// bktForget, at the root of a group's records (so that it outlives the
+// bucket), holds the forgets not yet in a catalog:
+// <stamp:8><random:4> -> forgetRow (JSON).
+var bktForget = []byte("tforget")
+
+type forgetRow struct {
+	Tier   string `json:"tier"`
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Seq    []byte `json:"seq"`
+}
+
+// noteForget records, in the transaction that drops a tiered version, that
+// the tier's catalog must forget it.
+func (k *bkt) noteForget(key string, v version) error {
+	if v.rec.Tier == "" {
+		return nil
+	}
+	fb, err := k.tx.Bucket().CreateBucketIfNotExists(bktForget)
+	if err != nil {
+		return err
+	}
+	stamp, err := nextStamp(k.tx)
+	if err != nil {
+		return err
+	}
+	row, err := json.Marshal(forgetRow{Tier: v.rec.Tier, Bucket: k.name, Key: key, Seq: v.seq})
+	if err != nil {
+		return err
+	}
+	return fb.Put(newUID(stamp), row)
+}
+
+// catalogVersions are the catalog records of a flush's jobs: each bucket's
+// metadata once, then each version as complete will record it.
+func (g *Gateway) catalogVersions(ctx context.Context, jobs []moveJob, now time.Time) ([]cloudtier.CatalogRecord, error) {
+	var recs []cloudtier.CatalogRecord
+	seen := map[string]bool{}
+	for _, j := range jobs {
+		var rec versionRecord
+		var found bool
+		err := j.group.store.View(func(tx *chunkstore.Tx) error {
+			k, err := openBkt(tx, j.bucket)
+			if err != nil {
+				return err
+			}
+			if !seen[j.bucket] {
+				seen[j.bucket] = true
+				meta, err := json.Marshal(bucketMeta{Info: k.rec, Lifecycle: k.b.Get(keyLifecycle), CloudPolicy: k.b.Get(keyCloudPolicy)})
+				if err != nil {
+					return err
+				}
+				recs = append(recs, cloudtier.CatalogRecord{Op: cloudtier.CatalogBucket, Time: now, Bucket: j.bucket, Meta: meta})
+			}
+			b := k.ver.Get(composite(j.key, j.seq))
+			if b == nil {
+				return nil
+			}
+			if err := decode(b, &rec); err != nil {
+				return err
+			}
+			found = rec.Manifest == j.manifest && !rec.DeleteMarker
+			return nil
+		})
+		if err != nil || !found {
+			continue // gone meanwhile: complete skips it too
+		}
+		tierVersion(&rec, j, now)
+		meta, err := encode(rec)
+		if err != nil {
+			return nil, err
+		}
+		es, err := manifestEntries(ctx, j.group.store, j.manifest)
+		if err != nil {
+			return nil, fmt.Errorf("bucket %s key %q: %w", j.bucket, j.key, err)
+		}
+		recs = append(recs, cloudtier.CatalogRecord{Op: cloudtier.CatalogVersion, Time: now, Bucket: j.bucket, Key: j.key,
+			Version: j.seq, Meta: meta, Entries: es})
+	}
+	return recs, nil
+}
+
+// tierVersion is what a version's record says once job j is done.
+func tierVersion(rec *versionRecord, j moveJob, now time.Time) {
+	if rec.Tier != j.tier {
+		rec.Tier, rec.TieredAt = j.tier, now
+	}
+	rec.TierOnly = rec.TierOnly || j.move
+}
+
+// manifestEntries lists a manifest's entries (for the catalog).
+func manifestEntries(ctx context.Context, s *chunkstore.Store, id chunkstore.ManifestID) ([]chunkstore.Entry, error) {
+	it, err := s.Entries(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var es []chunkstore.Entry
+	for it.Next() {
+		e := it.Entry()
+		e.Offset = 0
+		es = append(es, e)
+	}
+	return es, it.Err()
+}
+
+// forgetBatch bounds the forgets one flush takes from a group.
+const forgetBatch = 4096
+
+// pendingForgets reads a group's forget rows for a tier: the catalog
+// records, and the rows to delete once they are appended.
+func pendingForgets(gr *group, tier string) ([]cloudtier.CatalogRecord, [][]byte, error) {
+	var recs []cloudtier.CatalogRecord
+	var rows [][]byte
+	err := gr.store.View(func(tx *chunkstore.Tx) error {
+		fb := tx.Bucket().Bucket(bktForget)
+		if fb == nil {
+			return nil
+		}
+		c := fb.Cursor()
+		for k, v := c.First(); k != nil && len(recs) < forgetBatch; k, v = c.Next() {
+			var f forgetRow
+			if err := json.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("forget row %x: %w", k, err)
+			}
+			if f.Tier != tier {
+				continue
+			}
+			t := time.Unix(0, int64(binary.BigEndian.Uint64(k))).UTC()
+			recs = append(recs, cloudtier.CatalogRecord{Op: cloudtier.CatalogForget, Time: t, Bucket: f.Bucket, Key: f.Key, Version: f.Seq})
+			rows = append(rows, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	return recs, rows, err
+}
+
+// dropForgets deletes forget rows once the catalog holds them.
+func dropForgets(gr *group, rows [][]byte) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return gr.store.Update(func(tx *chunkstore.Tx) error {
+		fb := tx.Bucket().Bucket(bktForget)
+		if fb == nil {
+			return nil
+		}
+		for _, k := range rows {
+			if err := fb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
