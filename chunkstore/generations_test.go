@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/cairn-backup/cairn/chunkstore/backupgen"
 )
 
 // The reference data set: five generations of a real file tree (the Go
@@ -22,54 +20,6 @@ const (
 	resticStoredBytes = 262_000_000
 	reductionTarget   = 0.7
 )
-
-var generations struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// generationTars returns the paths of the five tars, making them once per
-// test binary (about 15 s and 1.3 GB of disk) unless CAIRN_BACKUPGEN_DIR
-// names a directory that already holds them.
-func generationTars(tb testing.TB) []string {
-	tb.Helper()
-	g := &generations
-	g.once.Do(func() {
-		dir := os.Getenv("CAIRN_BACKUPGEN_DIR")
-		if dir == "" {
-			dir, g.err = os.MkdirTemp("", "cairn-backupgen-")
-			if g.err != nil {
-				return
-			}
-		}
-		g.dir = dir
-		if _, err := os.Stat(filepath.Join(dir, "gen5.tar")); err == nil {
-			return
-		}
-		gen, err := filepath.Abs(filepath.Join("..", "..", "shared", "bench", "gen-backup-generations"))
-		if err != nil {
-			g.err = err
-			return
-		}
-		if _, err := os.Stat(gen); err != nil {
-			g.err = fmt.Errorf("the reference data generator is missing (%v): the project's shared/ directory must sit beside the repository", err)
-			return
-		}
-		out, err := exec.Command("python3", gen, dir, runtime.GOROOT()).CombinedOutput()
-		if err != nil {
-			g.err = fmt.Errorf("%s: %v\n%s", gen, err, out)
-		}
-	})
-	if g.err != nil {
-		tb.Fatal(g.err)
-	}
-	var tars []string
-	for i := 1; i <= 5; i++ {
-		tars = append(tars, filepath.Join(g.dir, fmt.Sprintf("gen%d.tar", i)))
-	}
-	return tars
-}
 
 // ingestFiles writes each file as one object, one after another, and
 // returns the store's figures and the time spent.
@@ -105,7 +55,7 @@ func TestDataReductionOnBackupGenerations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ingests 1.3 GB; run without -short")
 	}
-	tars := generationTars(t)
+	tars := backupgen.Tars(t)
 	cfg := DefaultConfig(t.TempDir())
 	s := openStore(t, cfg)
 	st, took := ingestFiles(t, s, tars)
@@ -176,7 +126,7 @@ func sameContent(a, b io.Reader) error {
 //
 //	CAIRN_BACKUPGEN_DIR=/tmp/backupgen-go go test -run '^$' -bench Generations -benchtime 1x ./chunkstore/
 func BenchmarkGenerations(b *testing.B) {
-	tars := generationTars(b)
+	tars := backupgen.Tars(b)
 	var total int64
 	for _, p := range tars {
 		fi, err := os.Stat(p)

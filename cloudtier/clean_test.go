@@ -87,3 +87,59 @@ func TestClean(t *testing.T) {
 		t.Fatalf("a second clean: %+v, %v", rep, err)
 	}
 }
+
+// TestScrub: a clean tier scrubs clean; a byte altered in a pack's data is
+// found only when the data is read, one in its index always, a pack gone
+// from the tier and an altered catalog object too, each naming the object.
+func TestScrub(t *testing.T) {
+	ctx := t.Context()
+	mt := newMemTarget()
+	tier := testTier(t, mt)
+	s, _ := tieredStore(t, tier)
+	var ms []chunkstore.Manifest
+	snd := NewSender(s, tier, t.TempDir(), 2<<20)
+	for i := range 3 {
+		m := chunkstoretest.Put(t, s, chunkstoretest.Data(uint64(20+i), 3<<20))
+		ms = append(ms, m)
+		if err := snd.Add(ctx, m.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := snd.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := NewCatalog(tier).Append(ctx, []CatalogRecord{{Op: CatalogBucket, Bucket: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	stores := []*chunkstore.Store{s}
+	rep, err := Scrub(ctx, tier, stores, ScrubOptions{ReadData: true})
+	if err != nil || !rep.OK() || rep.Packs < 4 || rep.Catalog != 1 || rep.BytesRead < 9<<20 {
+		t.Fatalf("a clean tier: %v, %v", rep, err)
+	}
+	var packs []chunkstore.PackInfo
+	s.Packs(ctx, func(p chunkstore.PackInfo) error { packs = append(packs, p); return nil })
+	mt.objs[packs[0].Object][100000] ^= 1 // data
+	obj := mt.objs[packs[1].Object]
+	obj[len(obj)-trailerSize-10] ^= 1 // index
+	delete(mt.objs, packs[2].Object)
+	cat := mt.objs[tier.Keys.catalogName(1)]
+	cat[len(cat)-1] ^= 1
+	rep, err = Scrub(ctx, tier, stores, ScrubOptions{})
+	if err != nil || len(rep.Problems) != 3 {
+		t.Fatalf("without the data: %v, %v", rep, err)
+	}
+	rep, err = Scrub(ctx, tier, stores, ScrubOptions{ReadData: true})
+	if err != nil || len(rep.Problems) != 4 {
+		t.Fatalf("with the data: %v, %v", rep, err)
+	}
+	for i, want := range []string{packs[0].Object, packs[1].Object, packs[2].Object, tier.Keys.catalogName(1)} {
+		if !strings.Contains(strings.Join(rep.Problems, "\n"), want) {
+			t.Errorf("problem %d: %s not named in %v", i, want, rep.Problems)
+		}
+	}
+	// The store itself is fine: the damage is the tier's (its local copies
+	// are still there).
+	for _, m := range ms {
+		chunkstoretest.Read(t, s, m.ID)
+	}
+}

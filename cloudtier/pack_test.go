@@ -311,10 +311,12 @@ func BenchmarkSend(b *testing.B) {
 	mk, _ := NewMasterKey()
 	tier := &Tier{Name: "cold", Target: mt, Keys: DeriveKeys(mk), KeyGen: 1}
 	s := chunkstoretest.New(b)
-	const size = 16 << 20
+	const size = 32 << 20
 	b.SetBytes(size)
 	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
 		m := chunkstoretest.Put(b, s, chunkstoretest.Data(uint64(i), size))
+		b.StartTimer()
 		snd := NewSender(s, tier, b.TempDir(), 32<<20)
 		if err := snd.Add(ctx, m.ID); err != nil {
 			b.Fatal(err)

@@ -15,6 +15,10 @@ import (
 // once the service has confirmed every byte (its MD5 check), so a chunk the
 // store believes is in the tier is in the tier.
 //
+// One pack uploads while the next is filled, so that reading and sealing
+// records on one core overlaps the upload on the other; at most two spool
+// files exist at a time.
+//
 // A Sender is not safe for concurrent use: a tier's mover owns it.
 type Sender struct {
 	store    *chunkstore.Store
@@ -22,11 +26,22 @@ type Sender struct {
 	dir      string
 	packSize int64
 
-	w       *packWriter
+	w *packWriter
+	// inPack holds the chunks of the open pack and of the pack uploading:
+	// not yet recorded, so NotInTier still names them.
 	inPack  map[chunkstore.ChunkID]bool
+	up      *upload // the pack uploading, if any
 	buf     []byte
 	st      SenderStats
 	pending []chunkstore.ChunkID
+}
+
+// upload is a sealed pack on its way to the tier.
+type upload struct {
+	w       *packWriter
+	objSize int64
+	done    chan struct{}
+	err     error
 }
 
 // SenderStats count what a Sender did.
@@ -139,25 +154,49 @@ func (s *Sender) addRecords(ctx context.Context, missing []chunkstore.ChunkID) e
 	return nil
 }
 
-// Flush sends the open pack, if any.
+// Flush sends the open pack, if any, and waits until every pack is
+// stored and recorded.
 func (s *Sender) Flush(ctx context.Context) error {
-	if s.w == nil {
-		return nil
-	}
-	if err := s.send(ctx); err != nil {
+	err := s.flush(ctx)
+	if err != nil {
 		s.drop()
+	}
+	return err
+}
+
+func (s *Sender) flush(ctx context.Context) error {
+	if s.w != nil {
+		if err := s.send(ctx); err != nil {
+			return err
+		}
+	}
+	return s.wait()
+}
+
+// send seals the open pack and starts its upload, once the one before has
+// finished.
+func (s *Sender) send(ctx context.Context) error {
+	if err := s.wait(); err != nil {
 		return err
 	}
+	w := s.w
+	s.w = nil
+	objSize, sum, err := w.seal()
+	if err != nil {
+		w.discard()
+		return err
+	}
+	u := &upload{w: w, objSize: objSize, done: make(chan struct{})}
+	s.up = u
+	go func() {
+		defer close(u.done)
+		u.err = s.store1(ctx, w, objSize, sum)
+	}()
 	return nil
 }
 
-// send seals, uploads and records the open pack.
-func (s *Sender) send(ctx context.Context) error {
-	w := s.w
-	objSize, sum, err := w.seal()
-	if err != nil {
-		return err
-	}
+// store1 uploads a sealed pack and records it.
+func (s *Sender) store1(ctx context.Context, w *packWriter, objSize int64, sum []byte) error {
 	if err := s.tier.Target.Put(ctx, w.name, w.f, objSize, sum); err != nil {
 		// The object may exist or not; unrecorded, it is an orphan the
 		// tier's cleaner removes.
@@ -167,20 +206,39 @@ func (s *Sender) send(ctx context.Context) error {
 	if _, _, err := s.store.AddPack(ctx, p, w.chunks); err != nil {
 		return fmt.Errorf("cloudtier: record pack %s: %w", w.name, err)
 	}
-	s.st.Packs++
-	s.st.Chunks += int64(len(w.chunks))
-	s.st.SentBytes += objSize
-	s.st.PlainBytes += w.size
-	s.drop()
 	return nil
 }
 
-// drop forgets the open pack.
+// wait waits for the pack uploading, if any, and counts it.
+func (s *Sender) wait() error {
+	u := s.up
+	if u == nil {
+		return nil
+	}
+	<-u.done
+	s.up = nil
+	u.w.discard()
+	if u.err != nil {
+		return u.err
+	}
+	s.st.Packs++
+	s.st.Chunks += int64(len(u.w.chunks))
+	s.st.SentBytes += u.objSize
+	s.st.PlainBytes += u.w.size
+	for _, c := range u.w.chunks {
+		delete(s.inPack, c.ID) // recorded: NotInTier knows now
+	}
+	return nil
+}
+
+// drop forgets the open pack and the one uploading (waited for: its
+// outcome no longer matters).
 func (s *Sender) drop() {
 	if s.w != nil {
 		s.w.discard()
 		s.w = nil
 	}
+	s.wait()
 	clear(s.inPack)
 }
 

@@ -28,6 +28,9 @@ const (
 	// AdminTierEscrowPath?name=T (POST, the passphrase as the body) escrows
 	// the master key in tier T.
 	AdminTierEscrowPath = "/_cairn/admin/tiers/escrow"
+	// AdminTierCleanPath?name=T (POST) runs tier T's cleaner and answers
+	// its cloudtier.CleanReport.
+	AdminTierCleanPath = "/_cairn/admin/tiers/clean"
 )
 
 // maxPolicyJSON bounds a cloud policy document.
@@ -96,6 +99,10 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 			err = g.EscrowTier(r.Context(), name, pass)
 		}
 		g.reply(w, r, map[string]string{"result": "master key escrowed in tier " + name}, err)
+	})
+	mux.HandleFunc("POST "+AdminTierCleanPath, func(w http.ResponseWriter, r *http.Request) {
+		rep, err := g.CleanTier(r.Context(), r.URL.Query().Get("name"))
+		g.reply(w, r, rep, err)
 	})
 	mux.HandleFunc("DELETE "+AdminTiersPath, func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("name")

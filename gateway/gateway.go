@@ -62,6 +62,9 @@ type Config struct {
 	// forgets of deleted tiered versions to the tier's catalog when no
 	// transition does it sooner (1 minute).
 	TierCatalogInterval time.Duration
+	// TierCleanInterval is how often each tier's cleaner runs on its own
+	// (6 hours); cairn admin tier clean runs it now.
+	TierCleanInterval time.Duration
 }
 
 // DefaultConfig returns the configuration of a gateway on dataDir with only
@@ -78,6 +81,7 @@ func DefaultConfig(dataDir string) Config {
 		LifecycleRate:     5000,
 
 		TierCatalogInterval: time.Minute,
+		TierCleanInterval:   6 * time.Hour,
 	}
 }
 
@@ -92,8 +96,8 @@ func (c Config) Validate() error {
 	if c.LockTimeout < 0 {
 		return fmt.Errorf("gateway: Config.LockTimeout %v is negative", c.LockTimeout)
 	}
-	if c.TierCatalogInterval < 0 {
-		return fmt.Errorf("gateway: Config.TierCatalogInterval %v is negative", c.TierCatalogInterval)
+	if c.TierCatalogInterval < 0 || c.TierCleanInterval < 0 {
+		return fmt.Errorf("gateway: Config: tier catalog interval %v and clean interval %v must not be negative", c.TierCatalogInterval, c.TierCleanInterval)
 	}
 	if c.LifecycleDay < 0 || c.LifecycleInterval < 0 || c.LifecycleRate < 0 {
 		return fmt.Errorf("gateway: Config: lifecycle day %v, interval %v and rate %d must not be negative", c.LifecycleDay, c.LifecycleInterval, c.LifecycleRate)
@@ -184,6 +188,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.TierCatalogInterval == 0 {
 		cfg.TierCatalogInterval = time.Minute
+	}
+	if cfg.TierCleanInterval == 0 {
+		cfg.TierCleanInterval = 6 * time.Hour
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)

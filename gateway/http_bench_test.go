@@ -197,16 +197,28 @@ func benchServer(b *testing.B) (*s3.Client, *Gateway) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { g.Close() })
+	client, _ := serveS3(b, g)
+	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
+		b.Fatal(err)
+	}
+	return client, g
+}
+
+// serveS3 serves g over S3 on a loopback port (key "benchkey", secret
+// "benchsecret") and returns an SDK client with its default checksum
+// behaviour, and the server's URL.
+func serveS3(tb testing.TB, g *Gateway) (*s3.Client, string) {
 	h, err := s3api.NewHandler(s3api.Config{
 		Region: "us-east-1",
 		Secret: func(k string) (string, bool) { return "benchsecret", k == "benchkey" },
 		Logger: slog.New(slog.DiscardHandler),
 	}, g)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
-	b.Cleanup(func() { srv.Close(); g.Close() })
+	tb.Cleanup(srv.Close)
 	client := s3.New(s3.Options{
 		BaseEndpoint:               aws.String(srv.URL),
 		Region:                     "us-east-1",
@@ -215,8 +227,5 @@ func benchServer(b *testing.B) (*s3.Client, *Gateway) {
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	})
-	if _, err := client.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String("bench")}); err != nil {
-		b.Fatal(err)
-	}
-	return client, g
+	return client, srv.URL
 }

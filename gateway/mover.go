@@ -34,7 +34,7 @@ import (
 )
 
 // packSize is the plaintext size at which a pack is sealed and sent.
-const packSize = 32 << 20
+const packSize = 16 << 20
 
 // moverQueue bounds the jobs waiting for one tier: a scan that outruns the
 // uploads waits for them.
@@ -72,6 +72,7 @@ type mover struct {
 	done chan struct{}
 
 	catalog *cloudtier.Catalog // written by loop only
+	cleans  chan cleanReq      // tier cleans, run by loop between flushes
 
 	mu       sync.Mutex
 	inflight map[string]bool
@@ -92,7 +93,7 @@ func (g *Gateway) moverFor(name string) (*mover, error) {
 		return nil, fmt.Errorf("no tier is named %q", name)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	m := &mover{g: g, tier: tr, catalog: cloudtier.NewCatalog(tr), jobs: make(chan moveJob, moverQueue), stop: cancel, done: make(chan struct{}),
+	m := &mover{g: g, tier: tr, catalog: cloudtier.NewCatalog(tr), cleans: make(chan cleanReq), jobs: make(chan moveJob, moverQueue), stop: cancel, done: make(chan struct{}),
 		inflight: map[string]bool{}, senders: map[*group]*cloudtier.Sender{}}
 	t.movers[name] = m
 	go m.loop(ctx)
@@ -177,6 +178,8 @@ func (m *mover) loop(ctx context.Context) {
 	defer close(m.done)
 	tick := time.NewTicker(m.g.cfg.TierCatalogInterval)
 	defer tick.Stop()
+	cleanTick := time.NewTicker(m.g.cfg.TierCleanInterval)
+	defer cleanTick.Stop()
 	var pending []moveJob
 	for {
 		var j moveJob
@@ -190,6 +193,16 @@ func (m *mover) loop(ctx context.Context) {
 			if err := m.appendCatalog(ctx, nil, time.Now().UTC()); err != nil {
 				m.noteError(err)
 			}
+			continue
+		case <-cleanTick.C:
+			if _, err := m.clean(ctx); err != nil {
+				m.noteError(err)
+			}
+			continue
+		case req := <-m.cleans:
+			// Between flushes: no pack is uploaded and not yet recorded.
+			rep, err := m.clean(req.ctx)
+			req.reply <- cleanResult{rep, err}
 			continue
 		case j = <-m.jobs:
 		}
@@ -299,8 +312,61 @@ func (m *mover) appendCatalog(ctx context.Context, jobs []moveJob, now time.Time
 	return nil
 }
 
+type cleanReq struct {
+	ctx   context.Context
+	reply chan cleanResult
+}
+
+type cleanResult struct {
+	rep cloudtier.CleanReport
+	err error
+}
+
+// clean runs the tier's cleaner over every group.
+func (m *mover) clean(ctx context.Context) (cloudtier.CleanReport, error) {
+	var stores []*chunkstore.Store
+	for _, gr := range m.g.groups {
+		stores = append(stores, gr.store)
+	}
+	rep, err := cloudtier.Clean(ctx, m.tier, stores, cloudtier.CleanOptions{PackSize: packSize, SpoolDir: m.g.spoolDir()})
+	if err == nil && rep != (cloudtier.CleanReport{}) {
+		m.g.log.Info("tier cleaned", "tier", m.tier.Name, "dropped", rep.Dropped, "repacked", rep.Repacked, "orphans", rep.Orphans)
+	}
+	return rep, err
+}
+
+// CleanTier runs a tier's cleaner now: packs no chunk needs are deleted,
+// sparse packs repacked, orphans removed.
+func (g *Gateway) CleanTier(ctx context.Context, name string) (cloudtier.CleanReport, error) {
+	if !g.tiers.has(name) {
+		return cloudtier.CleanReport{}, s3api.ErrInvalidArgument.WithMessagef("no tier is named %q (cairn admin tier ls lists them)", name)
+	}
+	m, err := g.moverFor(name)
+	if err != nil {
+		return cloudtier.CleanReport{}, err
+	}
+	req := cleanReq{ctx: ctx, reply: make(chan cleanResult, 1)}
+	select {
+	case m.cleans <- req:
+	case <-ctx.Done():
+		return cloudtier.CleanReport{}, ctx.Err()
+	case <-m.done:
+		return cloudtier.CleanReport{}, ErrClosedTier
+	}
+	select {
+	case r := <-req.reply:
+		return r.rep, r.err
+	case <-ctx.Done():
+		return cloudtier.CleanReport{}, ctx.Err()
+	}
+}
+
+// ErrClosedTier: the tier's mover stopped (the gateway is closing, or the
+// tier was removed).
+var ErrClosedTier = errors.New("the tier's mover has stopped")
+
 func (m *mover) noteError(err error) {
-	m.g.log.Warn("tier catalog", "tier", m.tier.Name, "err", err)
+	m.g.log.Warn("tier", "tier", m.tier.Name, "err", err)
 	m.mu.Lock()
 	m.st.LastError = err.Error()
 	m.mu.Unlock()

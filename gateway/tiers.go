@@ -423,3 +423,17 @@ func (g *Gateway) EscrowTier(ctx context.Context, name string, passphrase []byte
 	g.log.Info("tier master key escrowed", "tier", name)
 	return nil
 }
+
+// LoadTier connects, offline, to a tier configured in a data directory (for
+// cairn admin scrub --tier, with the gateway stopped).
+func LoadTier(dataDir, name string) (*cloudtier.Tier, error) {
+	t, err := loadTiers(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	tr, ok := t.reg.Get(name)
+	if !ok {
+		return nil, fmt.Errorf("no tier is named %q in %s (tiers: %s)", name, filepath.Join(dataDir, tiersFile), strings.Join(t.reg.Names(), ", "))
+	}
+	return tr, nil
+}

@@ -1,58 +1,180 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
-	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/cloudtier"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
 // addS3Tier adds to g an S3 tier named name whose service is a second
 // gateway, in this process, serving S3 on a loopback port, with a bucket
-// "tier". It returns the second gateway.
-func addS3Tier(t *testing.T, g *Gateway, name string) *Gateway {
-	t.Helper()
-	cfg := DefaultConfig(t.TempDir())
+// "tier". It returns a client of the second gateway.
+func addS3Tier(tb testing.TB, g *Gateway, name string) *s3.Client {
+	tb.Helper()
+	cfg := DefaultConfig(tb.TempDir())
 	cfg.Logger = slog.New(slog.DiscardHandler)
-	tg := open(t, cfg)
-	h, err := s3api.NewHandler(s3api.Config{
-		Region: "us-east-1",
-		Secret: func(k string) (string, bool) { return "tiersecret", k == "tierkey" },
-		Logger: slog.New(slog.DiscardHandler),
-	}, tg)
+	tg := open(tb, cfg)
+	client, url := serveS3(tb, tg)
+	if err := tg.CreateBucket(tb.Context(), "tier", ""); err != nil {
+		tb.Fatal(err)
+	}
+	err := g.AddTier(tb.Context(), TierConfig{Name: name, Kind: TierS3, Endpoint: url, Bucket: "tier",
+		Credentials: TierCredentials{AccessKey: "benchkey", SecretKey: "benchsecret"}})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	if err := tg.CreateBucket(t.Context(), "tier", ""); err != nil {
-		t.Fatal(err)
-	}
-	err = g.AddTier(t.Context(), TierConfig{Name: name, Kind: TierS3, Endpoint: srv.URL, Bucket: "tier",
-		Credentials: TierCredentials{AccessKey: "tierkey", SecretKey: "tiersecret"}})
+	return client
+}
+
+// moveNowIn hands the latest version of key to the mover of tier "cold"
+// as a lifecycle Transition would, and waits until it is done.
+func moveNowIn(b testing.TB, g *Gateway, bucket, key string) {
+	var j moveJob
+	err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		v, ok, err := k.latest(key)
+		if err != nil || !ok {
+			return fmt.Errorf("no %s: %v", key, err)
+		}
+		j = moveJob{group: g.buckets[bucket], bucket: bucket, key: key, seq: v.seq, manifest: v.rec.Manifest, tier: "cold", move: true}
+		return nil
+	})
 	if err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
-	return tg
+	before := waitMover(b, g, "cold")
+	if err := g.enqueue(b.Context(), []moveJob{j}); err != nil {
+		b.Fatal(err)
+	}
+	if st := waitMover(b, g, "cold"); st.Moved != before.Moved+1 {
+		b.Fatalf("the move failed: %+v", st)
+	}
 }
 
 // waitMover waits until the tier's mover has nothing queued.
-func waitMover(t *testing.T, g *Gateway, name string) TierStatus {
-	t.Helper()
-	for range 1000 {
-		st, err := g.Tiers(t.Context())
+func waitMover(tb testing.TB, g *Gateway, name string) TierStatus {
+	tb.Helper()
+	for range 3000 {
+		st, err := g.Tiers(tb.Context())
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		for _, s := range st {
 			if s.Name == name && s.Queued == 0 {
 				return s
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatalf("the mover of %s never emptied its queue", name)
+	tb.Fatalf("the mover of %s never emptied its queue", name)
 	return TierStatus{}
+}
+
+// TestTierHoldsNothingInTheClear reads every object a tier holds (packs,
+// catalog, escrow) after versions were moved there, one deleted, and the
+// key escrowed, and finds in none a bucket name, an object key, user
+// metadata, known content, a chunk ID (binary or hex) or the master key.
+func TestTierHoldsNothingInTheClear(t *testing.T) {
+	ctx := t.Context()
+	cfg := testConfig(t)
+	cfg.TierCatalogInterval = 50 * time.Millisecond
+	g := open(t, cfg)
+	tier := addS3Tier(t, g, "cold")
+	newBucket(t, g, "payroll-secret-bucket", s3api.VersioningEnabled)
+	var needles [][]byte
+	for i, key := range []string{"hr/salaries-2026.xlsx", "hr/reviews/anna.docx"} {
+		data := backupLike(uint64(60+i), 3<<20)
+		_, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "payroll-secret-bucket", Key: key, Body: bytes.NewReader(data), Size: int64(len(data)),
+			Meta: s3api.ObjectMeta{User: map[string]string{"owner": "finance-director"}, Tags: map[string]string{"class": "confidential"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		moveNowIn(t, g, "payroll-secret-bucket", key)
+		needles = append(needles, []byte(key), data[4096:4096+24], data[len(data)-40:len(data)-16])
+	}
+	needles = append(needles, []byte("payroll-secret-bucket"), []byte("finance-director"), []byte("confidential"), []byte("salaries"))
+	gr := g.buckets["payroll-secret-bucket"]
+	err := gr.store.Manifests(ctx, func(m chunkstore.Manifest) error {
+		it, err := gr.store.Entries(ctx, m.ID, 0)
+		if err != nil {
+			return err
+		}
+		defer it.Close()
+		for it.Next() {
+			id := it.Entry().ID
+			needles = append(needles, bytes.Clone(id[:]), []byte(id.String()))
+		}
+		return it.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, err := os.ReadFile(filepath.Join(cfg.DataDir, masterKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := cloudtier.ParseMasterKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	needles = append(needles, mk[:], []byte(hex.EncodeToString(mk[:])))
+	if err := g.EscrowTier(ctx, "cold", []byte("a long enough passphrase")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.DeleteObject(ctx, "payroll-secret-bucket", "hr/reviews/anna.docx", ""); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 { // the forget reaches the catalog
+		st, err := g.Tiers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st[0].Forgets == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	list, err := tier.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("tier")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, o := range list.Contents {
+		name := *o.Key
+		kinds[strings.SplitN(name, "/", 2)[0]]++
+		out, err := tier.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("tier"), Key: o.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(out.Body)
+		out.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range needles {
+			if bytes.Contains(raw, n) || strings.Contains(name, string(n)) {
+				t.Errorf("tier object %s holds %q in the clear", name, n)
+			}
+		}
+		if hdr := fmt.Sprint(out.Metadata, out.ContentType); strings.Contains(hdr, "payroll") || strings.Contains(hdr, "hr/") {
+			t.Errorf("tier object %s has revealing metadata %s", name, hdr)
+		}
+	}
+	if kinds["p"] == 0 || kinds["c"] < 2 || kinds["k"] != 1 {
+		t.Fatalf("the tier holds %v: want packs, catalog objects (the moves and the forget) and one escrow", kinds)
+	}
 }

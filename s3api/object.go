@@ -147,6 +147,30 @@ func (h *handler) serveObject(w http.ResponseWriter, r *http.Request, head bool)
 		}
 	}
 
+	status := http.StatusOK
+	if ranged {
+		status, length = http.StatusPartialContent, rng.length
+	}
+	// The first bytes are read before any header of the object is set, so
+	// that an object that cannot be read at all (its tier unreachable, its
+	// data damaged) gets a plain error response, not a 200 cut short.
+	var first []byte
+	var buf *[]byte
+	if !head {
+		buf = h.copyBuf()
+		defer h.putCopyBuf(buf)
+		if rng.start > 0 {
+			if _, err := rc.Seek(rng.start, io.SeekStart); err != nil {
+				h.writeError(w, r, fmt.Errorf("seek to %d: %w", rng.start, err))
+				return
+			}
+		}
+		first = (*buf)[:min(int64(len(*buf)), length)]
+		if _, err := io.ReadFull(rc, first); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
 	setObjectHeaders(hdr, info)
 	// The stored checksum covers the whole object only; S3 returns it only
 	// when the client asked (x-amz-checksum-mode) and gets all the bytes.
@@ -165,34 +189,14 @@ func (h *handler) serveObject(w http.ResponseWriter, r *http.Request, head bool)
 			hdr.Set(o.header, v)
 		}
 	}
-	status := http.StatusOK
 	if ranged {
-		status, length = http.StatusPartialContent, rng.length
 		hdr.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.start, rng.start+rng.length-1, info.Size))
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
-	if head {
-		w.WriteHeader(status)
-		return
-	}
-	if rng.start > 0 {
-		if _, err := rc.Seek(rng.start, io.SeekStart); err != nil {
-			h.writeError(w, r, fmt.Errorf("seek to %d: %w", rng.start, err))
-			return
-		}
-	}
-	buf := h.copyBuf()
-	defer h.putCopyBuf(buf)
-	// The first bytes are read before the status is sent, so that an
-	// object that cannot be read at all (its tier unreachable, its data
-	// damaged) gets an error response, not a 200 cut short.
-	first := (*buf)[:min(int64(len(*buf)), length)]
-	if _, err := io.ReadFull(rc, first); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
 	w.WriteHeader(status)
-	h.stream(w, r, rc, first, length, buf)
+	if !head {
+		h.stream(w, r, rc, first, length, buf)
+	}
 }
 
 // stream sends first and then the rest of n bytes of an object to the

@@ -9,17 +9,20 @@ need=()
 [ -x /usr/bin/aws ] || need+=(awscli)
 command -v rclone >/dev/null || need+=(rclone)
 command -v restic >/dev/null || need+=(restic)
-command -v npm >/dev/null || need+=(nodejs npm)
-if [ ${#need[@]} -gt 0 ]; then
+install() { # apt-get install "$@", or say how
   if [ "$(id -u)" = 0 ]; then
-    echo "installing ${need[*]} (apt-get)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+    echo "installing $* (apt-get)"
+    [ -n "${apt_updated:-}" ] || { apt-get update -qq; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
   else
-    echo "missing ${need[*]}: run 'sudo apt-get install ${need[*]}' first" >&2
+    echo "missing $*: run 'sudo apt-get install $*' first" >&2
     exit 1
   fi
-fi
+}
+[ ${#need[@]} -eq 0 ] || install "${need[@]}"
+# Apart: a node that did not come from Debian can make Debian's npm
+# uninstallable, and then it is the one already there that serves.
+command -v npm >/dev/null || install nodejs npm
 
 # Azurite, the Azure Blob emulator, in a cache outside the checkout.
 azurite_dir="${XDG_CACHE_HOME:-$HOME/.cache}/cairn/azurite"
@@ -31,6 +34,10 @@ fi
 export AZURITE="$azurite_dir/node_modules/.bin/azurite-blob"
 # Here the Azure tests must run, not skip.
 export CAIRN_REQUIRE_AZURITE=1
+# The reference backup generations (1.3 GB, made once), shared by the
+# packages whose tests use them.
+export CAIRN_BACKUPGEN_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/cairn/backupgen"
+mkdir -p "$CAIRN_BACKUPGEN_DIR"
 
 go vet ./...
 go test -count=1 -timeout 25m ./...

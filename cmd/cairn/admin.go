@@ -35,7 +35,7 @@ const adminUsage = `Usage:
   cairn admin tier add NAME --kind azure --account-url URL --container C [--prefix P] --credentials FILE
   cairn admin tier add NAME --kind s3 --endpoint URL --bucket B [--region R] [--prefix P] --credentials FILE
                      (tier add names the server with --server URL, as --endpoint is the tier's)
-  cairn admin tier ls | rm NAME | escrow NAME --passphrase-file F
+  cairn admin tier ls | rm NAME | clean NAME | escrow NAME --passphrase-file F
   cairn admin secure-connect issue|revoke NAME [--data DIR] [--out FILE]
 
 The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,

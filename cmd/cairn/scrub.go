@@ -12,16 +12,23 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/cloudtier"
 	"github.com/cairn-backup/cairn/gateway"
 )
 
 const scrubUsage = `Usage:
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]
+  cairn admin scrub --tier NAME [--read-data] [--data DIR] [--group NAME=DIR ...]
 
 Reads every container file of every storage group and checks each chunk
 against its ID, the index against the files, the manifests against the index
 and every reference count. --repair then rebuilds each group's index from its
 container files. Run it with cairn serve stopped: it needs the stores alone.
+
+With --tier, it checks a tier instead: every pack the groups record is there
+and its sealed index opens and names the chunks the groups say it holds; the
+catalog opens whole; --read-data also opens every sealed package of every
+pack and checks each record's CRC. It names each damaged or missing object.
 `
 
 // adminScrub scrubs every storage group's chunk store, offline, showing
@@ -33,6 +40,8 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Usage = func() { fmt.Fprint(stderr, scrubUsage); fs.PrintDefaults() }
 	data := fs.String("data", env("CAIRN_DATA", "./cairn-data"), "the server's data directory (CAIRN_DATA)")
 	repair := fs.Bool("repair", false, "rebuild each group's index from its container files after the checks")
+	tier := fs.String("tier", "", "check this tier's packs and catalog instead of the groups")
+	readData := fs.Bool("read-data", false, "with --tier: read and check every pack's data, not only its index")
 	groups := map[string]string{}
 	fs.Func("group", "storage group NAME=DIR, as given to cairn serve; repeat for more", func(s string) error {
 		return addGroup(groups, s)
@@ -53,6 +62,15 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	sort.Strings(names)
 
 	tty := isTerminal(stderr)
+	if *tier != "" {
+		if *repair {
+			return errors.New("--repair is for the groups; a tier is repaired by tiering again (tier clean removes what is damaged beyond use)")
+		}
+		return scrubTier(ctx, *data, *tier, *readData, dirs, names, tty, stdout, stderr)
+	}
+	if *readData {
+		return errors.New("--read-data goes with --tier NAME")
+	}
 	faults := 0
 	for _, name := range names {
 		s, err := chunkstore.Open(ctx, chunkstore.DefaultConfig(dirs[name]))
@@ -101,4 +119,52 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// scrubTier checks a tier for every group, offline.
+func scrubTier(ctx context.Context, data, name string, readData bool, dirs map[string]string, names []string, tty bool, stdout, stderr io.Writer) error {
+	tier, err := gateway.LoadTier(data, name)
+	if err != nil {
+		return err
+	}
+	var stores []*chunkstore.Store
+	defer func() {
+		for _, s := range stores {
+			s.Close()
+		}
+	}()
+	for _, g := range names {
+		s, err := chunkstore.Open(ctx, chunkstore.DefaultConfig(dirs[g]))
+		if errors.Is(err, chunkstore.ErrLocked) {
+			return fmt.Errorf("group %s: %w: stop cairn serve before scrubbing", g, err)
+		}
+		if err != nil {
+			return fmt.Errorf("group %s: %w", g, err)
+		}
+		stores = append(stores, s)
+	}
+	start := time.Now()
+	var last time.Time
+	rep, err := cloudtier.Scrub(ctx, tier, stores, cloudtier.ScrubOptions{ReadData: readData, Progress: func(p cloudtier.ScrubProgress) {
+		if !tty || time.Since(last) < 200*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(stderr, "\rscrub tier %s: pack %d of %d, %s read", name, p.Packs, p.TotalPacks, bytesIEC(p.BytesRead))
+	}})
+	if tty {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		return fmt.Errorf("tier %s: %w", name, err)
+	}
+	status := "ok"
+	if !rep.OK() {
+		status = "FAULTS"
+	}
+	fmt.Fprintf(stdout, "tier %s: %s in %s\n  %s\n", name, status, time.Since(start).Round(time.Millisecond), strings.ReplaceAll(rep.String(), "\n", "\n  "))
+	if !rep.OK() {
+		return fmt.Errorf("tier %s has %d problems; see above", name, len(rep.Problems))
+	}
+	return nil
 }

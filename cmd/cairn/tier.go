@@ -10,16 +10,19 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"text/tabwriter"
 
+	"github.com/cairn-backup/cairn/cloudtier"
 	"github.com/cairn-backup/cairn/gateway"
 )
 
 const credentialsHelp = `a JSON file: {"account_name": "...", "account_key": "..."} or {"sas": "sv=..."} for azure, {"access_key": "...", "secret_key": "..."} for s3`
 
-// adminTier is `cairn admin tier add NAME ... | ls | rm NAME | escrow NAME`.
+// adminTier is `cairn admin tier add NAME ... | ls | rm NAME | escrow NAME
+// | clean NAME`.
 func adminTier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "add" && args[0] != "ls" && args[0] != "rm" && args[0] != "escrow") {
+	if len(args) == 0 || !slices.Contains([]string{"add", "ls", "rm", "escrow", "clean"}, args[0]) {
 		fmt.Fprint(stderr, adminUsage)
 		return errUsage
 	}
@@ -73,6 +76,22 @@ func adminTier(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "tier %s removed\n", name)
+		return nil
+	case "clean":
+		body, err := o.call(ctx, http.MethodPost, gateway.AdminTierCleanPath+"?name="+url.QueryEscape(name))
+		if err != nil {
+			return err
+		}
+		if o.json {
+			_, err = stdout.Write(body)
+			return err
+		}
+		var rep cloudtier.CleanReport
+		if err := json.Unmarshal(body, &rep); err != nil {
+			return fmt.Errorf("tier clean: %w", err)
+		}
+		fmt.Fprintf(stdout, "tier %s cleaned: %d dead packs deleted, %d sparse packs repacked into %d (%s rewritten), %d orphans removed; %s of packs and %s of orphans freed\n",
+			name, rep.Dropped, rep.Repacked, rep.NewPacks, bytesIEC(rep.Rewritten), rep.Orphans, bytesIEC(rep.PackBytes), bytesIEC(rep.OrphanSize))
 		return nil
 	case "escrow":
 		pass, err := readPassphrase(passFile)

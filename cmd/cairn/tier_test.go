@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,6 +205,45 @@ func TestTierTransitionEndToEnd(t *testing.T) {
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d\n%s", code, s.stderr)
 	}
+
+	// Scrub the tier, offline; then alter a pack in the cloud: the scrub
+	// names it and a GET fails rather than answer a wrong byte.
+	if out, errOut, code := cairn(t, nil, "admin", "scrub", "--tier", "cold", "--read-data", "--data", dir); code != 0 || !strings.Contains(out, "tier cold: ok") {
+		t.Fatalf("scrub --tier: exit %d\n%s%s", code, out, errOut)
+	}
+	tc = client(t, tierSrv, tierDir)
+	objs, err = tc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("tier"), Prefix: aws.String("cairn/p/")})
+	if err != nil || len(objs.Contents) == 0 {
+		t.Fatalf("tier packs: %v, %v", objs, err)
+	}
+	victim := *objs.Contents[0].Key
+	raw, err := getBytes(t, tc, "tier", victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[1000] ^= 0x40
+	if _, err := tc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tier"), Key: aws.String(victim), Body: bytes.NewReader(raw)}); err != nil {
+		t.Fatal(err)
+	}
+	packName := strings.TrimPrefix(victim, "cairn/")
+	if out, _, code := cairn(t, nil, "admin", "scrub", "--tier", "cold", "--data", dir); code != 0 {
+		t.Fatalf("scrub --tier without --read-data reads indexes only, which are intact: exit %d\n%s", code, out)
+	}
+	if out, _, code := cairn(t, nil, "admin", "scrub", "--tier", "cold", "--read-data", "--data", dir); code != 1 || !strings.Contains(out, packName) {
+		t.Fatalf("scrub --tier --read-data of an altered pack: exit %d\n%s", code, out)
+	}
+	s = startServe(t, dir)
+	cl = client(t, s, dir)
+	if _, err := getBytes(t, once, "tiered-vm-backups", "vm1/full.vbk"); err == nil {
+		t.Fatal("GET of an altered pack succeeded")
+	}
+	got, err := getBytes(t, cl, "tiered-vm-backups", "vm1/full.vbk")
+	if err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("GET of an altered pack: %d bytes, %v; want an error that says damaged", len(got), err)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d\n%s", code, s.stderr)
+	}
 }
 
 // TestTierAzureCloudPolicy: a cloud policy copies objects to an Azure tier
@@ -275,6 +315,94 @@ func TestTierAzureCloudPolicy(t *testing.T) {
 	}
 	for k, want := range map[string][]byte{"job1/full.vbk": data, "job1/inc.vib": data, "job1/notes.txt": notes} {
 		if got, err := getBytes(t, cl, "nightly-veeam", k); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("GET %s: %d bytes, %v", k, len(got), err)
+		}
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d\n%s", code, s.stderr)
+	}
+}
+
+// TestTierKillMidTransition: the gateway killed (-9) while it moves objects
+// to a tier resumes at the next scan: every object ends in the tier,
+// byte-exact, and after tier clean the tier holds exactly the packs the
+// gateway records (no orphan of a cut upload).
+func TestTierKillMidTransition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two servers and kills one; run without -short")
+	}
+	needBinary(t)
+	ctx := t.Context()
+	tierSrv, tierDir, cred := s3Tier(t)
+	dir := t.TempDir()
+	args := []string{"--lifecycle-day", "1s", "--lifecycle-interval", "0"}
+	s := startServe(t, dir, args...)
+	cl := client(t, s, dir)
+	bucket := aws.String("backup-jobs")
+	if _, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := cairn(t, nil, "admin", "tier", "add", "cold", "--kind", "s3", "--endpoint", tierSrv.url(),
+		"--bucket", "tier", "--credentials", cred, "--data", dir); code != 0 {
+		t.Fatalf("tier add: %s%s", out, errOut)
+	}
+	objs := map[string][]byte{}
+	for i := range 4 {
+		k := fmt.Sprintf("job/%d.vbk", i)
+		objs[k] = random(uint64(40+i), 40<<20)
+		if _, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(k), Body: bytes.NewReader(objs[k])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := cl.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{Bucket: bucket,
+		LifecycleConfiguration: &types.BucketLifecycleConfiguration{Rules: []types.LifecycleRule{{
+			ID: aws.String("cold"), Status: types.ExpirationStatusEnabled, Filter: &types.LifecycleRuleFilter{Prefix: aws.String("")},
+			Transitions: []types.Transition{{Days: aws.Int32(1), StorageClass: "cold"}},
+		}}}}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	for _, d := range []time.Duration{400 * time.Millisecond, 900 * time.Millisecond} {
+		if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", "backup-jobs", "--data", dir); code != 0 {
+			t.Fatalf("lifecycle run: %s", errOut)
+		}
+		time.Sleep(d)
+		s.stop(syscall.SIGKILL)
+		t.Logf("killed %v into the moves", d)
+		s = startServe(t, dir, args...)
+	}
+	if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", "backup-jobs", "--data", dir); code != 0 {
+		t.Fatalf("lifecycle run: %s", errOut)
+	}
+	cl = client(t, s, dir)
+	waitFor(t, "every object in the tier", func() bool {
+		for k := range objs {
+			h, err := cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: aws.String(k)})
+			if err != nil || h.StorageClass != "cold" {
+				return false
+			}
+		}
+		return tierStatus(t, dir, "cold").Queued == 0
+	})
+	out, errOut, code := cairn(t, nil, "admin", "tier", "clean", "cold", "--data", dir)
+	if code != 0 {
+		t.Fatalf("tier clean: %s%s", out, errOut)
+	}
+	t.Log(strings.TrimSpace(out))
+	st := tierStatus(t, dir, "cold")
+	tc := client(t, tierSrv, tierDir)
+	list, err := tc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("tier"), Prefix: aws.String("p/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(list.Contents)) != st.Packs {
+		t.Fatalf("the tier holds %d packs, the gateway records %d", len(list.Contents), st.Packs)
+	}
+	if _, errOut, code := cairn(t, nil, "admin", "clean", "--data", dir); code != 0 {
+		t.Fatalf("admin clean: %s", errOut)
+	}
+	for k, want := range objs {
+		if got, err := getBytes(t, cl, "backup-jobs", k); err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("GET %s: %d bytes, %v", k, len(got), err)
 		}
 	}
