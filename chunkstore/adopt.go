@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 )
@@ -25,57 +26,8 @@ type AdoptedChunk struct {
 // recovery cut short lists Packs to see which it has). It returns the
 // pack's ID and how many chunks it created.
 func (s *Store) AdoptPack(ctx context.Context, p Pack, chunks []AdoptedChunk) (PackID, int, error) {
-	if err := s.check(ctx); err != nil {
-		return 0, 0, err
-	}
-	if err := p.validate(); err != nil {
-		return 0, 0, err
-	}
-	for _, c := range chunks {
-		if c.Offset < 0 || c.Size <= recordHeaderSize || c.Offset+c.Size > p.Size {
-			return 0, 0, fmt.Errorf("chunkstore: chunk %s at %d+%d lies outside pack %q of %d bytes", c.ID, c.Offset, c.Size, p.Object, p.Size)
-		}
-	}
-	var (
-		id      uint64
-		created int
-	)
-	err := s.update(func(t *txn) error {
-		var err error
-		if id, err = t.packs.NextSequence(); err != nil {
-			return err
-		}
-		if err := t.packs.Put(u64key(id), packRow{Pack: p}.encode()); err != nil {
-			return err
-		}
-		for _, c := range chunks {
-			loc := remoteLoc{pack: id, offset: c.Offset, size: c.Size}
-			e, ok, err := t.entry(c.ID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				if err := t.set(c.ID, nil, &entry{rawLen: c.RawLen, remotes: []remoteLoc{loc}}); err != nil {
-					return err
-				}
-				created++
-				continue
-			}
-			if e.rawLen != c.RawLen {
-				return fmt.Errorf("chunkstore: chunk %s of %d bytes; pack %q says %d: %w", c.ID, e.rawLen, p.Object, c.RawLen, ErrCorrupt)
-			}
-			if len(e.remotes) >= maxRemotes {
-				continue
-			}
-			old := e
-			e.remotes = append(append([]remoteLoc(nil), e.remotes...), loc)
-			if err := t.set(c.ID, &old, &e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return PackID(id), created, err
+	id, _, created, err := s.addPack(ctx, p, chunks, true)
+	return id, created, err
 }
 
 // CommitMoved commits a manifest of entries whose chunks all have a copy in
@@ -85,53 +37,131 @@ func (s *Store) AdoptPack(ctx context.Context, p Pack, chunks []AdoptedChunk) (P
 // *NotInTierError; either changes nothing. fn runs in the same
 // transaction. At most maxImportBatch entries.
 func (s *Store) CommitMoved(ctx context.Context, entries []Entry, fn CommitFunc) (Manifest, error) {
-	if err := s.check(ctx); err != nil {
-		return Manifest{}, err
-	}
-	if len(entries) > maxImportBatch {
-		return Manifest{}, fmt.Errorf("chunkstore: %d entries: at most %d in a moved manifest", len(entries), maxImportBatch)
-	}
-	if len(entries) == 0 {
-		return s.emptyManifest(fn)
-	}
-	var m Manifest
-	err := s.update(func(t *txn) error {
-		es, absent, _, err := resolveEntries(t, entries)
+	return s.commitEntries(ctx, entries, fn, true)
+}
+
+// checkRemote fails with *NotInTierError when a chunk of es has no remote
+// copy.
+func (t *txn) checkRemote(id ManifestID, es []segEntry) error {
+	var noRemote []ChunkID
+	for _, e := range es {
+		ce, _, err := t.entry(e.id)
 		if err != nil {
 			return err
 		}
-		if len(absent) > 0 {
-			return &MissingChunksError{IDs: absent}
+		if len(ce.remotes) == 0 && len(noRemote) < maxNotInTier {
+			noRemote = append(noRemote, e.id)
 		}
-		var noRemote []ChunkID
-		for _, e := range es {
-			ce, _, err := t.entry(e.id)
+	}
+	if len(noRemote) > 0 {
+		return &NotInTierError{Manifest: id, Chunks: noRemote}
+	}
+	return nil
+}
+
+// Recall gives a moved manifest its local copies back (S3's RestoreObject):
+// every chunk without a local copy is read from its tier, verified, and
+// written locally, and the manifest's references count as local again, so
+// that reads no longer go to the tier. The tier keeps its copies: a Move
+// later releases the local ones without sending anything. A manifest that
+// is not moved is left as it is. A recall cut short by a crash leaves the
+// manifest moved; the records it wrote are dead space for the cleaner.
+func (s *Store) Recall(ctx context.Context, id ManifestID) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	var h manifestHeader
+	err := s.view(func(t *txn) error {
+		var err error
+		h, err = t.committed(id)
+		return err
+	})
+	if err != nil || h.flags&flagMoved == 0 {
+		return err
+	}
+	im, err := s.NewImport(ctx)
+	if err != nil {
+		return err
+	}
+	defer im.Abort()
+	// Bring the records home, a batch at a time, each held by the import
+	// until the references are local.
+	it := s.newEntries(ctx, h.manifest(id), 0, false)
+	defer it.Close()
+	var ids []ChunkID
+	var recs []Record
+	flush := func() error {
+		var missing []ChunkID
+		err := s.view(func(t *txn) error {
+			for _, cid := range ids {
+				if !hasLocal(t.index.Get(cid[:])) {
+					missing = append(missing, cid)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		ids = ids[:0]
+		recs = recs[:0]
+		for _, cid := range missing {
+			r, err := s.ReadRecord(ctx, cid, nil)
 			if err != nil {
 				return err
 			}
-			if len(ce.remotes) == 0 && len(noRemote) < maxNotInTier {
-				noRemote = append(noRemote, e.id)
+			recs = append(recs, r)
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		return im.PutRecords(ctx, recs)
+	}
+	for it.Next() {
+		ids = append(ids, it.Entry().ID)
+		if len(ids) == 256 {
+			if err := flush(); err != nil {
+				return err
 			}
 		}
-		id, err := t.newManifestID()
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return s.update(func(t *txn) error {
+		h, err := t.committed(id)
 		if err != nil {
 			return err
 		}
-		if len(noRemote) > 0 {
-			return &NotInTierError{Manifest: id, Chunks: noRemote}
+		if h.flags&flagMoved == 0 || h.flags&flagMoving != 0 {
+			return nil
 		}
-		h := manifestHeader{state: statePending, flags: flagMoved, created: s.now().UnixNano()}
-		if err := t.putSegments(id, &h, es); err != nil {
-			return err
+		prefix := u64key(uint64(id))
+		c := t.segments.Cursor()
+		var es []segEntry
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if es, _, err = decodeSegment(v, es); err != nil {
+				return fmt.Errorf("manifest %d: %w", id, err)
+			}
+			for _, se := range es {
+				e, ok, err := t.entry(se.id)
+				if err != nil {
+					return err
+				}
+				if !ok || !e.local {
+					return fmt.Errorf("manifest %d: chunk %s has no local copy to recall: %w", id, se.id, ErrCorrupt)
+				}
+				old := e
+				e.localRefs++
+				if err := t.set(se.id, &old, &e); err != nil {
+					return err
+				}
+			}
 		}
-		h.state = stateCommitted
-		t.d.logical += h.size
-		t.d.manifests++
-		m = h.manifest(id)
-		if err := s.then(fn, t, m); err != nil {
-			return err
-		}
+		h.flags &^= flagMoved
 		return t.putHeader(id, h)
 	})
-	return m, err
 }

@@ -400,6 +400,11 @@ func (t *txn) dropHolds(id ManifestID, budget int) (bool, error) {
 // *MissingChunksError naming every absent chunk. For manifests of more than
 // maxImportBatch entries use an Import.
 func (s *Store) CommitEntries(ctx context.Context, entries []Entry, fn CommitFunc) (Manifest, error) {
+	return s.commitEntries(ctx, entries, fn, false)
+}
+
+// commitEntries is CommitEntries, and with moved CommitMoved.
+func (s *Store) commitEntries(ctx context.Context, entries []Entry, fn CommitFunc, moved bool) (Manifest, error) {
 	if err := s.check(ctx); err != nil {
 		return Manifest{}, err
 	}
@@ -423,6 +428,12 @@ func (s *Store) CommitEntries(ctx context.Context, entries []Entry, fn CommitFun
 			return err
 		}
 		h := manifestHeader{state: statePending, created: s.now().UnixNano()}
+		if moved {
+			if err := t.checkRemote(id, es); err != nil {
+				return err
+			}
+			h.flags = flagMoved
+		}
 		if err := t.putSegments(id, &h, es); err != nil {
 			return err
 		}

@@ -132,20 +132,33 @@ func (p Pack) validate() error {
 // ID and how many chunks it placed. The records must be the ones ReadRecord
 // returned: a read from the tier checks them as it checks local records.
 func (s *Store) AddPack(ctx context.Context, p Pack, chunks []PackedChunk) (PackID, int, error) {
+	cs := make([]AdoptedChunk, len(chunks))
+	for i, c := range chunks {
+		cs[i].PackedChunk = c
+	}
+	id, placed, _, err := s.addPack(ctx, p, cs, false)
+	return id, placed, err
+}
+
+// addPack records pack p and a remote copy in it of each of chunks; with
+// adopt it creates the chunks the store lacks (AdoptPack), else it skips
+// them. It counts the copies placed on existing chunks and the chunks
+// created.
+func (s *Store) addPack(ctx context.Context, p Pack, chunks []AdoptedChunk, adopt bool) (PackID, int, int, error) {
 	if err := s.check(ctx); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	if err := p.validate(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	for _, c := range chunks {
 		if c.Offset < 0 || c.Size <= recordHeaderSize || c.Offset+c.Size > p.Size {
-			return 0, 0, fmt.Errorf("chunkstore: chunk %s at %d+%d lies outside pack %q of %d bytes", c.ID, c.Offset, c.Size, p.Object, p.Size)
+			return 0, 0, 0, fmt.Errorf("chunkstore: chunk %s at %d+%d lies outside pack %q of %d bytes", c.ID, c.Offset, c.Size, p.Object, p.Size)
 		}
 	}
 	var (
-		id     uint64
-		placed int
+		id              uint64
+		placed, created int
 	)
 	err := s.update(func(t *txn) error {
 		var err error
@@ -156,18 +169,28 @@ func (s *Store) AddPack(ctx context.Context, p Pack, chunks []PackedChunk) (Pack
 			return err
 		}
 		for _, c := range chunks {
+			loc := remoteLoc{pack: id, offset: c.Offset, size: c.Size}
 			e, ok, err := t.entry(c.ID)
-			if err != nil {
+			switch {
+			case err != nil:
 				return err
-			}
-			if !ok {
+			case !ok && adopt:
+				if err := t.set(c.ID, nil, &entry{rawLen: c.RawLen, remotes: []remoteLoc{loc}}); err != nil {
+					return err
+				}
+				created++
 				continue
-			}
-			if len(e.remotes) >= maxRemotes {
+			case !ok:
+				continue
+			case adopt && e.rawLen != c.RawLen:
+				return fmt.Errorf("chunkstore: chunk %s of %d bytes; pack %q says %d: %w", c.ID, e.rawLen, p.Object, c.RawLen, ErrCorrupt)
+			case len(e.remotes) >= maxRemotes && adopt:
+				continue // enough copies: this one is not needed
+			case len(e.remotes) >= maxRemotes:
 				return fmt.Errorf("chunkstore: chunk %s already has %d remote copies", c.ID, len(e.remotes))
 			}
 			old := e
-			e.remotes = append(append([]remoteLoc(nil), e.remotes...), remoteLoc{pack: id, offset: c.Offset, size: c.Size})
+			e.remotes = append(append([]remoteLoc(nil), e.remotes...), loc)
 			if err := t.set(c.ID, &old, &e); err != nil {
 				return err
 			}
@@ -175,7 +198,7 @@ func (s *Store) AddPack(ctx context.Context, p Pack, chunks []PackedChunk) (Pack
 		}
 		return nil
 	})
-	return PackID(id), placed, err
+	return PackID(id), placed, created, err
 }
 
 // Packs calls fn for every pack, in ID order.

@@ -168,13 +168,7 @@ func checkSAS(s string) (string, error) {
 func (t *azureTarget) String() string { return t.desc }
 
 func (t *azureTarget) Put(ctx context.Context, name string, body io.ReadSeeker, size int64, md5 []byte) error {
-	if err := checkName(name); err != nil {
-		return t.fail(ctx, "put", name, err)
-	}
-	if err := checkPut(size, md5); err != nil {
-		return t.fail(ctx, "put", name, err)
-	}
-	sec, err := newSection(body, size)
+	sec, err := putBody(name, body, size, md5)
 	if err != nil {
 		return t.fail(ctx, "put", name, err)
 	}

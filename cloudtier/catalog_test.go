@@ -133,12 +133,7 @@ func TestAdoptRecovers(t *testing.T) {
 	data := chunkstoretest.Data(7, 3<<20)
 	m := chunkstoretest.Put(t, src, data)
 	snd := NewSender(src, tier, t.TempDir(), 1<<20)
-	if err := snd.Add(ctx, m.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sendAll(t, snd, m.ID)
 	es := manifestEntries(t, src, m.ID)
 	if err := NewCatalog(tier).Append(ctx, []CatalogRecord{{Op: CatalogVersion, Bucket: "b", Key: "k", Entries: es}}); err != nil {
 		t.Fatal(err)
@@ -171,5 +166,51 @@ func TestAdoptRecovers(t *testing.T) {
 	// Adopting again (a recovery cut short) adds nothing.
 	if rep, err := Adopt(ctx, dst, tier, need, nil); err != nil || rep.Packs != 0 {
 		t.Fatalf("second adopt: %+v, %v", rep, err)
+	}
+}
+
+// TestRecall: a moved manifest recalled reads with the tier gone; moved
+// again, it sends nothing and reads from the tier once more.
+func TestRecall(t *testing.T) {
+	ctx := t.Context()
+	mt := newMemTarget()
+	tier := testTier(t, mt)
+	s, reg := tieredStore(t, tier)
+	data := chunkstoretest.Data(8, 3<<20)
+	m := chunkstoretest.Put(t, s, data)
+	snd := NewSender(s, tier, t.TempDir(), 1<<20)
+	sendAll(t, snd, m.ID)
+	if err := s.Move(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	clean := func() {
+		if _, err := s.Clean(ctx, chunkstore.CleanOptions{Threshold: 0.01}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clean()
+	if err := s.Recall(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	clean()
+	reg.Remove("cold") // the tier gone: reads are local
+	if got := chunkstoretest.Read(t, s, m.ID); !bytes.Equal(got, data) {
+		t.Fatal("recalled object differs")
+	}
+	reg.Set(tier)
+	sent := snd.Stats()
+	if err := snd.Add(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Flush(ctx); err != nil || snd.Stats() != sent {
+		t.Fatalf("moving a recalled object again sent %+v (was %+v), %v", snd.Stats(), sent, err)
+	}
+	if err := s.Move(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	clean()
+	before := mt.gets.Load()
+	if got := chunkstoretest.Read(t, s, m.ID); !bytes.Equal(got, data) || mt.gets.Load() == before {
+		t.Fatal("moved again, the object does not read from the tier")
 	}
 }

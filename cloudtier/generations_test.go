@@ -42,12 +42,7 @@ func TestTierGenerationsSendOnce(t *testing.T) {
 		}
 		logical += n
 		snd := NewSender(s, tier, t.TempDir(), 32<<20)
-		if err := snd.Add(ctx, m.ID); err != nil {
-			t.Fatal(err)
-		}
-		if err := snd.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
+		sendAll(t, snd, m.ID)
 		sent += snd.Stats().SentBytes
 	}
 	st, err := s.Stats(ctx)

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/zeebo/blake3"
@@ -66,19 +65,10 @@ func (k MasterKey) Encode() []byte {
 	return []byte(masterKeyHeader + hex.EncodeToString(k[:]) + "\n")
 }
 
-// LoadOrCreateMasterKey reads the master key at path, or makes one there
-// (mode 0600, written whole or not at all) when the file does not exist.
-// A file that others may read is refused: the key is the tier's only
-// secret.
-func LoadOrCreateMasterKey(path string) (MasterKey, error) {
+// ReadMasterKey reads the master key file at path. A file that others may
+// read is refused: the key is the tier's only secret.
+func ReadMasterKey(path string) (MasterKey, error) {
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		k, err := NewMasterKey()
-		if err != nil {
-			return k, err
-		}
-		return k, writeSecret(path, k.Encode())
-	}
 	if err != nil {
 		return MasterKey{}, fmt.Errorf("cloudtier: %w", err)
 	}
@@ -94,36 +84,6 @@ func LoadOrCreateMasterKey(path string) (MasterKey, error) {
 		return k, fmt.Errorf("cloudtier: %s: %w", path, err)
 	}
 	return k, nil
-}
-
-// writeSecret writes a file of mode 0600 atomically: a temporary file,
-// fsync, rename, fsync of the directory.
-func writeSecret(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("cloudtier: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("cloudtier: write %s: %w", path, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("cloudtier: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Keys are the per-purpose keys of one master key.

@@ -95,6 +95,19 @@ func (m *memTarget) List(ctx context.Context, prefix string, fn func(string, int
 
 func (m *memTarget) String() string { return "mem" }
 
+// sendAll adds each manifest to snd and flushes.
+func sendAll(tb testing.TB, snd *Sender, ids ...chunkstore.ManifestID) {
+	tb.Helper()
+	for _, id := range ids {
+		if err := snd.Add(tb.Context(), id); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := snd.Flush(tb.Context()); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 func testTier(t *testing.T, tg Target) *Tier {
 	mk, err := NewMasterKey()
 	if err != nil {
@@ -124,23 +137,13 @@ func TestSendMoveRead(t *testing.T) {
 	data := chunkstoretest.Data(1, 6<<20)
 	m1 := chunkstoretest.Put(t, s, data)
 	snd := NewSender(s, tier, t.TempDir(), 1<<20) // several packs
-	if err := snd.Add(ctx, m1.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sendAll(t, snd, m1.ID)
 	st := snd.Stats()
 	if st.Packs < 4 {
 		t.Fatalf("%d packs for 6 MiB in 1 MiB packs", st.Packs)
 	}
 	m2 := chunkstoretest.Put(t, s, data)
-	if err := snd.Add(ctx, m2.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sendAll(t, snd, m2.ID)
 	if got := snd.Stats(); got != st {
 		t.Fatalf("the same data sent again: %+v then %+v", st, got)
 	}
@@ -211,12 +214,7 @@ func TestDamagedPack(t *testing.T) {
 	data := chunkstoretest.Data(2, 300<<10)
 	m := chunkstoretest.Put(t, s, data)
 	snd := NewSender(s, tier, t.TempDir(), 32<<20)
-	if err := snd.Add(ctx, m.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sendAll(t, snd, m.ID)
 	var p chunkstore.PackInfo
 	s.Packs(ctx, func(pi chunkstore.PackInfo) error { p = pi; return nil })
 	obj := mt.objs[p.Object]
@@ -247,12 +245,7 @@ func TestSharedFetch(t *testing.T) {
 	s, reg := tieredStore(t, tier)
 	m := chunkstoretest.Put(t, s, chunkstoretest.Data(3, 2<<20))
 	snd := NewSender(s, tier, t.TempDir(), 32<<20)
-	if err := snd.Add(ctx, m.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sendAll(t, snd, m.ID)
 	var p chunkstore.PackInfo
 	s.Packs(ctx, func(pi chunkstore.PackInfo) error { p = pi; return nil })
 	var wg sync.WaitGroup
@@ -294,19 +287,13 @@ func TestSendFailure(t *testing.T) {
 		t.Fatalf("spool files left: %v", ents)
 	}
 	mt.putErr = nil
-	if err := snd.Add(ctx, m.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := snd.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	sendAll(t, snd, m.ID)
 	if err := s.Move(ctx, m.ID); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func BenchmarkSend(b *testing.B) {
-	ctx := b.Context()
 	mt := newMemTarget()
 	mk, _ := NewMasterKey()
 	tier := &Tier{Name: "cold", Target: mt, Keys: DeriveKeys(mk), KeyGen: 1}
@@ -318,12 +305,7 @@ func BenchmarkSend(b *testing.B) {
 		m := chunkstoretest.Put(b, s, chunkstoretest.Data(uint64(i), size))
 		b.StartTimer()
 		snd := NewSender(s, tier, b.TempDir(), 32<<20)
-		if err := snd.Add(ctx, m.ID); err != nil {
-			b.Fatal(err)
-		}
-		if err := snd.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
+		sendAll(b, snd, m.ID)
 	}
 }
 
@@ -337,12 +319,7 @@ func BenchmarkFetch(b *testing.B) {
 	s := chunkstoretest.New(b)
 	m := chunkstoretest.Put(b, s, chunkstoretest.Data(9, 32<<20))
 	snd := NewSender(s, tier, b.TempDir(), 64<<20)
-	if err := snd.Add(ctx, m.ID); err != nil {
-		b.Fatal(err)
-	}
-	if err := snd.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	sendAll(b, snd, m.ID)
 	var p chunkstore.PackInfo
 	s.Packs(ctx, func(pi chunkstore.PackInfo) error { p = pi; return nil })
 	buf := make([]byte, 4<<20)

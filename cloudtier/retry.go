@@ -118,6 +118,17 @@ func checkPut(size int64, md5 []byte) error {
 	return nil
 }
 
+// putBody checks Put's arguments and gives the body the SDKs take.
+func putBody(name string, body io.ReadSeeker, size int64, md5 []byte) (*section, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	if err := checkPut(size, md5); err != nil {
+		return nil, err
+	}
+	return newSection(body, size)
+}
+
 // section is the next size bytes of a ReadSeeker, itself a ReadSeeker that
 // starts at 0: the SDKs seek it to learn its length, to hash it (SigV4 over
 // plain HTTP signs the payload's SHA-256) and to rewind it for a retry.

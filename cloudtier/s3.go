@@ -139,13 +139,7 @@ func isAlnum(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' 
 func (t *s3Target) String() string { return t.desc }
 
 func (t *s3Target) Put(ctx context.Context, name string, body io.ReadSeeker, size int64, md5 []byte) error {
-	if err := checkName(name); err != nil {
-		return t.fail(ctx, "put", name, err)
-	}
-	if err := checkPut(size, md5); err != nil {
-		return t.fail(ctx, "put", name, err)
-	}
-	sec, err := newSection(body, size)
+	sec, err := putBody(name, body, size, md5)
 	if err != nil {
 		return t.fail(ctx, "put", name, err)
 	}

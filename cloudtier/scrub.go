@@ -39,8 +39,8 @@ type ScrubReport struct {
 func (r ScrubReport) OK() bool { return len(r.Problems) == 0 }
 
 func (r ScrubReport) String() string {
-	s := fmt.Sprintf("%d packs checked, %s of data read, %d catalog records, %d orphans, %d problems",
-		r.Packs, bytesString(r.BytesRead), r.Catalog, r.Orphans, len(r.Problems))
+	s := fmt.Sprintf("%d packs checked, %d bytes of data read, %d catalog records, %d orphans, %d problems",
+		r.Packs, r.BytesRead, r.Catalog, r.Orphans, len(r.Problems))
 	for i, p := range r.Problems {
 		if i == 20 {
 			s += fmt.Sprintf("\n  ... and %d more", len(r.Problems)-i)
@@ -49,19 +49,6 @@ func (r ScrubReport) String() string {
 		s += "\n  " + p
 	}
 	return s
-}
-
-func bytesString(n int64) string {
-	const unit = 1 << 10
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // scrubRead is how much of a pack one read of a data scrub covers.
@@ -105,7 +92,7 @@ func Scrub(ctx context.Context, t *Tier, stores []*chunkstore.Store, o ScrubOpti
 		recorded[p.Object] = true
 		size, ok := sizes[p.Object]
 		if !ok {
-			problem("pack %s (%s) is recorded but not in the tier", p.Object, bytesString(p.Size))
+			problem("pack %s (%d bytes) is recorded but not in the tier", p.Object, p.Size)
 			continue
 		}
 		idx, err := ReadPackIndex(ctx, t.Target, t.Keys, p.Object, size)

@@ -31,6 +31,9 @@ const (
 	// AdminTierCleanPath?name=T (POST) runs tier T's cleaner and answers
 	// its cloudtier.CleanReport.
 	AdminTierCleanPath = "/_cairn/admin/tiers/clean"
+	// AdminTierRotatePath?name=T (POST) moves tier T to its next key
+	// generation.
+	AdminTierRotatePath = "/_cairn/admin/tiers/rotate-key"
 )
 
 // maxPolicyJSON bounds a cloud policy document.
@@ -103,6 +106,10 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 	mux.HandleFunc("POST "+AdminTierCleanPath, func(w http.ResponseWriter, r *http.Request) {
 		rep, err := g.CleanTier(r.Context(), r.URL.Query().Get("name"))
 		g.reply(w, r, rep, err)
+	})
+	mux.HandleFunc("POST "+AdminTierRotatePath, func(w http.ResponseWriter, r *http.Request) {
+		gen, err := g.RotateTierKey(r.Context(), r.URL.Query().Get("name"))
+		g.reply(w, r, map[string]uint32{"key_gen": gen}, err)
 	})
 	mux.HandleFunc("DELETE "+AdminTiersPath, func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("name")

@@ -121,6 +121,9 @@ func tierVersion(rec *versionRecord, j moveJob, now time.Time) {
 		rec.Tier, rec.TieredAt = j.tier, now
 	}
 	rec.TierOnly = rec.TierOnly || j.move
+	if j.unrestore {
+		rec.RestoredUntil = time.Time{}
+	}
 }
 
 // manifestEntries lists a manifest's entries (for the catalog).

@@ -153,6 +153,7 @@ type Gateway struct {
 	rulesCache rulesCache // parsed lifecycle configurations and cloud policies
 	scan       *scanner
 	tiers      *tiers
+	rst        restorer // RestoreObject's recalls
 	// tierNamed says whether a tier of that name exists (tests of rules
 	// without a cloud set a stand-in).
 	tierNamed func(name string) bool
@@ -300,6 +301,7 @@ func (g *Gateway) Close() error {
 		if g.scan != nil {
 			g.scan.close()
 		}
+		g.rst.close()
 		if g.tiers != nil {
 			g.closeMovers()
 		}

@@ -503,6 +503,12 @@ func (g *Gateway) decideStack(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPoli
 			changes++
 		}
 	}
+	for _, v := range stack {
+		if restoreExpired(v.rec, now) {
+			moves = append(moves, moveJob{bucket: k.name, key: key, seq: v.seq, manifest: v.rec.Manifest,
+				tier: v.rec.Tier, move: true, unrestore: true})
+		}
+	}
 	return changes, moves
 }
 

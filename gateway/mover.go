@@ -49,6 +49,8 @@ type moveJob struct {
 	manifest chunkstore.ManifestID
 	tier     string
 	move     bool // release the local copy once the tier holds it
+	// unrestore ends a restore: the local copies go again.
+	unrestore bool
 }
 
 func (j moveJob) id() string { return j.bucket + "\x00" + j.key + "\x00" + string(j.seq) }

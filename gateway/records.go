@@ -90,6 +90,11 @@ type versionRecord struct {
 	Tier     string    `json:"tier,omitempty"`
 	TieredAt time.Time `json:"tat,omitzero"`
 	TierOnly bool      `json:"tonly,omitempty"`
+	// Restoring says a RestoreObject is bringing the data back;
+	// RestoredUntil, that it is back (local again, TierOnly kept) until
+	// then, when a lifecycle scan moves it to the tier again.
+	Restoring     bool      `json:"rst,omitempty"`
+	RestoredUntil time.Time `json:"rsu,omitzero"`
 }
 
 // uploadRecord is one multipart upload in progress.

@@ -13,6 +13,8 @@ import (
 type Stats struct {
 	Groups  []GroupStats  `json:"groups"`
 	Buckets []BucketStats `json:"buckets"`
+	// Tiers are the cloud tiers and their movers: backlog, failures.
+	Tiers []TierStatus `json:"tiers,omitempty"`
 }
 
 // GroupStats are one storage group's chunk store figures (chunkstore.Stats,
@@ -91,6 +93,9 @@ func (g *Gateway) Stats(ctx context.Context) (Stats, error) {
 			continue
 		}
 		out.Buckets = append(out.Buckets, bs)
+	}
+	if out.Tiers, err = g.Tiers(ctx); err != nil {
+		return Stats{}, err
 	}
 	return out, nil
 }

@@ -52,6 +52,9 @@ type TierConfig struct {
 	// tiers) can share a container or bucket.
 	Prefix      string          `json:"prefix,omitempty"`
 	Credentials TierCredentials `json:"credentials"`
+	// KeyGen is the key generation new packs are sealed with (0 reads as
+	// 1); RotateTierKey moves it on. Old packs keep theirs.
+	KeyGen uint32 `json:"key_gen,omitempty"`
 }
 
 // TierCredentials are a tier's cloud credentials: an Azure shared key
@@ -172,16 +175,24 @@ func loadTiers(dataDir string) (*tiers, error) {
 			return nil, fmt.Errorf("gateway: tier %s: %w", c.Name, err)
 		}
 		t.configs[c.Name] = c
-		t.reg.Set(t.tier(c.Name, tg))
+		t.reg.Set(t.tier(c, tg))
 	}
 	return t, nil
 }
 
+// loadMaster reads DATA/tier.key, or makes it (mode 0600, written whole or
+// not at all) when it does not exist.
 func (t *tiers) loadMaster() error {
 	if t.master != nil {
 		return nil
 	}
-	mk, err := cloudtier.LoadOrCreateMasterKey(filepath.Join(t.dir, masterKeyFile))
+	path := filepath.Join(t.dir, masterKeyFile)
+	mk, err := cloudtier.ReadMasterKey(path)
+	if errors.Is(err, os.ErrNotExist) {
+		if mk, err = cloudtier.NewMasterKey(); err == nil {
+			err = writeFileAtomic(path, mk.Encode(), 0o600)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("gateway: tier master key: %w", err)
 	}
@@ -189,8 +200,8 @@ func (t *tiers) loadMaster() error {
 	return nil
 }
 
-func (t *tiers) tier(name string, tg cloudtier.Target) *cloudtier.Tier {
-	return &cloudtier.Tier{Name: name, Target: tg, Keys: cloudtier.DeriveKeys(*t.master), KeyGen: 1}
+func (t *tiers) tier(c TierConfig, tg cloudtier.Target) *cloudtier.Tier {
+	return &cloudtier.Tier{Name: c.Name, Target: tg, Keys: cloudtier.DeriveKeys(*t.master), KeyGen: max(c.KeyGen, 1)}
 }
 
 func (t *tiers) has(name string) bool {
@@ -261,12 +272,13 @@ func (g *Gateway) AddTier(ctx context.Context, c TierConfig) error {
 	if err := t.loadMaster(); err != nil {
 		return err
 	}
+	c.KeyGen = 1
 	t.configs[c.Name] = c
 	if err := t.save(); err != nil {
 		delete(t.configs, c.Name)
 		return err
 	}
-	t.reg.Set(t.tier(c.Name, tg))
+	t.reg.Set(t.tier(c, tg))
 	g.log.Info("tier added", "tier", c.Name, "target", tg.String())
 	return nil
 }
@@ -436,4 +448,33 @@ func LoadTier(dataDir, name string) (*cloudtier.Tier, error) {
 		return nil, fmt.Errorf("no tier is named %q in %s (tiers: %s)", name, filepath.Join(dataDir, tiersFile), strings.Join(t.reg.Names(), ", "))
 	}
 	return tr, nil
+}
+
+// RotateTierKey moves a tier to its next key generation: packs sealed from
+// now on use keys derived for it; packs sealed before keep theirs and stay
+// readable. The tier's mover restarts (the jobs it held are queued again by
+// the next scan). It answers the new generation.
+func (g *Gateway) RotateTierKey(ctx context.Context, name string) (uint32, error) {
+	t := g.tiers
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.configs[name]
+	if !ok {
+		return 0, s3api.ErrInvalidArgument.WithMessagef("no tier is named %q (cairn admin tier ls lists them)", name)
+	}
+	old, _ := t.reg.Get(name)
+	c.KeyGen = max(c.KeyGen, 1) + 1
+	t.configs[name] = c
+	if err := t.save(); err != nil {
+		c.KeyGen--
+		t.configs[name] = c
+		return 0, err
+	}
+	if m := t.movers[name]; m != nil {
+		m.close()
+		delete(t.movers, name)
+	}
+	t.reg.Set(t.tier(c, old.Target))
+	g.log.Info("tier key rotated", "tier", name, "key_gen", c.KeyGen)
+	return c.KeyGen, nil
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -176,5 +177,120 @@ func TestTierHoldsNothingInTheClear(t *testing.T) {
 	}
 	if kinds["p"] == 0 || kinds["c"] < 2 || kinds["k"] != 1 {
 		t.Fatalf("the tier holds %v: want packs, catalog objects (the moves and the forget) and one escrow", kinds)
+	}
+}
+
+// TestRestoreObject: a moved version restored is local again (HEAD shows
+// the restore, ongoing then with its expiry); a second restore moves the
+// expiry; a version not in a tier is refused; once the restore expires, a
+// lifecycle scan gives the local copies up again, sending nothing.
+func TestRestoreObject(t *testing.T) {
+	ctx := t.Context()
+	g := open(t, lifecycleConfig(t))
+	addS3Tier(t, g, "cold")
+	newBucket(t, g, "b", s3api.VersioningUnset)
+	putLifecycle(t, g, "b", `<Rule><ID>t</ID><Status>Enabled</Status><Filter><Prefix>tiered/</Prefix></Filter>`+
+		`<Transition><Days>1000</Days><StorageClass>cold</StorageClass></Transition></Rule>`)
+	data := backupLike(70, 2<<20)
+	put(t, g, "b", "tiered/a", data)
+	put(t, g, "b", "local", []byte("x"))
+	moveNowIn(t, g, "b", "tiered/a")
+	if _, err := g.Clean(ctx); err != nil {
+		t.Fatal(err)
+	}
+	local := func() int64 {
+		st, err := g.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Groups[0].LocalBytes
+	}
+	if n := local(); n > 1<<10 {
+		t.Fatalf("moved and cleaned, %d bytes still local", n)
+	}
+	if _, err := g.RestoreObject(ctx, "b", "local", "", 1); !errors.Is(err, s3api.ErrInvalidObjectState) {
+		t.Fatalf("restore of a local object: %v", err)
+	}
+	started, err := g.RestoreObject(ctx, "b", "tiered/a", "", 2)
+	if err != nil || !started {
+		t.Fatalf("restore: %v, %v", started, err)
+	}
+	var info s3api.ObjectInfo
+	for range 500 {
+		if info, err = g.HeadObject(ctx, "b", "tiered/a", ""); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(info.Restore, `ongoing-request="false"`) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(info.Restore, `expiry-date="`) || info.StorageClass != "cold" {
+		t.Fatalf("after the restore: %+v", info)
+	}
+	if st, err := g.Stats(ctx); err != nil || st.Groups[0].LocalBytes < st.Groups[0].UniqueBytes {
+		t.Fatalf("restored, not all local: %+v, %v", st.Groups, err)
+	}
+	if again, err := g.RestoreObject(ctx, "b", "tiered/a", "", 3); err != nil || again {
+		t.Fatalf("a second restore: %v, %v", again, err)
+	}
+	if got, _, err := get(t, g, "b", "tiered/a", ""); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GET of the restored object: %d bytes, %v", len(got), err)
+	}
+	sent := waitMover(t, g, "cold").SentBytes
+	time.Sleep(4 * lifecycleDay) // past the expiry
+	runLifecycle(t, g, "b")
+	if st := waitMover(t, g, "cold"); st.SentBytes != sent || st.Failed != 0 {
+		t.Fatalf("the restore's end sent %d bytes (%+v)", st.SentBytes-sent, st)
+	}
+	if info, err = g.HeadObject(ctx, "b", "tiered/a", ""); err != nil || info.Restore != "" {
+		t.Fatalf("after the restore expired: %+v, %v", info, err)
+	}
+	if _, err := g.Clean(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := local(); n > 1<<10 {
+		t.Fatalf("restore expired and cleaned, %d bytes still local", n)
+	}
+	if got, _, err := get(t, g, "b", "tiered/a", ""); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GET after the restore expired: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestTierKeyRotation: after a rotation new packs are sealed with the next
+// key generation; packs of the old one still read, after a restart too.
+func TestTierKeyRotation(t *testing.T) {
+	ctx := t.Context()
+	cfg := testConfig(t)
+	g := open(t, cfg)
+	addS3Tier(t, g, "cold")
+	newBucket(t, g, "b", s3api.VersioningUnset)
+	a, b := backupLike(80, 1<<20), backupLike(81, 1<<20)
+	put(t, g, "b", "a", a)
+	moveNowIn(t, g, "b", "a")
+	if gen, err := g.RotateTierKey(ctx, "cold"); err != nil || gen != 2 {
+		t.Fatalf("rotate: %d, %v", gen, err)
+	}
+	put(t, g, "b", "b", b)
+	moveNowIn(t, g, "b", "b")
+	gens := map[uint32]int{}
+	g.buckets["b"].store.Packs(ctx, func(p chunkstore.PackInfo) error { gens[p.KeyGen]++; return nil })
+	if gens[1] == 0 || gens[2] == 0 || len(gens) != 2 {
+		t.Fatalf("packs by key generation: %v", gens)
+	}
+	if _, err := g.Clean(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	g = open(t, cfg)
+	for k, want := range map[string][]byte{"a": a, "b": b} {
+		if got, _, err := get(t, g, "b", k, ""); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("GET %s: %d bytes, %v", k, len(got), err)
+		}
+	}
+	if tr, _ := g.tiers.reg.Get("cold"); tr.KeyGen != 2 {
+		t.Fatalf("after a restart the tier seals with generation %d", tr.KeyGen)
 	}
 }

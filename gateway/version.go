@@ -18,6 +18,7 @@ package gateway
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/cairn-backup/cairn/chunkstore"
@@ -196,7 +197,19 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 		Checksum:     v.rec.Checksum.s3(),
 		PartsCount:   v.rec.Parts,
 		StorageClass: storageClass(v.rec),
+		Restore:      restoreHeader(v.rec),
 	}
+}
+
+// restoreHeader is x-amz-restore as S3 formats it.
+func restoreHeader(rec versionRecord) string {
+	switch {
+	case rec.Restoring:
+		return `ongoing-request="true"`
+	case !rec.RestoredUntil.IsZero():
+		return `ongoing-request="false", expiry-date="` + rec.RestoredUntil.UTC().Format(http.TimeFormat) + `"`
+	}
+	return ""
 }
 
 // storageClass is what S3 shows of where a version is: its tier's name

@@ -108,6 +108,10 @@ type ObjectInfo struct {
 	// Expiration is the x-amz-expiration header of a version a lifecycle
 	// rule will expire (expiry-date="...", rule-id="..."), "" when none.
 	Expiration string
+	// Restore is the x-amz-restore header of a tiered version being or
+	// having been restored (ongoing-request="...", expiry-date="..."), ""
+	// when none.
+	Restore string
 }
 
 // PutObjectInput is one PutObject.
@@ -210,6 +214,12 @@ type Objects interface {
 	GetObjectTagging(ctx context.Context, bucket, key, versionID string) (map[string]string, string, error)
 	PutObjectTagging(ctx context.Context, bucket, key, versionID string, tags map[string]string) (string, error)
 	DeleteObjectTagging(ctx context.Context, bucket, key, versionID string) (string, error)
+	// RestoreObject makes a tiered version's data local for days: started
+	// says a restore began (it runs on after the call); false with a nil
+	// error, that the version was restored already and its expiry moved.
+	// ErrInvalidObjectState for a version not in a tier,
+	// ErrRestoreAlreadyInProgress while a restore runs.
+	RestoreObject(ctx context.Context, bucket, key, versionID string, days int) (started bool, err error)
 }
 
 // PartInfo describes one uploaded part.

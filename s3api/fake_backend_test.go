@@ -38,6 +38,7 @@ type fakeBackend struct {
 	lastPartCopy UploadPartCopyInput
 	lastComplete []CompletePart
 	lastCreate   UploadInfo
+	lastRestore  int // days
 	lastLocation string
 	lastGet      string // versionID of the last GetObject/HeadObject
 }
@@ -813,4 +814,21 @@ func (f *fakeBackend) ListMultipartUploads(ctx context.Context, in ListUploadsIn
 		res.Uploads = append(res.Uploads, u.info)
 	}
 	return res, nil
+}
+
+// RestoreObject: keys under "tiered/" stand for tiered versions (the fake
+// has no tiers); a restore of one starts, the first time.
+func (f *fakeBackend) RestoreObject(ctx context.Context, bucket, key, versionID string, days int) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ops = append(f.ops, "RestoreObject")
+	if _, ok := f.buckets[bucket]; !ok {
+		return false, ErrNoSuchBucket
+	}
+	if !strings.HasPrefix(key, "tiered/") {
+		return false, ErrInvalidObjectState.WithMessage("Restore is not allowed for the object's current storage class.")
+	}
+	first := f.lastRestore == 0
+	f.lastRestore = days
+	return first, nil
 }

@@ -263,7 +263,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 		h.cfg.Admin.ServeHTTP(w, r)
 		return
 	}
-	if sub := unsupportedSubresource(r.URL.Query(), st.key != ""); sub != "" {
+	if sub := unsupportedSubresource(r.URL.Query(), st.key != "", r.Method); sub != "" {
 		h.writeError(w, r, ErrNotImplemented.WithMessagef("The %s subresource is not implemented by Cairn.", sub))
 		return
 	}

@@ -147,6 +147,9 @@ func setObjectHeaders(hdr http.Header, info ObjectInfo) {
 		hdr.Set("x-amz-version-id", info.VersionID)
 	}
 	setExpiration(hdr, info)
+	if info.Restore != "" {
+		hdr.Set("x-amz-restore", info.Restore)
+	}
 	if info.StorageClass != "" && info.StorageClass != "STANDARD" {
 		hdr.Set("x-amz-storage-class", info.StorageClass)
 	}

@@ -65,6 +65,7 @@ func (h *handler) routes() *mux.Router {
 	obj.Methods(http.MethodDelete).HandlerFunc(h.deleteObject)
 	obj.Methods(http.MethodPost).MatcherFunc(query("uploads")).HandlerFunc(h.createMultipartUpload)
 	obj.Methods(http.MethodPost).MatcherFunc(query("uploadId")).HandlerFunc(h.completeMultipartUpload)
+	obj.Methods(http.MethodPost).MatcherFunc(query("restore")).HandlerFunc(h.restoreObject)
 	return r
 }
 
@@ -108,10 +109,13 @@ func hasQuery(u *url.URL, name string) bool {
 // not implement. Such requests must fail with NotImplemented rather than
 // fall through to the plain operation (GET /bucket?policy must never answer
 // a 200 listing), so they are refused before routing. Lifecycle exists for
-// buckets only.
-func unsupportedSubresource(q url.Values, object bool) string {
+// buckets only, restore for a POST to an object only.
+func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["lifecycle"]; ok && object {
 		return "lifecycle"
+	}
+	if _, ok := q["restore"]; ok && (!object || method != http.MethodPost) {
+		return "restore"
 	}
 	for _, s := range [...]string{
 		"accelerate", "analytics", "attributes", "cors", "encryption",
@@ -119,7 +123,7 @@ func unsupportedSubresource(q url.Values, object bool) string {
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"object-lock", "ownershipControls", "policy", "policyStatus",
 		"publicAccessBlock", "renameObject", "replication", "requestPayment",
-		"restore", "retention", "select", "session", "torrent", "website",
+		"retention", "select", "session", "torrent", "website",
 	} {
 		if _, ok := q[s]; ok {
 			return s

@@ -35,7 +35,7 @@ const adminUsage = `Usage:
   cairn admin tier add NAME --kind azure --account-url URL --container C [--prefix P] --credentials FILE
   cairn admin tier add NAME --kind s3 --endpoint URL --bucket B [--region R] [--prefix P] --credentials FILE
                      (tier add names the server with --server URL, as --endpoint is the tier's)
-  cairn admin tier ls | rm NAME | clean NAME | escrow NAME --passphrase-file F
+  cairn admin tier ls | rm NAME | clean NAME | rotate-key NAME | escrow NAME --passphrase-file F
   cairn admin secure-connect issue|revoke NAME [--data DIR] [--out FILE]
 
 The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,
@@ -208,6 +208,13 @@ func printStats(w io.Writer, st gateway.Stats) error {
 	fmt.Fprintln(tw, "BUCKET\tGROUP\tOBJECTS\tLOGICAL\tVERSIONS\tALL VERSIONS\t")
 	for _, b := range st.Buckets {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t\n", b.Name, b.Group, b.Objects, bytesIEC(b.LogicalBytes), b.Versions, bytesIEC(b.VersionBytes))
+	}
+	if len(st.Tiers) > 0 {
+		fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
+		fmt.Fprintln(tw, "TIER\tPACKS\tSTORED\tQUEUED\tFAILED\tSENT\t")
+		for _, t := range st.Tiers {
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%s\t\n", t.Name, t.Packs, bytesIEC(t.PackBytes), t.Queued, t.Failed, bytesIEC(t.SentBytes))
+		}
 	}
 	return tw.Flush()
 }

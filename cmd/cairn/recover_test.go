@@ -47,10 +47,8 @@ func TestRecoverFromTier(t *testing.T) {
 		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("team"), Value: aws.String("ledger")}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, code := cairn(t, nil, "admin", "tier", "add", "cold", "--kind", "s3", "--endpoint", tierSrv.url(),
-		"--bucket", "tier", "--credentials", cred, "--data", dir); code != 0 {
-		t.Fatalf("tier add: %s%s", out, errOut)
-	}
+	tierAdd(t, dir, "cold", "--kind", "s3", "--endpoint", tierSrv.url(),
+		"--bucket", "tier", "--credentials", cred)
 	type obj struct {
 		key  string
 		data []byte
@@ -94,9 +92,7 @@ func TestRecoverFromTier(t *testing.T) {
 		t.Fatalf("escrow: %s%s", out, errOut)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", "finance-archive", "--data", dir); code != 0 {
-		t.Fatalf("lifecycle run: %s", errOut)
-	}
+	lifecycleRun(t, dir, "finance-archive")
 	waitFor(t, "the mover", func() bool { st := tierStatus(t, dir, "cold"); return st.Moved == int64(len(objs)) && st.Queued == 0 })
 	if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bucket, Key: aws.String("ledger/2026-02.db"), VersionId: aws.String(doomed)}); err != nil {
 		t.Fatal(err)

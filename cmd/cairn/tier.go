@@ -20,9 +20,9 @@ import (
 const credentialsHelp = `a JSON file: {"account_name": "...", "account_key": "..."} or {"sas": "sv=..."} for azure, {"access_key": "...", "secret_key": "..."} for s3`
 
 // adminTier is `cairn admin tier add NAME ... | ls | rm NAME | escrow NAME
-// | clean NAME`.
+// | clean NAME | rotate-key NAME`.
 func adminTier(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || !slices.Contains([]string{"add", "ls", "rm", "escrow", "clean"}, args[0]) {
+	if len(args) == 0 || !slices.Contains([]string{"add", "ls", "rm", "escrow", "clean", "rotate-key"}, args[0]) {
 		fmt.Fprint(stderr, adminUsage)
 		return errUsage
 	}
@@ -92,6 +92,19 @@ func adminTier(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		fmt.Fprintf(stdout, "tier %s cleaned: %d dead packs deleted, %d sparse packs repacked into %d (%s rewritten), %d orphans removed; %s of packs and %s of orphans freed\n",
 			name, rep.Dropped, rep.Repacked, rep.NewPacks, bytesIEC(rep.Rewritten), rep.Orphans, bytesIEC(rep.PackBytes), bytesIEC(rep.OrphanSize))
+		return nil
+	case "rotate-key":
+		body, err := o.call(ctx, http.MethodPost, gateway.AdminTierRotatePath+"?name="+url.QueryEscape(name))
+		if err != nil {
+			return err
+		}
+		var r struct {
+			KeyGen uint32 `json:"key_gen"`
+		}
+		if err := json.Unmarshal(body, &r); err != nil {
+			return fmt.Errorf("tier rotate-key: %w", err)
+		}
+		fmt.Fprintf(stdout, "tier %s: new packs are sealed with key generation %d; older packs keep theirs\n", name, r.KeyGen)
 		return nil
 	case "escrow":
 		pass, err := readPassphrase(passFile)

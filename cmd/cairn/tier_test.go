@@ -41,6 +41,22 @@ func s3Tier(t *testing.T) (*server, string, string) {
 	return s, dir, cred
 }
 
+// tierAdd runs cairn admin tier add with args against the server of dir.
+func tierAdd(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	if out, errOut, code := cairn(t, nil, append(append([]string{"admin", "tier", "add"}, args...), "--data", dir)...); code != 0 {
+		t.Fatalf("tier add: %s%s", out, errOut)
+	}
+}
+
+// lifecycleRun runs a bucket's lifecycle scan now.
+func lifecycleRun(t *testing.T, dir, bucket string) {
+	t.Helper()
+	if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", bucket, "--data", dir); code != 0 {
+		t.Fatalf("lifecycle run: %s", errOut)
+	}
+}
+
 func tierStatus(t *testing.T, dir, name string) gateway.TierStatus {
 	t.Helper()
 	out, errs, code := cairn(t, nil, "admin", "tier", "ls", "--data", dir, "--json")
@@ -101,10 +117,8 @@ func TestTierTransitionEndToEnd(t *testing.T) {
 		t.Fatalf("after refused adds, tier ls: %s", out)
 	}
 
-	if out, errOut, code := cairn(t, nil, "admin", "tier", "add", "cold", "--kind", "s3", "--endpoint", tierSrv.url(),
-		"--bucket", "tier", "--prefix", "cairn/", "--credentials", cred, "--data", dir); code != 0 {
-		t.Fatalf("tier add: %s%s", out, errOut)
-	}
+	tierAdd(t, dir, "cold", "--kind", "s3", "--endpoint", tierSrv.url(),
+		"--bucket", "tier", "--prefix", "cairn/", "--credentials", cred)
 	data := random(11, 24<<20)
 	for _, k := range []string{"vm1/full.vbk", "vm2/full.vbk"} { // the same bytes twice: dedup in the tier
 		if _, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: bucket, Key: aws.String(k), Body: bytes.NewReader(data)}); err != nil {
@@ -123,9 +137,7 @@ func TestTierTransitionEndToEnd(t *testing.T) {
 		t.Fatalf("tier rm with a rule naming it: exit %d, %s", code, errOut)
 	}
 	time.Sleep(2500 * time.Millisecond) // past the next midnight of a 1 s day
-	if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", "tiered-vm-backups", "--data", dir); code != 0 {
-		t.Fatalf("lifecycle run: %s", errOut)
-	}
+	lifecycleRun(t, dir, "tiered-vm-backups")
 	waitFor(t, "the mover", func() bool { st := tierStatus(t, dir, "cold"); return st.Moved == 2 && st.Queued == 0 })
 	st := tierStatus(t, dir, "cold")
 	if st.Failed != 0 || st.Packs == 0 {
@@ -268,10 +280,8 @@ func TestTierAzureCloudPolicy(t *testing.T) {
 	if _, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, code := cairn(t, nil, "admin", "tier", "add", "azure1", "--kind", "azure", "--account-url", root+"/"+azuritetest.Account,
-		"--container", "cairn-tier", "--prefix", "site-a", "--credentials", cred, "--data", dir); code != 0 {
-		t.Fatalf("tier add: %s%s", out, errOut)
-	}
+	tierAdd(t, dir, "azure1", "--kind", "azure", "--account-url", root+"/"+azuritetest.Account,
+		"--container", "cairn-tier", "--prefix", "site-a", "--credentials", cred)
 	data := random(31, 9<<20)
 	notes := random(32, 1<<20)
 	for k, b := range map[string][]byte{"job1/full.vbk": data, "job1/inc.vib": data, "job1/notes.txt": notes} {
@@ -286,9 +296,7 @@ func TestTierAzureCloudPolicy(t *testing.T) {
 			t.Fatalf("policy set: %s%s", out, errOut)
 		}
 		time.Sleep(1500 * time.Millisecond) // a lifecycle day: idle long enough
-		if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", "nightly-veeam", "--data", dir); code != 0 {
-			t.Fatalf("lifecycle run: %s", errOut)
-		}
+		lifecycleRun(t, dir, "nightly-veeam")
 	}
 	policy("copy")
 	waitFor(t, "the copies", func() bool { st := tierStatus(t, dir, "azure1"); return st.Copied == 2 && st.Queued == 0 })
@@ -318,6 +326,19 @@ func TestTierAzureCloudPolicy(t *testing.T) {
 			t.Fatalf("GET %s: %d bytes, %v", k, len(got), err)
 		}
 	}
+	// RestoreObject, as the SDK sends it: the data comes home for a while.
+	if _, err := cl.RestoreObject(ctx, &s3.RestoreObjectInput{Bucket: bucket, Key: aws.String("job1/full.vbk"),
+		RestoreRequest: &types.RestoreRequest{Days: aws.Int32(2)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the restore", func() bool {
+		h, err := cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: bucket, Key: aws.String("job1/full.vbk")})
+		return err == nil && strings.HasPrefix(aws.ToString(h.Restore), `ongoing-request="false", expiry-date=`)
+	})
+	if _, err := cl.RestoreObject(ctx, &s3.RestoreObjectInput{Bucket: bucket, Key: aws.String("job1/notes.txt"),
+		RestoreRequest: &types.RestoreRequest{Days: aws.Int32(2)}}); err == nil || !strings.Contains(err.Error(), "InvalidObjectState") {
+		t.Fatalf("restore of a local object: %v", err)
+	}
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Fatalf("exit %d\n%s", code, s.stderr)
 	}
@@ -342,10 +363,8 @@ func TestTierKillMidTransition(t *testing.T) {
 	if _, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: bucket}); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, code := cairn(t, nil, "admin", "tier", "add", "cold", "--kind", "s3", "--endpoint", tierSrv.url(),
-		"--bucket", "tier", "--credentials", cred, "--data", dir); code != 0 {
-		t.Fatalf("tier add: %s%s", out, errOut)
-	}
+	tierAdd(t, dir, "cold", "--kind", "s3", "--endpoint", tierSrv.url(),
+		"--bucket", "tier", "--credentials", cred)
 	objs := map[string][]byte{}
 	for i := range 4 {
 		k := fmt.Sprintf("job/%d.vbk", i)
@@ -363,17 +382,13 @@ func TestTierKillMidTransition(t *testing.T) {
 	}
 	time.Sleep(2500 * time.Millisecond)
 	for _, d := range []time.Duration{400 * time.Millisecond, 900 * time.Millisecond} {
-		if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", "backup-jobs", "--data", dir); code != 0 {
-			t.Fatalf("lifecycle run: %s", errOut)
-		}
+		lifecycleRun(t, dir, "backup-jobs")
 		time.Sleep(d)
 		s.stop(syscall.SIGKILL)
 		t.Logf("killed %v into the moves", d)
 		s = startServe(t, dir, args...)
 	}
-	if _, errOut, code := cairn(t, nil, "admin", "lifecycle", "run", "backup-jobs", "--data", dir); code != 0 {
-		t.Fatalf("lifecycle run: %s", errOut)
-	}
+	lifecycleRun(t, dir, "backup-jobs")
 	cl = client(t, s, dir)
 	waitFor(t, "every object in the tier", func() bool {
 		for k := range objs {
