@@ -50,7 +50,8 @@ const (
 	// CatalogVersion is a version in the tier: Meta is its record,
 	// Entries its manifest.
 	CatalogVersion CatalogOp = 2
-	// CatalogForget is a version deleted: recovery leaves it out.
+	// CatalogForget is a version deleted (or, without a key and a
+	// version, a bucket): recovery leaves it out.
 	CatalogForget CatalogOp = 3
 )
 

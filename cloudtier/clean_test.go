@@ -143,3 +143,61 @@ func TestScrub(t *testing.T) {
 		chunkstoretest.Read(t, s, m.ID)
 	}
 }
+
+// TestCleanAfterCutRepack: a repack cut short after its new packs were
+// recorded and before the old one was dropped (a crash) leaves two copies;
+// the next clean drops the old pack without rewriting anything again.
+func TestCleanAfterCutRepack(t *testing.T) {
+	ctx := t.Context()
+	mt := newMemTarget()
+	tier := testTier(t, mt)
+	s, _ := tieredStore(t, tier)
+	a, b := chunkstoretest.Data(31, 3<<20), chunkstoretest.Data(32, 1<<20)
+	ma, mb := chunkstoretest.Put(t, s, a), chunkstoretest.Put(t, s, b)
+	sendAll(t, NewSender(s, tier, t.TempDir(), 32<<20), ma.ID, mb.ID) // one pack
+	for _, id := range []chunkstore.ManifestID{ma.ID, mb.ID} {
+		if err := s.Move(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Release(ctx, ma.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var old chunkstore.PackInfo
+	s.Packs(ctx, func(p chunkstore.PackInfo) error { old = p; return nil })
+	// The repack's first half: b's records into a new pack.
+	_, recs, err := s.PackContents(ctx, old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []chunkstore.ChunkID
+	for _, r := range recs {
+		if r.Referenced {
+			ids = append(ids, r.ID)
+		}
+	}
+	snd := NewSender(s, tier, t.TempDir(), 32<<20)
+	if err := snd.AddChunks(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The crash; then the next clean.
+	rep, err := Clean(ctx, tier, []*chunkstore.Store{s}, CleanOptions{PackSize: 32 << 20, SpoolDir: t.TempDir()})
+	if err != nil || rep.Repacked != 1 || rep.NewPacks != 0 || rep.Rewritten != 0 {
+		t.Fatalf("the clean after a cut repack: %+v, %v", rep, err)
+	}
+	if _, ok := mt.objs[old.Object]; ok {
+		t.Fatal("the old pack is still in the tier")
+	}
+	if _, err := s.Clean(ctx, chunkstore.CleanOptions{Threshold: 0.01}); err != nil {
+		t.Fatal(err)
+	}
+	if got := chunkstoretest.Read(t, s, mb.ID); !bytes.Equal(got, b) {
+		t.Fatal("the object differs")
+	}
+}

@@ -6,7 +6,8 @@ package gateway
 //   - for each bucket with a version in a flush, its metadata (bucketMeta);
 //   - for each version a flush put in the tier, its record as it will be
 //     (naming the tier) and its manifest's entries;
-//   - for each tiered version deleted since, a forget.
+//   - for each tiered version deleted since, a forget, and one for its
+//     bucket when that is gone too.
 //
 // A flush appends its records after its packs are stored and before its
 // versions are marked tiered, so that what S3 shows in a tier is in the
@@ -19,11 +20,13 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/cloudtier"
+	"github.com/cairn-backup/cairn/s3api"
 )
 
 // bucketMeta is a bucket's catalog record: its info and its rules.
@@ -31,6 +34,9 @@ type bucketMeta struct {
 	Info        bucketRecord `json:"info"`
 	Lifecycle   []byte       `json:"lc,omitempty"`
 	CloudPolicy []byte       `json:"cp,omitempty"`
+	// Versions counts the bucket's versions and delete markers when the
+	// record was written: a recovery tells from it what it cannot rebuild.
+	Versions int `json:"versions"`
 }
 
 // bktForget, at the root of a group's records (so that it outlives the
@@ -81,11 +87,11 @@ func (g *Gateway) catalogVersions(ctx context.Context, jobs []moveJob, now time.
 			}
 			if !seen[j.bucket] {
 				seen[j.bucket] = true
-				meta, err := json.Marshal(bucketMeta{Info: k.rec, Lifecycle: k.b.Get(keyLifecycle), CloudPolicy: k.b.Get(keyCloudPolicy)})
+				r, err := bucketCatalogRecord(k, now)
 				if err != nil {
 					return err
 				}
-				recs = append(recs, cloudtier.CatalogRecord{Op: cloudtier.CatalogBucket, Time: now, Bucket: j.bucket, Meta: meta})
+				recs = append(recs, r)
 			}
 			b := k.ver.Get(composite(j.key, j.seq))
 			if b == nil {
@@ -113,6 +119,44 @@ func (g *Gateway) catalogVersions(ctx context.Context, jobs []moveJob, now time.
 			Version: j.seq, Meta: meta, Entries: es})
 	}
 	return recs, nil
+}
+
+// bucketCatalogRecord is a bucket's metadata as the catalog keeps it.
+func bucketCatalogRecord(k *bkt, now time.Time) (cloudtier.CatalogRecord, error) {
+	meta, err := json.Marshal(bucketMeta{Info: k.rec, Lifecycle: k.b.Get(keyLifecycle), CloudPolicy: k.b.Get(keyCloudPolicy),
+		Versions: k.ver.Stats().KeyN})
+	return cloudtier.CatalogRecord{Op: cloudtier.CatalogBucket, Time: now, Bucket: k.name, Meta: meta}, err
+}
+
+// bucketCatalogRecords are the catalog records of the buckets named by
+// recs (a flush's forgets: their counts change); a bucket gone since gets a
+// forget of its own (no key, no version): recovery leaves it out.
+func bucketCatalogRecords(gr *group, recs []cloudtier.CatalogRecord, now time.Time) ([]cloudtier.CatalogRecord, error) {
+	var out []cloudtier.CatalogRecord
+	seen := map[string]bool{}
+	for _, f := range recs {
+		if seen[f.Bucket] {
+			continue
+		}
+		seen[f.Bucket] = true
+		err := gr.store.View(func(tx *chunkstore.Tx) error {
+			k, err := openBkt(tx, f.Bucket)
+			if err != nil {
+				return err
+			}
+			r, err := bucketCatalogRecord(k, now)
+			out = append(out, r)
+			return err
+		})
+		if errors.Is(err, s3api.ErrNoSuchBucket) {
+			out = append(out, cloudtier.CatalogRecord{Op: cloudtier.CatalogForget, Time: now, Bucket: f.Bucket})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // tierVersion is what a version's record says once job j is done.

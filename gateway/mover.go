@@ -292,10 +292,14 @@ func (m *mover) appendCatalog(ctx context.Context, jobs []moveJob, now time.Time
 	forgets := map[*group][][]byte{}
 	for _, gr := range m.g.groups {
 		fr, rows, err := pendingForgets(gr, m.tier.Name)
+		if err == nil && len(fr) > 0 {
+			var br []cloudtier.CatalogRecord
+			br, err = bucketCatalogRecords(gr, fr, now)
+			recs = append(append(recs, fr...), br...)
+		}
 		if err != nil {
 			return fmt.Errorf("tier %s: catalog: group %s: %w", m.tier.Name, gr.name, err)
 		}
-		recs = append(recs, fr...)
 		if len(rows) > 0 {
 			forgets[gr] = rows
 		}

@@ -60,6 +60,10 @@ type RecoverReport struct {
 	NotRecoverable []string `json:"not_recoverable,omitempty"`
 	// DamagedPacks are packs whose index does not open.
 	DamagedPacks []string `json:"damaged_packs,omitempty"`
+	// NotTiered says, per bucket, how much it held that was never tiered
+	// (as counted when its catalog record was last written): not in the
+	// tier, so not recoverable from it.
+	NotTiered []string `json:"not_tiered,omitempty"`
 }
 
 // catalogState is the catalog replayed.
@@ -86,6 +90,11 @@ func replayCatalog(ctx context.Context, tier *cloudtier.Tier) (*catalogState, er
 			}
 			vs[string(composite(r.Key, r.Version))] = r
 		case cloudtier.CatalogForget:
+			if r.Key == "" && len(r.Version) == 0 { // the bucket was deleted
+				delete(st.buckets, r.Bucket)
+				delete(st.versions, r.Bucket)
+				break
+			}
 			delete(st.versions[r.Bucket], string(composite(r.Key, r.Version)))
 		}
 		return nil
@@ -253,6 +262,9 @@ func (g *Gateway) recoverInto(ctx context.Context, st *catalogState, tier *cloud
 		}
 		rep.Buckets++
 		vs := st.versions[name]
+		if untiered := meta.Versions - len(vs); untiered > 0 {
+			rep.NotTiered = append(rep.NotTiered, fmt.Sprintf("bucket %s: %d of the %d versions and delete markers it held when last catalogued were never tiered", name, untiered, meta.Versions))
+		}
 		for _, ck := range slices.Sorted(maps.Keys(vs)) {
 			r := vs[ck]
 			kept, err := g.recoverVersion(ctx, gr, name, r)

@@ -19,6 +19,7 @@ import (
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/cloudtier"
 	"github.com/cairn-backup/cairn/s3api"
+	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 )
 
 // addS3Tier adds to g an S3 tier named name whose service is a second
@@ -26,6 +27,13 @@ import (
 // "tier". It returns a client of the second gateway.
 func addS3Tier(tb testing.TB, g *Gateway, name string) *s3.Client {
 	tb.Helper()
+	client, url := s3TierServer(tb)
+	addS3TierAt(tb, g, name, url)
+	return client
+}
+
+// s3TierServer starts the second gateway of addS3Tier.
+func s3TierServer(tb testing.TB) (*s3.Client, string) {
 	cfg := DefaultConfig(tb.TempDir())
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	tg := open(tb, cfg)
@@ -33,12 +41,17 @@ func addS3Tier(tb testing.TB, g *Gateway, name string) *s3.Client {
 	if err := tg.CreateBucket(tb.Context(), "tier", ""); err != nil {
 		tb.Fatal(err)
 	}
+	return client, url
+}
+
+// addS3TierAt adds the tier of s3TierServer, reached at url.
+func addS3TierAt(tb testing.TB, g *Gateway, name, url string) {
+	tb.Helper()
 	err := g.AddTier(tb.Context(), TierConfig{Name: name, Kind: TierS3, Endpoint: url, Bucket: "tier",
 		Credentials: TierCredentials{AccessKey: "benchkey", SecretKey: "benchsecret"}})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return client
 }
 
 // moveNowIn hands the latest version of key to the mover of tier "cold"
@@ -292,5 +305,116 @@ func TestTierKeyRotation(t *testing.T) {
 	}
 	if tr, _ := g.tiers.reg.Get("cold"); tr.KeyGen != 2 {
 		t.Fatalf("after a restart the tier seals with generation %d", tr.KeyGen)
+	}
+}
+
+// TestRecoverLeavesDeletedOut: a bucket whose tiered objects and then the
+// bucket itself were deleted is not recovered; another master key is
+// refused with nothing written; the passphrase recovers the rest.
+func TestRecoverLeavesDeletedOut(t *testing.T) {
+	ctx := t.Context()
+	cfg := testConfig(t)
+	cfg.TierCatalogInterval = 20 * time.Millisecond
+	g := open(t, cfg)
+	addS3Tier(t, g, "cold")
+	for _, b := range []string{"gone", "kept"} {
+		newBucket(t, g, b, s3api.VersioningUnset)
+		put(t, g, b, "k", backupLike(90, 1<<20))
+		moveNowIn(t, g, b, "k")
+	}
+	if _, err := g.DeleteObject(ctx, "gone", "k", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.DeleteBucket(ctx, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		st, _ := g.Tiers(ctx)
+		if st[0].Forgets == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	pass := []byte("recovery passphrase 1")
+	if err := g.EscrowTier(ctx, "cold", pass); err != nil {
+		t.Fatal(err)
+	}
+	tc := g.tiers.configs["cold"]
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	other, _ := cloudtier.NewMasterKey()
+	dir := filepath.Join(t.TempDir(), "new")
+	rcfg := testConfig(t)
+	rcfg.DataDir = dir
+	if _, err := Recover(ctx, rcfg, RecoverOptions{Tier: tc, MasterKey: other.Encode()}); err == nil || !strings.Contains(err.Error(), "does not open") {
+		t.Fatalf("recover with another key: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a refused recovery wrote %s", dir)
+	}
+	rep, err := Recover(ctx, rcfg, RecoverOptions{Tier: tc, Passphrase: pass})
+	if err != nil || rep.Buckets != 1 || rep.Versions != 1 || len(rep.NotRecoverable) != 0 {
+		t.Fatalf("recover: %+v, %v", rep, err)
+	}
+	g2 := open(t, rcfg)
+	bs, err := g2.ListBuckets(ctx)
+	if err != nil || len(bs) != 1 || bs[0].Name != "kept" {
+		t.Fatalf("buckets after recovery: %+v, %v", bs, err)
+	}
+	if got, _, err := get(t, g2, "kept", "k", ""); err != nil || !bytes.Equal(got, backupLike(90, 1<<20)) {
+		t.Fatalf("GET kept/k: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestTierDownKeepsLocal: with the tier unreachable a move fails, says why,
+// and releases nothing: the version stays local and reads; with the tier
+// back, the same move succeeds.
+func TestTierDownKeepsLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the targets' retries (10-15 s); run without -short")
+	}
+	ctx := t.Context()
+	g := open(t, testConfig(t))
+	_, url := s3TierServer(t)
+	link := linktest.New(t, strings.TrimPrefix(url, "http://"))
+	addS3TierAt(t, g, "cold", "http://"+link.Addr())
+	newBucket(t, g, "b", s3api.VersioningUnset)
+	data := backupLike(95, 2<<20)
+	put(t, g, "b", "k", data)
+
+	link.Down(time.Hour)
+	var j moveJob
+	err := g.viewBucket("b", func(_ *chunkstore.Tx, k *bkt) error {
+		v, _, err := k.latest("k")
+		j = moveJob{group: g.buckets["b"], bucket: "b", key: "k", seq: v.seq, manifest: v.rec.Manifest, tier: "cold", move: true}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.enqueue(ctx, []moveJob{j}); err != nil {
+		t.Fatal(err)
+	}
+	st := waitMover(t, g, "cold")
+	if st.Failed != 1 || st.Moved != 0 || !strings.Contains(st.LastError, "tier cold") {
+		t.Fatalf("a move to a tier that is down: %+v", st)
+	}
+	if _, err := g.Clean(ctx); err != nil {
+		t.Fatal(err)
+	}
+	info, err := g.HeadObject(ctx, "b", "k", "")
+	if err != nil || info.StorageClass != "STANDARD" {
+		t.Fatalf("after the failed move: %+v, %v", info, err)
+	}
+	if got, _, err := get(t, g, "b", "k", ""); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GET after the failed move, the tier still down: %d bytes, %v", len(got), err)
+	}
+
+	link.Refuse(0)
+	moveNowIn(t, g, "b", "k")
+	if info, err := g.HeadObject(ctx, "b", "k", ""); err != nil || info.StorageClass != "cold" {
+		t.Fatalf("after the tier came back: %+v, %v", info, err)
 	}
 }

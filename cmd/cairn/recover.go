@@ -100,6 +100,9 @@ func recoverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, "only what was tiered is in the tier: objects never tiered are not recoverable from it")
+	for _, n := range rep.NotTiered {
+		fmt.Fprintf(stdout, "  not recoverable: %s\n", n)
+	}
 	if len(rep.DamagedPacks) > 0 {
 		fmt.Fprintf(stdout, "%d damaged packs:\n  %s\n", len(rep.DamagedPacks), strings.Join(rep.DamagedPacks, "\n  "))
 	}

@@ -121,7 +121,7 @@ func TestRecoverFromTier(t *testing.T) {
 
 	// Killed mid-recovery, at a few points, then run to the end (unless a
 	// run finished before its kill).
-	finished := false
+	finished, recovered := false, ""
 	for _, d := range []time.Duration{200 * time.Millisecond, 400 * time.Millisecond, 600 * time.Millisecond, 800 * time.Millisecond} {
 		var out syncBuffer
 		cmd := exec.Command(cairnBin, "recover", "--tier-config", tierCfg, "--passphrase-file", pass, "--data", newDir)
@@ -134,7 +134,7 @@ func TestRecoverFromTier(t *testing.T) {
 		err := cmd.Wait()
 		if err == nil {
 			t.Logf("recover finished within %v: %s", d, out.String())
-			finished = true
+			finished, recovered = true, out.String()
 			break
 		}
 		t.Logf("recover killed at %v: %s", d, out.String())
@@ -145,12 +145,17 @@ func TestRecoverFromTier(t *testing.T) {
 			t.Fatalf("recover: exit %d\n%s%s", code, out, errOut)
 		}
 		t.Logf("recover: %s", out)
+		recovered = out
 		if !strings.Contains(out, "recovered 1 buckets") {
 			t.Fatalf("recover said: %s", out)
 		}
 	}
 	if _, errOut, code := cairn(t, nil, "recover", "--tier-config", tierCfg, "--passphrase-file", pass, "--data", newDir); code != 1 || !strings.Contains(errOut, "not empty") {
 		t.Fatalf("recover again over a finished recovery: exit %d, %s", code, errOut)
+	}
+	// scratch/never-tiered is named as missing, by count.
+	if !strings.Contains(recovered, "not recoverable: bucket finance-archive: 1 of the 154 versions") {
+		t.Fatalf("the summary does not say what was never tiered:\n%s", recovered)
 	}
 
 	s2 := startServe(t, newDir)
