@@ -1,6 +1,7 @@
 package s3api
 
 import (
+	"errors"
 	"encoding/base64"
 	"encoding/xml"
 	"net/http"
@@ -159,7 +160,13 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
 	if location == h.cfg.Region {
 		location = ""
 	}
-	if err := h.b.CreateBucket(r.Context(), st.bucket, location); err != nil {
+	err = h.b.CreateBucket(r.Context(), st.bucket, location)
+	if errors.Is(err, ErrBucketAlreadyOwnedByYou) && location == "" && h.cfg.Region == "us-east-1" {
+		// AWS, for legacy compatibility, answers 200 to the owner who
+		// creates a bucket again in us-east-1 (409 in every other region).
+		err = nil
+	}
+	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}

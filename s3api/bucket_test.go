@@ -62,9 +62,15 @@ func TestBuckets(t *testing.T) {
 		t.Fatalf("unknown location: %v", err)
 	}
 	e.mustBucket("plain")
-	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("plain")})
+	// As AWS: 200 again in us-east-1, 409 BucketAlreadyOwnedByYou with a
+	// location (elsewhere).
+	if _, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("plain")}); err != nil {
+		t.Fatalf("second create in us-east-1: %v", err)
+	}
+	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("plain"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "ssd"}})
 	if apiCode(err) != "BucketAlreadyOwnedByYou" {
-		t.Fatalf("second create: %v", err)
+		t.Fatalf("second create elsewhere: %v", err)
 	}
 	_, err = c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("public"), ACL: types.BucketCannedACLPublicRead})
 	if apiCode(err) != "NotImplemented" {

@@ -291,3 +291,52 @@ func TestOwnServerCertificate(t *testing.T) {
 	}
 	rec.wait(t, "secure connect refused", "fingerprint mismatch")
 }
+
+// TestRevokeCutsLiveTunnel: a credential revoked while its client is
+// connected (the record removed as another process, cairn admin, does)
+// ends the client's session at once: the transfer in flight fails, the
+// server holds no session, and the client's reconnection is refused.
+func TestRevokeCutsLiveTunnel(t *testing.T) {
+	fx := getFixture(t)
+	be := startBackend(t)
+	dir := t.TempDir()
+	copyDir(t, fx.dir, dir)
+	// A keepalive long enough that no link is replaced during the test:
+	// the only way the tunnel can end is the revocation.
+	srv, saddr, srec := runServer(t, be.addr, func(c *ServerConfig) { c.Dir, c.Keepalive = dir, 20*time.Second })
+	c, caddr, _ := startClient(t, saddr, srv.CAFingerprint(), func(c *ClientConfig) { c.Credential, c.Keepalive = fx.bob, 20*time.Second })
+	runErr := make(chan error, 1)
+	go func() { runErr <- c.Run(t.Context()) }()
+
+	var progress atomic.Int64
+	upErr := make(chan error, 1)
+	go func() { upErr <- upload(t.Context(), httpVia(caddr), 1, 8<<30, &progress) }()
+	waitFor(t, "the upload to flow through a session", func() bool {
+		st := srv.Stats()
+		return progress.Load() > 4<<20 && st.Sessions == 1 && st.Links == 1
+	})
+	time.Sleep(time.Second) // well into it, on the one link
+	if err := os.Remove(srv.auth.recordPath("bob")); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	select {
+	case err := <-upErr:
+		if err == nil {
+			t.Fatal("the upload finished after the revocation")
+		}
+		t.Logf("upload cut %v after the revocation: %v", time.Since(cut).Round(time.Millisecond), err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upload went on after the revocation")
+	}
+	srec.wait(t, "client credential revoked: session ended, its connections reset", "bob")
+	waitFor(t, "no session", func() bool { return srv.Stats().Sessions == 0 })
+	select {
+	case err := <-runErr:
+		if !errors.Is(err, ErrRefused) {
+			t.Fatalf("client Run = %v, want ErrRefused", err)
+		}
+	case <-time.After(liveness):
+		t.Fatal("the revoked client kept running")
+	}
+}

@@ -321,11 +321,18 @@ func (a *authority) revoke(name string) error {
 	if !clientNameRE.MatchString(name) {
 		return fmt.Errorf("client name %q: invalid", name)
 	}
-	if err := os.Remove(a.recordPath(name)); err != nil {
+	err := os.Remove(a.recordPath(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("revoke %s: no credential is issued to %s (revoked already, or never issued): %w", name, name, ErrUnknownClient)
+	}
+	if err != nil {
 		return fmt.Errorf("revoke %s: %w", name, err)
 	}
 	return nil
 }
+
+// ErrUnknownClient: no credential is on record for the name.
+var ErrUnknownClient = errors.New("unknown client")
 
 // verifyClient accepts a client certificate only if this CA signed it for
 // client use and it is the credential currently on record for its name.
@@ -353,6 +360,18 @@ func (a *authority) verifyClient(chain []*x509.Certificate) (string, error) {
 		return "", fmt.Errorf("%w: client %q presented a replaced or revoked credential", errClientRejected, name)
 	}
 	return name, nil
+}
+
+// onRecord says whether owner (the SHA-256 of a client certificate) is
+// still the credential on record for name: false once it is revoked or
+// replaced, by this process or another.
+func (a *authority) onRecord(name string, owner [32]byte) bool {
+	rec, err := os.ReadFile(a.recordPath(name))
+	if err != nil {
+		return false
+	}
+	certs, _, err := splitPEM(rec)
+	return err == nil && len(certs) > 0 && sha256.Sum256(certs[0].Raw) == owner
 }
 
 // credential is a loaded ClientCredential file.

@@ -16,6 +16,9 @@ var (
 	ErrProtocol = errors.New("tlsproxy: protocol violation")
 	// ErrClosed: the session or tunnel was shut down.
 	ErrClosed = errors.New("tlsproxy: closed")
+	// ErrRevoked ends the sessions of a client whose credential was
+	// revoked (or replaced).
+	ErrRevoked = errors.New("tlsproxy: client credential revoked")
 )
 
 // errClientRejected marks a client certificate the server does not accept.

@@ -106,7 +106,32 @@ func (s *Server) Revoke(name string) error {
 	if err := s.auth.revoke(name); err != nil {
 		return fmt.Errorf("tlsproxy: %w", err)
 	}
+	s.cutRevoked()
 	return nil
+}
+
+// revokeCheck is how often a running server checks its live sessions
+// against the credential records, so that a credential revoked by another
+// process (cairn admin secure-connect revoke) ends its sessions at once.
+const revokeCheck = 500 * time.Millisecond
+
+// cutRevoked ends every session whose client credential is no longer the
+// one on record. The client's next connection then fails its handshake.
+func (s *Server) cutRevoked() {
+	s.mu.Lock()
+	sessions := make([]*session, 0, len(s.mu.sessions))
+	for _, sess := range s.mu.sessions {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range sessions {
+		if sess.closed() || s.auth.onRecord(sess.client, sess.owner) {
+			continue
+		}
+		id, _, _ := sess.identity()
+		s.log.Warn("client credential revoked: session ended, its connections reset", "client", sess.client, "session", id)
+		go sess.close(ErrRevoked, true)
+	}
 }
 
 // Stats returns a snapshot of the server's counters.
@@ -147,6 +172,18 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Go(func() {
 		<-ctx.Done()
 		ln.Close()
+	})
+	wg.Go(func() {
+		t := time.NewTicker(revokeCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.cutRevoked()
+			}
+		}
 	})
 	var runErr error
 	for {

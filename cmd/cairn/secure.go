@@ -173,7 +173,7 @@ func connect(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 const secureConnectUsage = `Usage:
-  cairn admin secure-connect issue NAME [--data DIR] [--out FILE]
+  cairn admin secure-connect issue NAME [--data DIR] [--out FILE] [--force]
   cairn admin secure-connect revoke NAME [--data DIR]
 
 issue writes a client credential (certificate and key, mode 0600) that
@@ -192,8 +192,15 @@ func adminSecureConnect(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	data := fs.String("data", env("CAIRN_DATA", "./cairn-data"), "the server's data directory (CAIRN_DATA)")
 	out := fs.String("out", name+".pem", "where to write the credential")
+	force := fs.Bool("force", false, "issue: overwrite the --out file if it exists")
 	if err := parseFlags(fs, args[2:]); err != nil {
 		return err
+	}
+	if verb == "issue" && !*force {
+		// Checked before anything is issued: a refused issue changes nothing.
+		if _, err := os.Stat(*out); err == nil {
+			return fmt.Errorf("%s exists: choose another --out, or add --force to overwrite it", *out)
+		}
 	}
 	if _, err := os.Stat(*data); err != nil {
 		return fmt.Errorf("data directory: %w", err)

@@ -218,3 +218,28 @@ func startConnect(t *testing.T, args ...string) string {
 	t.Fatalf("cairn connect did not start:\n%s", errb)
 	return ""
 }
+
+// TestSecureConnectIssueAndRevokeMessages: issue refuses to overwrite a
+// file unless --force (and issues nothing then); revoking a name never
+// issued says so rather than show a file error.
+func TestSecureConnectIssueAndRevokeMessages(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	cred := filepath.Join(t.TempDir(), "laptop.pem")
+	if _, errs, code := cairn(t, nil, "admin", "secure-connect", "issue", "laptop", "--data", dir, "--out", cred); code != 0 {
+		t.Fatalf("issue: %s", errs)
+	}
+	first, _ := os.ReadFile(cred)
+	if _, errs, code := cairn(t, nil, "admin", "secure-connect", "issue", "laptop", "--data", dir, "--out", cred); code != 1 || !strings.Contains(errs, "--force") {
+		t.Fatalf("issue over an existing file: exit %d, %s", code, errs)
+	}
+	if again, _ := os.ReadFile(cred); !bytes.Equal(again, first) {
+		t.Fatal("a refused issue changed the file")
+	}
+	if _, errs, code := cairn(t, nil, "admin", "secure-connect", "issue", "laptop", "--data", dir, "--out", cred, "--force"); code != 0 {
+		t.Fatalf("issue --force: %s", errs)
+	}
+	if _, errs, code := cairn(t, nil, "admin", "secure-connect", "revoke", "nobody", "--data", dir); code != 1 || !strings.Contains(errs, "no credential is issued to nobody") || strings.Contains(errs, "no such file") {
+		t.Fatalf("revoke of an unknown name: exit %d, %s", code, errs)
+	}
+}
