@@ -1,9 +1,9 @@
 package s3api
 
 import (
-	"errors"
 	"encoding/base64"
 	"encoding/xml"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
