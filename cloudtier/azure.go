@@ -112,21 +112,29 @@ func NewAzure(c AzureConfig) (Target, error) {
 // String shows never holds a credential.
 func checkServiceURL(field, s string) (string, error) {
 	u, err := url.Parse(s)
+	// What messages quote: never a query (a pasted SAS) or user info.
+	shown := s
+	if i := strings.IndexAny(shown, "?#"); i >= 0 {
+		shown = shown[:i] + "?..."
+	}
+	if i := strings.Index(shown, "@"); i >= 0 {
+		shown = "..." + shown[i:]
+	}
 	switch {
 	case s == "":
 		return "", fmt.Errorf("%s is empty", field)
 	case err != nil:
-		return "", fmt.Errorf("%s %q: %w", field, s, err)
+		return "", fmt.Errorf("%s %q: not a URL", field, shown)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("%s %q: want an http:// or https:// URL", field, s)
+		return "", fmt.Errorf("%s %q: want an http:// or https:// URL", field, shown)
 	case u.Host == "":
-		return "", fmt.Errorf("%s %q: no host", field, s)
+		return "", fmt.Errorf("%s %q: no host", field, shown)
 	case u.User != nil:
 		return "", fmt.Errorf("%s: has user info; give credentials in their own fields", field)
 	case u.RawQuery != "" || u.ForceQuery:
 		return "", fmt.Errorf("%s: has a query; give a SAS in SAS, not in the URL", field)
 	case u.Fragment != "":
-		return "", fmt.Errorf("%s %q: has a fragment", field, s)
+		return "", fmt.Errorf("%s %q: has a fragment", field, shown)
 	}
 	return strings.TrimRight(s, "/"), nil
 }

@@ -18,6 +18,10 @@ import (
 //     upload or whose drop a crash cut short) is deleted, as are probe
 //     objects left behind.
 //
+// A pack dropped is deleted from the tier one clean later, not at once: a
+// reader that looked its chunks up before the drop may still be reading
+// it (CleanOptions.Deferred, CleanReport.Dropping).
+//
 // It must not run beside a Sender of the same tier (a pack just uploaded is
 // not recorded yet): a tier's mover runs both. It assumes one gateway per
 // tier prefix, which is what the prefix is for.
@@ -31,6 +35,9 @@ type CleanOptions struct {
 	PackSize int64
 	// SpoolDir is where a repack seals its packs.
 	SpoolDir string
+	// Deferred are the objects the previous clean dropped
+	// (CleanReport.Dropping), deleted now.
+	Deferred []string
 }
 
 // DefaultRepackThreshold repacks packs that are more than half dead.
@@ -45,6 +52,11 @@ type CleanReport struct {
 	PackBytes  int64 `json:"pack_bytes"`   // plaintext of the packs dropped and repacked
 	OrphanSize int64 `json:"orphan_bytes"` // of the orphans deleted
 	Rewritten  int64 `json:"rewritten"`    // live record bytes repacked
+	// Deleted counts the objects of packs dropped by the clean before.
+	Deleted int `json:"deleted"`
+	// Dropping are the objects of the packs dropped now, for the next
+	// clean to delete.
+	Dropping []string `json:"-"`
 }
 
 // Clean cleans tier t for stores, every store that may have packs in it.
@@ -53,12 +65,21 @@ func Clean(ctx context.Context, t *Tier, stores []*chunkstore.Store, o CleanOpti
 	if o.Threshold == 0 {
 		o.Threshold = DefaultRepackThreshold
 	}
+	for _, name := range o.Deferred {
+		if err := t.Target.Delete(ctx, name); err != nil {
+			return rep, fmt.Errorf("cloudtier: tier %s: %w", t.Name, err)
+		}
+		rep.Deleted++
+	}
 	for _, s := range stores {
 		if err := cleanStore(ctx, t, s, o, &rep); err != nil {
 			return rep, err
 		}
 	}
 	recorded := map[string]bool{}
+	for _, name := range rep.Dropping {
+		recorded[name] = true // not orphans: deleted by the next clean
+	}
 	for _, s := range stores {
 		err := s.Packs(ctx, func(p chunkstore.PackInfo) error {
 			if p.Tier == t.Name {
@@ -111,6 +132,7 @@ func cleanStore(ctx context.Context, t *Tier, s *chunkstore.Store, o CleanOption
 	}
 	if len(sparse) > 0 {
 		snd := NewSender(s, t, o.SpoolDir, o.PackSize)
+		defer snd.Close()
 		for _, p := range sparse {
 			_, recs, err := s.PackContents(ctx, p.ID)
 			if err != nil {
@@ -141,9 +163,7 @@ func cleanStore(ctx context.Context, t *Tier, s *chunkstore.Store, o CleanOption
 		if err != nil {
 			return err
 		}
-		if err := t.Target.Delete(ctx, p.Object); err != nil {
-			return fmt.Errorf("cloudtier: tier %s: %w", t.Name, err)
-		}
+		rep.Dropping = append(rep.Dropping, p.Object)
 		if p.LiveBytes == 0 {
 			rep.Dropped++
 		} else {

@@ -74,8 +74,15 @@ func TestClean(t *testing.T) {
 		}
 		return nil
 	})
-	if len(mt.objs) != 1 || packs != 1 {
-		t.Fatalf("after the clean: %d objects, %d packs", len(mt.objs), packs)
+	if len(mt.objs) != 3 || packs != 1 {
+		t.Fatalf("after the clean: %d objects (the live pack and the two dropped), %d packs", len(mt.objs), packs)
+	}
+	o.Deferred = rep.Dropping
+	if rep, err := Clean(ctx, tier, []*chunkstore.Store{s}, o); err != nil || rep.Deleted != 2 || len(rep.Dropping) != 0 {
+		t.Fatalf("the next clean: %+v, %v", rep, err)
+	}
+	if len(mt.objs) != 1 {
+		t.Fatalf("after the next clean: %d objects", len(mt.objs))
 	}
 	var last chunkstore.PackInfo
 	s.Packs(ctx, func(p chunkstore.PackInfo) error { last = p; return nil })
@@ -83,8 +90,9 @@ func TestClean(t *testing.T) {
 	if err := s.DropPack(ctx, last.ID); !errors.As(err, &inUse) {
 		t.Fatalf("dropping the only copy of a live object: %v", err)
 	}
-	if rep, err := Clean(ctx, tier, []*chunkstore.Store{s}, o); err != nil || rep != (CleanReport{}) {
-		t.Fatalf("a second clean: %+v, %v", rep, err)
+	o.Deferred = nil
+	if rep, err := Clean(ctx, tier, []*chunkstore.Store{s}, o); err != nil || rep.Dropped+rep.Repacked+rep.Orphans+rep.Deleted != 0 {
+		t.Fatalf("a third clean: %+v, %v", rep, err)
 	}
 }
 
@@ -190,6 +198,9 @@ func TestCleanAfterCutRepack(t *testing.T) {
 	rep, err := Clean(ctx, tier, []*chunkstore.Store{s}, CleanOptions{PackSize: 32 << 20, SpoolDir: t.TempDir()})
 	if err != nil || rep.Repacked != 1 || rep.NewPacks != 0 || rep.Rewritten != 0 {
 		t.Fatalf("the clean after a cut repack: %+v, %v", rep, err)
+	}
+	if _, err := Clean(ctx, tier, []*chunkstore.Store{s}, CleanOptions{PackSize: 32 << 20, SpoolDir: t.TempDir(), Deferred: rep.Dropping}); err != nil {
+		t.Fatal(err)
 	}
 	if _, ok := mt.objs[old.Object]; ok {
 		t.Fatal("the old pack is still in the tier")

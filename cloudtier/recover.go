@@ -2,6 +2,7 @@ package cloudtier
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -20,8 +21,9 @@ type AdoptReport struct {
 // reads every pack's index and adopts each pack that holds some of them
 // (chunkstore.Store.AdoptPack). Packs the store has recorded already (a
 // recovery that was cut short) are skipped. A pack whose index does not
-// open is reported, not fatal: the versions that needed it then fail to
-// commit, and are listed as not recoverable. progress, if set, is called
+// open (ErrDamaged) is reported, not fatal: the versions that needed it
+// then fail to commit, and are listed as not recoverable; any other error
+// stops Adopt. progress, if set, is called
 // after each pack.
 func Adopt(ctx context.Context, store *chunkstore.Store, t *Tier, need map[chunkstore.ChunkID]uint32, progress func(AdoptReport)) (AdoptReport, error) {
 	var rep AdoptReport
@@ -55,12 +57,14 @@ func Adopt(ctx context.Context, store *chunkstore.Store, t *Tier, need map[chunk
 	}
 	for _, o := range packs {
 		idx, err := ReadPackIndex(ctx, t.Target, t.Keys, o.name, o.size)
-		if err != nil {
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
-			}
+		if errors.Is(err, ErrDamaged) {
 			rep.Damaged = append(rep.Damaged, err.Error())
 			continue
+		}
+		if err != nil {
+			// Not the pack's fault (the network, the service): the
+			// recovery stops, to be run again, rather than pass it by.
+			return rep, err
 		}
 		rep.Packs++
 		var chunks []chunkstore.AdoptedChunk

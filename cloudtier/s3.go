@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -147,7 +148,7 @@ func (t *s3Target) Put(ctx context.Context, name string, body io.ReadSeeker, siz
 	// Content-MD5 the service refuses (400 BadDigest) bytes that are not
 	// the ones hashed. The body is seekable, so SigV4 can hash it over
 	// plain HTTP and a retry can rewind it.
-	_, err = t.c.PutObject(ctx, &s3.PutObjectInput{
+	out, err := t.c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &t.bucket,
 		Key:           aws.String(t.prefix + name),
 		Body:          sec,
@@ -156,6 +157,12 @@ func (t *s3Target) Put(ctx context.Context, name string, body io.ReadSeeker, siz
 	})
 	if err != nil {
 		return t.fail(ctx, "put", name, err)
+	}
+	// A service that ignores Content-MD5 still answers the MD5 as the ETag
+	// of a plain PutObject (without SSE-KMS): a mismatch is a copy that
+	// is not ours. An ETag of another form says nothing either way.
+	if etag := strings.Trim(aws.ToString(out.ETag), `"`); len(etag) == 32 && !strings.EqualFold(etag, hex.EncodeToString(md5)) {
+		return t.fail(ctx, "put", name, fmt.Errorf("the service stored bytes whose MD5 is %s, not %x", etag, md5))
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cairn-backup/cairn/chunkstore"
@@ -51,25 +52,81 @@ type forgetRow struct {
 	Seq    []byte `json:"seq"`
 }
 
-// noteForget records, in the transaction that drops a tiered version, that
-// the tier's catalog must forget it.
+// noteForget records, in the transaction that drops a version, that the
+// catalog of every tier that may hold it must forget it.
 func (k *bkt) noteForget(key string, v version) error {
-	if v.rec.Tier == "" {
+	tiers := v.rec.Catalogs
+	if v.rec.Tier != "" && !slices.Contains(tiers, v.rec.Tier) {
+		tiers = append(slices.Clone(tiers), v.rec.Tier)
+	}
+	if len(tiers) == 0 {
 		return nil
 	}
 	fb, err := k.tx.Bucket().CreateBucketIfNotExists(bktForget)
 	if err != nil {
 		return err
 	}
-	stamp, err := nextStamp(k.tx)
-	if err != nil {
-		return err
+	for _, tier := range tiers {
+		stamp, err := nextStamp(k.tx)
+		if err != nil {
+			return err
+		}
+		row, err := json.Marshal(forgetRow{Tier: tier, Bucket: k.name, Key: key, Seq: v.seq})
+		if err != nil {
+			return err
+		}
+		if err := fb.Put(newUID(stamp), row); err != nil {
+			return err
+		}
 	}
-	row, err := json.Marshal(forgetRow{Tier: v.rec.Tier, Bucket: k.name, Key: key, Seq: v.seq})
-	if err != nil {
-		return err
+	return nil
+}
+
+// markCataloged records in each job's version, before the tier's catalog
+// is written, that the catalog will hold it: a version deleted after this
+// (before the job completes, or after a crash that keeps it from
+// completing) is forgotten by that catalog too.
+func (g *Gateway) markCataloged(jobs []moveJob) error {
+	type place struct {
+		gr     *group
+		bucket string
 	}
-	return fb.Put(newUID(stamp), row)
+	byBucket := map[place][]moveJob{}
+	for _, j := range jobs {
+		p := place{j.group, j.bucket}
+		byBucket[p] = append(byBucket[p], j)
+	}
+	for p, js := range byBucket { // one commit per bucket
+		err := updateIn(p.gr, p.bucket, func(_ *chunkstore.Tx, k *bkt) error {
+			for _, j := range js {
+				ck := composite(j.key, j.seq)
+				b := k.ver.Get(ck)
+				if b == nil {
+					continue
+				}
+				var rec versionRecord
+				if err := decode(b, &rec); err != nil {
+					return err
+				}
+				if rec.Manifest != j.manifest || slices.Contains(rec.Catalogs, j.tier) {
+					continue
+				}
+				rec.Catalogs = append(rec.Catalogs, j.tier)
+				enc, err := encode(rec)
+				if err != nil {
+					return err
+				}
+				if err := k.ver.Put(ck, enc); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, s3api.ErrNoSuchBucket) {
+			return err
+		}
+	}
+	return nil
 }
 
 // catalogVersions are the catalog records of a flush's jobs: each bucket's

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"strings"
 	"syscall"
 
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -33,14 +32,11 @@ func mapErr(err error) error {
 	case errors.Is(err, chunkstore.ErrNotFound):
 		return s3api.ErrNoSuchKey
 	case errors.Is(err, cloudtier.ErrDamaged):
-		return s3api.ErrInternalError.WithMessagef("The tier's copy of this object's data is damaged or was altered: %v", err)
+		// The detail (tier, endpoint, object) is the admin's: tieredReader
+		// logs it.
+		return s3api.ErrInternalError.WithMessage("The tier's copy of this object's data is damaged or was altered; the server log names it.")
 	case errors.Is(err, chunkstore.ErrRemote):
-		// The tier's own words, without the chunk store's path to them.
-		msg := err.Error()
-		if i := strings.Index(msg, chunkstore.ErrRemote.Error()+": "); i >= 0 {
-			msg = msg[i+len(chunkstore.ErrRemote.Error())+2:]
-		}
-		return s3api.ErrServiceUnavailable.WithMessagef("This object's data is in a tier that cannot be read now; try again later (%s).", msg)
+		return s3api.ErrServiceUnavailable.WithMessage("This object's data is in a tier that cannot be read now; try again later (the server log says why).")
 	case errors.Is(err, chunkstore.ErrQuotaExceeded):
 		return s3api.ErrQuotaExceeded
 	case errors.Is(err, syscall.ENOSPC):

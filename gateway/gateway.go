@@ -65,6 +65,10 @@ type Config struct {
 	// TierCleanInterval is how often each tier's cleaner runs on its own
 	// (6 hours); cairn admin tier clean runs it now.
 	TierCleanInterval time.Duration
+
+	// recovering runs the gateway for Recover: no mover, no cleaner, no
+	// scanner, so that nothing deletes or moves while it rebuilds.
+	recovering bool
 }
 
 // DefaultConfig returns the configuration of a gateway on dataDir with only
@@ -234,6 +238,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if err := g.loadBuckets(); err != nil {
 		return fail(err)
+	}
+	if cfg.recovering {
+		return g, nil
 	}
 	// Every tier's mover runs from the start: forgets left by the last
 	// run go to the catalog even if nothing is transitioned.

@@ -73,8 +73,9 @@ type mover struct {
 	stop context.CancelFunc
 	done chan struct{}
 
-	catalog *cloudtier.Catalog // written by loop only
-	cleans  chan cleanReq      // tier cleans, run by loop between flushes
+	catalog  *cloudtier.Catalog // written by loop only
+	cleans   chan cleanReq      // tier cleans, run by loop between flushes
+	dropping []string           // packs the last clean dropped, deleted by the next (loop only)
 
 	mu       sync.Mutex
 	inflight map[string]bool
@@ -84,9 +85,14 @@ type mover struct {
 
 // moverFor returns the tier's mover, starting it on first use.
 func (g *Gateway) moverFor(name string) (*mover, error) {
+	g.tiers.mu.Lock()
+	defer g.tiers.mu.Unlock()
+	return g.moverLocked(name)
+}
+
+// moverLocked is moverFor with g.tiers.mu held.
+func (g *Gateway) moverLocked(name string) (*mover, error) {
 	t := g.tiers
-	t.mu.Lock()
-	defer t.mu.Unlock()
 	if m := t.movers[name]; m != nil {
 		return m, nil
 	}
@@ -140,6 +146,8 @@ func (g *Gateway) enqueue(ctx context.Context, jobs []moveJob) error {
 		}
 		select {
 		case m.jobs <- j:
+		case <-m.done: // stopped (tier removed, key rotated): the next scan queues it again
+			m.finish(j, ErrClosedTier)
 		case <-ctx.Done():
 			m.finish(j, ctx.Err())
 			return ctx.Err()
@@ -190,6 +198,7 @@ func (m *mover) loop(ctx context.Context) {
 			for _, p := range pending {
 				m.finish(p, ctx.Err())
 			}
+			m.closeSenders()
 			return
 		case <-tick.C:
 			if err := m.appendCatalog(ctx, nil, time.Now().UTC()); err != nil {
@@ -197,13 +206,20 @@ func (m *mover) loop(ctx context.Context) {
 			}
 			continue
 		case <-cleanTick.C:
+			m.flush(ctx, &pending)
 			if _, err := m.clean(ctx); err != nil {
 				m.noteError(err)
 			}
 			continue
 		case req := <-m.cleans:
-			// Between flushes: no pack is uploaded and not yet recorded.
-			rep, err := m.clean(req.ctx)
+			// After a flush: no pack is uploading and not yet recorded, so
+			// every unrecorded object the cleaner finds is an orphan.
+			m.flush(ctx, &pending)
+			cctx, cancel := context.WithCancel(req.ctx)
+			stop := context.AfterFunc(ctx, cancel) // a closing mover ends it too
+			rep, err := m.clean(cctx)
+			stop()
+			cancel()
 			req.reply <- cleanResult{rep, err}
 			continue
 		case j = <-m.jobs:
@@ -217,6 +233,16 @@ func (m *mover) loop(ctx context.Context) {
 			continue // more to pack first
 		}
 		m.flush(ctx, &pending)
+	}
+}
+
+// closeSenders drops the senders' open packs and their spool files.
+func (m *mover) closeSenders() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for gr, s := range m.senders {
+		s.Close()
+		delete(m.senders, gr)
 	}
 }
 
@@ -249,6 +275,9 @@ func (m *mover) fail(ctx context.Context, gr *group, pending *[]moveJob, err err
 // flush sends the open packs of every group with pending jobs, appends
 // what they put in the tier to the catalog, and then completes the jobs.
 func (m *mover) flush(ctx context.Context, pending *[]moveJob) {
+	if len(*pending) == 0 {
+		return
+	}
 	groups := map[*group]bool{}
 	for _, p := range *pending {
 		groups[p.group] = true
@@ -266,7 +295,11 @@ func (m *mover) flush(ctx context.Context, pending *[]moveJob) {
 		}
 	}
 	now := time.Now().UTC()
-	if err := m.appendCatalog(ctx, *pending, now); err != nil {
+	err := m.g.markCataloged(*pending)
+	if err == nil {
+		err = m.appendCatalog(ctx, *pending, now)
+	}
+	if err != nil {
 		// The chunks are in the tier: the next scan queues the jobs again
 		// and sends nothing but their catalog records.
 		for _, p := range *pending {
@@ -334,8 +367,9 @@ func (m *mover) clean(ctx context.Context) (cloudtier.CleanReport, error) {
 	for _, gr := range m.g.groups {
 		stores = append(stores, gr.store)
 	}
-	rep, err := cloudtier.Clean(ctx, m.tier, stores, cloudtier.CleanOptions{PackSize: packSize, SpoolDir: m.g.spoolDir()})
-	if err == nil && rep != (cloudtier.CleanReport{}) {
+	rep, err := cloudtier.Clean(ctx, m.tier, stores, cloudtier.CleanOptions{PackSize: packSize, SpoolDir: m.g.spoolDir(), Deferred: m.dropping})
+	m.dropping = append(m.dropping[rep.Deleted:], rep.Dropping...)
+	if err == nil && (rep.Dropped+rep.Repacked+rep.Orphans+rep.Deleted) > 0 {
 		m.g.log.Info("tier cleaned", "tier", m.tier.Name, "dropped", rep.Dropped, "repacked", rep.Repacked, "orphans", rep.Orphans)
 	}
 	return rep, err
@@ -381,6 +415,9 @@ func (m *mover) noteError(err error) {
 // complete finishes a job whose chunks are all in the tier: the move, then
 // the record.
 func (g *Gateway) complete(ctx context.Context, j moveJob, now time.Time) error {
+	if j.unrestore && !g.restoreStillExpired(j) {
+		return nil // restored again meanwhile: the local copies stay
+	}
 	if j.move {
 		if err := j.group.store.Move(ctx, j.manifest); err != nil {
 			return fmt.Errorf("bucket %s key %q: %w", j.bucket, j.key, err)
@@ -410,6 +447,24 @@ func (g *Gateway) complete(ctx context.Context, j moveJob, now time.Time) error 
 		return nil
 	}
 	return err
+}
+
+// restoreStillExpired says whether the restore j ends is still over.
+func (g *Gateway) restoreStillExpired(j moveJob) bool {
+	expired := false
+	g.viewBucket(j.bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		b := k.ver.Get(composite(j.key, j.seq))
+		if b == nil {
+			return nil
+		}
+		var rec versionRecord
+		if err := decode(b, &rec); err != nil {
+			return err
+		}
+		expired = rec.Manifest == j.manifest && restoreExpired(rec, time.Now().UTC())
+		return nil
+	})
+	return expired
 }
 
 const spoolDirName = "tier-spool"

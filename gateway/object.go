@@ -7,9 +7,11 @@ import (
 	"errors"
 	"hash"
 	"io"
+	"log/slog"
 	"maps"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/cloudtier"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -124,7 +126,7 @@ func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) 
 		return info, nil, mapErr(err)
 	}
 	if tiered {
-		return info, tieredReader{r}, nil
+		return info, tieredReader{Reader: r, log: g.log.With("bucket", bucket, "key", key)}, nil
 	}
 	return info, r, nil
 }
@@ -132,19 +134,30 @@ func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) 
 // tieredReader reads a version with data in a tier: its errors are S3's
 // (a tier that cannot be reached is ServiceUnavailable, which clients
 // retry), so that a GET whose first bytes fail answers the error.
-type tieredReader struct{ *chunkstore.Reader }
+type tieredReader struct {
+	*chunkstore.Reader
+	log *slog.Logger
+}
 
 func (r tieredReader) Read(p []byte) (int, error) {
 	n, err := r.Reader.Read(p)
 	if err != nil && err != io.EOF {
-		err = mapErr(err)
+		err = r.mapped(err)
 	}
 	return n, err
 }
 
 func (r tieredReader) WriteTo(w io.Writer) (int64, error) {
 	n, err := r.Reader.WriteTo(w)
-	return n, mapErr(err)
+	return n, r.mapped(err)
+}
+
+// mapped logs a read's error whole and gives the client S3's version.
+func (r tieredReader) mapped(err error) error {
+	if err != nil && (errors.Is(err, chunkstore.ErrRemote) || errors.Is(err, cloudtier.ErrDamaged)) {
+		r.log.Warn("read from a tier failed", "err", err)
+	}
+	return mapErr(err)
 }
 
 // resolve finds a readable version: a delete marker answers ErrNoSuchKey

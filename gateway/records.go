@@ -95,6 +95,9 @@ type versionRecord struct {
 	// then, when a lifecycle scan moves it to the tier again.
 	Restoring     bool      `json:"rst,omitempty"`
 	RestoredUntil time.Time `json:"rsu,omitzero"`
+	// Catalogs are the tiers whose catalog may hold the version (marked
+	// before the catalog is written): each gets a forget when it goes.
+	Catalogs []string `json:"cats,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.

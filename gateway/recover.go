@@ -164,6 +164,7 @@ func Recover(ctx context.Context, cfg Config, o RecoverOptions) (RecoverReport, 
 	if err := writeFileAtomic(filepath.Join(cfg.DataDir, tiersFile), append(b, '\n'), 0o600); err != nil {
 		return rep, err
 	}
+	cfg.recovering = true
 	g, err := New(ctx, cfg)
 	if err != nil {
 		return rep, err

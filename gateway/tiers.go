@@ -166,6 +166,12 @@ func loadTiers(dataDir string) (*tiers, error) {
 	if len(list) == 0 {
 		return t, nil
 	}
+	if _, err := os.Stat(filepath.Join(dataDir, masterKeyFile)); errors.Is(err, os.ErrNotExist) {
+		// A new key would open none of the tiers' data, and new packs
+		// sealed under it would split the tier in two.
+		return nil, fmt.Errorf("gateway: %s lists tiers but the master key %s is missing: put back your copy of it (or rebuild with cairn recover and the escrow passphrase)",
+			filepath.Join(dataDir, tiersFile), filepath.Join(dataDir, masterKeyFile))
+	}
 	if err := t.loadMaster(); err != nil {
 		return nil, err
 	}
@@ -266,6 +272,13 @@ func (g *Gateway) AddTier(ctx context.Context, c TierConfig) error {
 	if err != nil {
 		return s3api.ErrInvalidArgument.WithMessagef("tier %s: %v", c.Name, err)
 	}
+	for _, other := range t.reg.Names() {
+		// Two tiers in one place would take each other's packs for
+		// orphans and write over each other's catalog.
+		if o, ok := t.reg.Get(other); ok && o.Target.String() == tg.String() {
+			return s3api.ErrInvalidArgument.WithMessagef("tier %s would share %s with tier %s: give it another container, bucket or --prefix", c.Name, tg, other)
+		}
+	}
 	if err := cloudtier.Probe(ctx, tg); err != nil {
 		return s3api.ErrInvalidArgument.WithMessagef("tier %s: the probe failed: %v", c.Name, err)
 	}
@@ -299,6 +312,11 @@ func (g *Gateway) RemoveTier(ctx context.Context, name string) error {
 	if len(users) > 0 {
 		return s3api.ErrInvalidArgument.WithMessagef("tier %s is named by the rules of bucket %s: change those first", name, strings.Join(users, ", "))
 	}
+	// The mover stops first, so that no pack is recorded after the count.
+	if m := t.movers[name]; m != nil {
+		m.close()
+		delete(t.movers, name)
+	}
 	for _, gname := range slices.Sorted(maps.Keys(g.groups)) {
 		var packs int
 		err := g.groups[gname].store.Packs(ctx, func(p chunkstore.PackInfo) error {
@@ -311,12 +329,9 @@ func (g *Gateway) RemoveTier(ctx context.Context, name string) error {
 			return err
 		}
 		if packs > 0 {
+			g.moverLocked(name) // the tier stays: so does its mover
 			return s3api.ErrInvalidArgument.WithMessagef("tier %s holds %d packs of group %s: data there would be lost", name, packs, gname)
 		}
-	}
-	if m := t.movers[name]; m != nil {
-		m.close()
-		delete(t.movers, name)
 	}
 	old := t.configs[name]
 	delete(t.configs, name)

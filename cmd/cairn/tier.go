@@ -90,8 +90,9 @@ func adminTier(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := json.Unmarshal(body, &rep); err != nil {
 			return fmt.Errorf("tier clean: %w", err)
 		}
-		fmt.Fprintf(stdout, "tier %s cleaned: %d dead packs deleted, %d sparse packs repacked into %d (%s rewritten), %d orphans removed; %s of packs and %s of orphans freed\n",
-			name, rep.Dropped, rep.Repacked, rep.NewPacks, bytesIEC(rep.Rewritten), rep.Orphans, bytesIEC(rep.PackBytes), bytesIEC(rep.OrphanSize))
+		fmt.Fprintf(stdout, "tier %s cleaned: %d dead packs dropped, %d sparse packs repacked into %d (%s rewritten), %d orphans removed (%s); "+
+			"the %s of packs dropped go from the tier at the next clean (readers may still use them), %d dropped before went now\n",
+			name, rep.Dropped, rep.Repacked, rep.NewPacks, bytesIEC(rep.Rewritten), rep.Orphans, bytesIEC(rep.OrphanSize), bytesIEC(rep.PackBytes), rep.Deleted)
 		return nil
 	case "rotate-key":
 		body, err := o.call(ctx, http.MethodPost, gateway.AdminTierRotatePath+"?name="+url.QueryEscape(name))

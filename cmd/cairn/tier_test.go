@@ -205,10 +205,12 @@ func TestTierTransitionEndToEnd(t *testing.T) {
 	tierSrv.stop(syscall.SIGKILL)
 	once := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url()), UsePathStyle: true,
 		Credentials: readCreds(t, dir), RetryMaxAttempts: 1})
-	if _, err := getBytes(t, once, "tiered-vm-backups", "vm1/full.vbk"); err == nil || !strings.Contains(err.Error(), "ServiceUnavailable") || !strings.Contains(err.Error(), "tier cold") {
-		t.Fatalf("GET with the tier down: %v; want ServiceUnavailable naming the tier", err)
-	} else {
-		t.Logf("GET with the tier down: %v", err)
+	if _, err := getBytes(t, once, "tiered-vm-backups", "vm1/full.vbk"); err == nil || !strings.Contains(err.Error(), "ServiceUnavailable") || !strings.Contains(err.Error(), "in a tier") ||
+		strings.Contains(err.Error(), tierSrv.url()) {
+		t.Fatalf("GET with the tier down: %v; want ServiceUnavailable saying why without the tier's address", err)
+	}
+	if log := s.stderr.String(); !strings.Contains(log, "read from a tier failed") || !strings.Contains(log, "tier cold") {
+		t.Fatalf("the server log does not say which tier failed:\n%s", log)
 	}
 	tierSrv = startServe(t, tierDir, "--listen", strings.TrimPrefix(tierSrv.url(), "http://"))
 	if got, err := getBytes(t, cl, "tiered-vm-backups", "vm1/full.vbk"); err != nil || !bytes.Equal(got, data) {
