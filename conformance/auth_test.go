@@ -287,13 +287,19 @@ func TestUnimplementedSubresources(t *testing.T) {
 		{"GET", "/" + b, "encryption", nil},
 		{"GET", "/" + b + "/k", "retention", nil},
 		{"GET", "/" + b + "/k", "legal-hold", nil},
-		{"POST", "/" + b + "/k", "restore", []byte(`<RestoreRequest><Days>1</Days></RestoreRequest>`)},
+		{"GET", "/" + b + "/k", "restore", nil},
 	} {
 		what := tc.method + " " + strings.Replace(tc.path, b, "bucket", 1) + "?" + tc.sub
 		resp, body := rawRequest{method: tc.method, path: tc.path, query: url.Values{tc.sub: {""}}, body: tc.body,
 			header: map[string]string{"Content-MD5": md5b64(tc.body)}}.do(t)
 		wantRawError(t, resp, body, 501, "NotImplemented", what)
 	}
+	// RestoreObject is implemented, for tiered objects: one whose data is
+	// local is refused as S3 refuses a restore of a non-archived object.
+	body := []byte(`<RestoreRequest><Days>1</Days></RestoreRequest>`)
+	resp, rb := rawRequest{method: "POST", path: "/" + b + "/k", query: url.Values{"restore": {""}}, body: body,
+		header: map[string]string{"Content-MD5": md5b64(body)}}.do(t)
+	wantRawError(t, resp, rb, 403, "InvalidObjectState", "POST /bucket/k?restore of a local object")
 	// Nothing changed: the object is still there.
 	if got, _ := getBytes(t, c, &s3.GetObjectInput{Bucket: &b, Key: aws.String("k")}); string(got) != "x" {
 		t.Errorf("object after unimplemented requests = %q", got)

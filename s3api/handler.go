@@ -173,6 +173,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := &reqState{id: newRequestID()}
 	rw := &statusWriter{ResponseWriter: w}
+	hdr := w.Header()
+	hdr.Set("x-amz-request-id", st.id)
+	hdr.Set("x-amz-id-2", newHostID())
+	hdr.Set("Server", "Cairn")
+	// A copy of the request from here on: net/http keeps the one it
+	// passed, and reads its Body to learn whether the handler read the
+	// body. Replaced there (by the idle reader), an Expect: 100-continue
+	// request refused unread would leave net/http draining a body the
+	// client never sends, the error unsent.
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	if h.cfg.IdleTimeout > 0 {
 		rc := http.NewResponseController(w)
 		rw.idle = func() { _ = rc.SetWriteDeadline(time.Now().Add(h.cfg.IdleTimeout)) }
@@ -182,11 +192,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// block for ever); the next request's writes renew it again.
 		defer rw.idle()
 	}
-	hdr := w.Header()
-	hdr.Set("x-amz-request-id", st.id)
-	hdr.Set("x-amz-id-2", newHostID())
-	hdr.Set("Server", "Cairn")
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 
 	func() {
 		// A panicking backend must not take the connection down without a
