@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,9 +14,13 @@ import (
 // validBucketName applies S3's naming rules for general purpose buckets.
 // Only CreateBucket checks them: a malformed name elsewhere simply names no
 // bucket, and the backend says NoSuchBucket.
-func validBucketName(name string) bool {
+func validBucketName(name string) bool { return bucketNameProblem(name) == "" }
+
+// bucketNameProblem says which of S3's bucket naming rules name breaks, or
+// "" when it breaks none.
+func bucketNameProblem(name string) string {
 	if len(name) < 3 || len(name) > 63 {
-		return false
+		return fmt.Sprintf("it is %d characters long; a bucket name has 3 to 63", len(name))
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -23,26 +28,29 @@ func validBucketName(name string) bool {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		case c == '.' || c == '-':
 			if i == 0 || i == len(name)-1 {
-				return false // must start and end with a letter or digit
+				return "it must start and end with a lowercase letter or a digit"
 			}
 		default:
-			return false
+			return fmt.Sprintf("it holds %q; a bucket name has lowercase letters, digits, '.' and '-' only", string(rune(c)))
 		}
 	}
-	if strings.Contains(name, "..") || isIPv4Like(name) {
-		return false
+	switch {
+	case strings.Contains(name, ".."):
+		return "it has two periods in a row"
+	case isIPv4Like(name):
+		return "it is formatted like an IP address"
 	}
 	for _, p := range []string{"xn--", "sthree-", "amzn-s3-demo-"} {
 		if strings.HasPrefix(name, p) {
-			return false
+			return fmt.Sprintf("it starts with %q, which S3 reserves", p)
 		}
 	}
-	for _, s := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
-		if strings.HasSuffix(name, s) {
-			return false
+	for _, sfx := range []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"} {
+		if strings.HasSuffix(name, sfx) {
+			return fmt.Sprintf("it ends with %q, which S3 reserves", sfx)
 		}
 	}
-	return true
+	return ""
 }
 
 // isIPv4Like reports four dot-separated groups of digits (192.168.5.4):
@@ -129,8 +137,8 @@ type createBucketConfiguration struct {
 
 func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
-	if !validBucketName(st.bucket) {
-		h.writeError(w, r, ErrInvalidBucketName.WithMessagef("The specified bucket is not valid: %q.", st.bucket))
+	if problem := bucketNameProblem(st.bucket); problem != "" {
+		h.writeError(w, r, ErrInvalidBucketName.WithMessagef("The specified bucket is not valid: %q: %s.", st.bucket, problem))
 		return
 	}
 	if err := checkWriteHeaders(r.Header); err != nil {

@@ -281,3 +281,22 @@ func (e *testEnv) doRegion(method, path, region string) (*http.Response, []byte)
 	signRegion(e.t, req, region)
 	return e.send(req)
 }
+
+// TestInvalidBucketNameSaysWhy: InvalidBucketName names the rule broken.
+func TestInvalidBucketNameSaysWhy(t *testing.T) {
+	e := newEnv(t, newFakeBackend())
+	for name, want := range map[string]string{
+		"b":           "3 to 63",
+		"Backups":     "lowercase letters, digits",
+		"-backups":    "start and end",
+		"a..b":        "two periods",
+		"192.168.1.1": "IP address",
+		"xn--abc":     "which S3 reserves",
+	} {
+		resp, body := e.do("PUT", "/"+name, nil, nil)
+		wantStatus(t, resp, body, 400, "InvalidBucketName")
+		if !strings.Contains(string(body), want) {
+			t.Errorf("CreateBucket %q: %s; want it to say %q", name, body, want)
+		}
+	}
+}

@@ -127,7 +127,7 @@ type ClientConfig struct {
 	// when verifying with CAFile (default: the host of Server).
 	ServerName string
 	// Listen is where backup tools connect with plain TCP. Default
-	// 127.0.0.1:9000. Ignored if Listener is set.
+	// DefaultClientListen. Ignored if Listener is set.
 	Listen string
 	// Listener, if set, is used instead of listening on Listen. Run
 	// closes it.
@@ -159,9 +159,14 @@ type ClientConfig struct {
 
 // DefaultClientConfig returns a ClientConfig with every default filled in;
 // Server, Credential and the trust anchor are still the caller's to set.
+// DefaultClientListen is where a client listens for the backup tool by
+// default: not 9000, the S3 port of a cairn serve, so that both run on one
+// machine as they come.
+const DefaultClientListen = "127.0.0.1:9100"
+
 func DefaultClientConfig() ClientConfig {
 	return ClientConfig{
-		Listen:      "127.0.0.1:9000",
+		Listen:      DefaultClientListen,
 		Connections: 1,
 		OutageLimit: DefaultOutageLimit,
 		CacheBytes:  DefaultCacheBytes,

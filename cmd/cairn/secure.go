@@ -124,8 +124,9 @@ func adminWithSecure(next http.Handler, s *secureServer, root string) http.Handl
 const connectUsage = `Usage:
   cairn connect --server HOST:9443 --credential FILE [--ca FILE | --fingerprint SHA256:...] [flags]
 
-Listens locally (--listen, default 127.0.0.1:9000) for the backup tool's plain
-S3 connections and carries them to a cairn server over secure connect: TLS,
+Listens locally (--listen, default 127.0.0.1:9100: not 9000, so that it can run
+beside a cairn serve on one machine) for the backup tool's plain S3
+connections and carries them to a cairn server over secure connect: TLS,
 resumed across WAN outages without losing a byte.
 `
 

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/cairn-backup/cairn/tlsproxy"
 	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 )
 
@@ -241,5 +242,17 @@ func TestSecureConnectIssueAndRevokeMessages(t *testing.T) {
 	}
 	if _, errs, code := cairn(t, nil, "admin", "secure-connect", "revoke", "nobody", "--data", dir); code != 1 || !strings.Contains(errs, "no credential is issued to nobody") || strings.Contains(errs, "no such file") {
 		t.Fatalf("revoke of an unknown name: exit %d, %s", code, errs)
+	}
+}
+
+// TestConnectDefaultListenIsNotServes: cairn connect and cairn serve, run
+// on one machine with their defaults, do not want the same port.
+func TestConnectDefaultListenIsNotServes(t *testing.T) {
+	fs, _, err := serveFlags(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serve, conn := fs.Lookup("listen").DefValue, tlsproxy.DefaultClientConfig().Listen; serve == conn {
+		t.Fatalf("cairn serve and cairn connect both listen on %s by default", serve)
 	}
 }
