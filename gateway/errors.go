@@ -40,7 +40,7 @@ func mapErr(err error) error {
 	case errors.Is(err, chunkstore.ErrQuotaExceeded):
 		return s3api.ErrQuotaExceeded
 	case errors.Is(err, syscall.ENOSPC):
-		return s3api.ErrQuotaExceeded.WithMessage("The storage group's disk is full; delete data and let the cleaner run.")
+		return s3api.ErrInsufficientStorage.WithMessage("The storage group's disk is full; delete data and let the cleaner run (cairn admin clean).")
 	case errors.Is(err, chunkstore.ErrClosed), errors.Is(err, bolterrors.ErrDatabaseNotOpen):
 		return s3api.ErrServiceUnavailable.WithMessage("The server is shutting down.")
 	}

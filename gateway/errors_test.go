@@ -28,7 +28,7 @@ func TestMapErr(t *testing.T) {
 		{"deadline", context.DeadlineExceeded, context.DeadlineExceeded, false},
 		{"not found", fmt.Errorf("manifest 9: %w", chunkstore.ErrNotFound), s3api.ErrNoSuchKey, true},
 		{"quota", chunkstore.ErrQuotaExceeded, s3api.ErrQuotaExceeded, true},
-		{"disk full", &fs.PathError{Op: "write", Path: "c", Err: syscall.ENOSPC}, s3api.ErrQuotaExceeded, true},
+		{"disk full", &fs.PathError{Op: "write", Path: "c", Err: syscall.ENOSPC}, s3api.ErrInsufficientStorage, true},
 		{"closed", chunkstore.ErrClosed, s3api.ErrServiceUnavailable, true},
 		{"corrupt stays internal", corrupt, corrupt, false},
 		{"locked stays internal", chunkstore.ErrLocked, chunkstore.ErrLocked, false},

@@ -83,6 +83,11 @@ var (
 	ErrNoSuchVersion                     = newError("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
 	ErrNotImplemented                    = newError("NotImplemented", http.StatusNotImplemented, "A header or operation you provided implies functionality that is not implemented.")
 	ErrPreconditionFailed                = newError("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the preconditions you specified did not hold.")
+	// ErrInsufficientStorage is a full disk: not an AWS code (AWS does not
+	// fill up); 507, HTTP's own status for it, as MinIO answers, so that
+	// backup tools report a server out of space, not a permission problem
+	// (403) nor a pause to wait out (503).
+	ErrInsufficientStorage = newError("InsufficientStorage", http.StatusInsufficientStorage, "The server's disk is full; delete data and let the cleaner run.")
 	// ErrQuotaExceeded is not an AWS code (AWS has no quotas); Ceph RGW answers the same.
 	ErrQuotaExceeded                = newError("QuotaExceeded", http.StatusForbidden, "The storage group's quota is exhausted; delete data and let the cleaner run.")
 	ErrRequestHeaderSectionTooLarge = newError("RequestHeaderSectionTooLarge", http.StatusBadRequest, "Your request header section exceeds the maximum allowed size.")
