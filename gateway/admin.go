@@ -117,7 +117,22 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := s3api.AccessKey(r.Context()); !ok || rootAccessKey == "" || key != rootAccessKey {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API is for the root access key only"})
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API is for the root access key only", "code": "AccessDenied"})
+			return
+		}
+		// A path or method the API lacks answers JSON too, not net/http's
+		// plain text.
+		if _, pattern := mux.Handler(r); pattern == "" {
+			status, what := http.StatusNotFound, "no admin endpoint is at "+r.URL.Path
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+				probe := r.Clone(r.Context())
+				probe.Method = m
+				if _, p := mux.Handler(probe); p != "" && m != r.Method {
+					status, what = http.StatusMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path
+					break
+				}
+			}
+			writeJSON(w, status, map[string]string{"error": what + " (cairn admin lists what the admin API does)", "code": http.StatusText(status)})
 			return
 		}
 		mux.ServeHTTP(w, r)

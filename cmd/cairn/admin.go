@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -146,7 +147,15 @@ func (o adminOptions) call(ctx context.Context, method, path string) ([]byte, er
 	return o.send(ctx, method, path, nil)
 }
 
-// send is call with a request body.
+// defaultEndpoint is where admin commands look for a server when neither
+// --endpoint nor the data directory says: cairn serve's default address.
+const defaultEndpoint = "http://127.0.0.1:9000"
+
+// send is call with a request body. The server is --endpoint
+// (CAIRN_ENDPOINT), else the one whose address DATA/serve.addr holds,
+// else the default address; the credentials CAIRN_ROOT_ACCESS_KEY and
+// CAIRN_ROOT_SECRET_KEY, else DATA/credentials.json, else the AWS_*
+// variables the README has you export.
 func (o adminOptions) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	creds, ok, err := envCredentials()
 	if err != nil {
@@ -154,16 +163,19 @@ func (o adminOptions) send(ctx context.Context, method, path string, body []byte
 	}
 	if !ok {
 		if creds, err = loadCredentials(o.data); err != nil {
-			return nil, fmt.Errorf("root credentials: set CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY, or point --data at the server's data directory (%w)", err)
+			aws := credentials{AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY")}
+			if aws.AccessKey == "" || aws.SecretKey == "" {
+				return nil, fmt.Errorf("root credentials: set CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or point --data at the server's data directory (%w)", err)
+			}
+			creds = aws
 		}
 	}
 	endpoint := o.endpoint
 	if endpoint == "" {
-		b, err := os.ReadFile(filepath.Join(o.data, serveAddrFile))
-		if err != nil {
-			return nil, fmt.Errorf("no --endpoint given and no running server found in %s (%w)", o.data, err)
+		endpoint = defaultEndpoint
+		if b, err := os.ReadFile(filepath.Join(o.data, serveAddrFile)); err == nil {
+			endpoint = "http://" + strings.TrimSpace(string(b))
 		}
-		endpoint = "http://" + strings.TrimSpace(string(b))
 	}
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(endpoint, "/")+path, bytes.NewReader(body))
 	if err != nil {
@@ -178,8 +190,11 @@ func (o adminOptions) send(ctx context.Context, method, path string, body []byte
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, fmt.Errorf("the server at %s is not running (connection refused): start cairn serve, or name another with --endpoint", endpoint)
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the server at %s: %w", endpoint, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -492,3 +492,36 @@ func TestCredentialsFromEnvironment(t *testing.T) {
 		t.Fatal("half the credentials accepted")
 	}
 }
+
+// TestAdminFindsServerAndSaysWhy: admin commands talk to the server a user
+// expects (DATA/serve.addr, else --endpoint, with the AWS_* credentials the
+// README exports); a server that is not running is named as such; an
+// admin path that does not exist answers JSON, which the CLI shows.
+func TestAdminFindsServerAndSaysWhy(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	s := startServe(t, dir)
+	c, err := loadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// From another directory, without --data: --endpoint and AWS_*.
+	env := []string{"AWS_ACCESS_KEY_ID=" + c.AccessKey, "AWS_SECRET_ACCESS_KEY=" + c.SecretKey}
+	cmd := exec.Command(cairnBin, "admin", "stats", "--endpoint", s.url(), "--json")
+	cmd.Dir, cmd.Env = t.TempDir(), cleanEnv(env...)
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), `"groups"`) {
+		t.Fatalf("admin stats with --endpoint and AWS_*: %v\n%s", err, out)
+	}
+	o := adminOptions{data: dir, region: "us-east-1"}
+	if _, err := o.call(t.Context(), http.MethodGet, "/_cairn/admin/nope"); err == nil || !strings.Contains(err.Error(), "no admin endpoint is at /_cairn/admin/nope") {
+		t.Fatalf("an admin path that does not exist: %v", err)
+	}
+	if _, err := o.call(t.Context(), http.MethodDelete, gateway.AdminStatsPath); err == nil || !strings.Contains(err.Error(), "DELETE is not allowed") {
+		t.Fatalf("a method the admin path lacks: %v", err)
+	}
+	s.stop(syscall.SIGKILL)
+	_, errOut, code := cairn(t, nil, "admin", "stats", "--data", dir)
+	if code != 1 || !strings.Contains(errOut, "is not running") {
+		t.Fatalf("admin stats with the server gone: exit %d, %s", code, errOut)
+	}
+}
