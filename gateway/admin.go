@@ -41,13 +41,17 @@ const maxPolicyJSON = 64 << 10
 
 // AdminHandler serves the admin API as JSON: GET AdminStatsPath answers
 // Stats, POST AdminCleanPath runs the cleaner on every group and answers
-// CleanResult. Only rootAccessKey may call it: s3api authenticated the
+// CleanResult, GET AdminCleanPath answers the CleanStatus of a run in
+// progress. Only rootAccessKey may call it: s3api authenticated the
 // request and names the caller in its context (s3api.AccessKey).
 func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+AdminStatsPath, func(w http.ResponseWriter, r *http.Request) {
 		st, err := g.Stats(r.Context())
 		g.reply(w, r, st, err)
+	})
+	mux.HandleFunc("GET "+AdminCleanPath, func(w http.ResponseWriter, r *http.Request) {
+		g.reply(w, r, g.CleanStatus(), nil)
 	})
 	mux.HandleFunc("POST "+AdminCleanPath, func(w http.ResponseWriter, r *http.Request) {
 		res, err := g.Clean(r.Context())

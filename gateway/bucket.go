@@ -128,6 +128,9 @@ func (g *Gateway) DeleteBucket(ctx context.Context, name string) error {
 		if first, _ := k.upl.Cursor().First(); first != nil {
 			return s3api.ErrBucketNotEmpty.WithMessage("The bucket you tried to delete has multipart uploads in progress.")
 		}
+		if err := k.noteBucketForget(g.tiers.reg.Names()); err != nil {
+			return err
+		}
 		return tx.Bucket().Bucket(bktBuckets).DeleteBucket([]byte(name))
 	})
 	if err != nil {

@@ -82,6 +82,33 @@ func (k *bkt) noteForget(key string, v version) error {
 	return nil
 }
 
+// noteBucketForget records, in the transaction that deletes the bucket,
+// that every tier's catalog must forget it (a forget of a bucket a catalog
+// never held costs a record).
+func (k *bkt) noteBucketForget(tiers []string) error {
+	if len(tiers) == 0 {
+		return nil
+	}
+	fb, err := k.tx.Bucket().CreateBucketIfNotExists(bktForget)
+	if err != nil {
+		return err
+	}
+	for _, tier := range tiers {
+		stamp, err := nextStamp(k.tx)
+		if err != nil {
+			return err
+		}
+		row, err := json.Marshal(forgetRow{Tier: tier, Bucket: k.name})
+		if err != nil {
+			return err
+		}
+		if err := fb.Put(newUID(stamp), row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // markCataloged records in each job's version, before the tier's catalog
 // is written, that the catalog will hold it: a version deleted after this
 // (before the job completes, or after a crash that keeps it from
@@ -192,8 +219,8 @@ func bucketCatalogRecords(gr *group, recs []cloudtier.CatalogRecord, now time.Ti
 	var out []cloudtier.CatalogRecord
 	seen := map[string]bool{}
 	for _, f := range recs {
-		if seen[f.Bucket] {
-			continue
+		if seen[f.Bucket] || (f.Key == "" && len(f.Version) == 0) {
+			continue // a bucket's own forget needs no record of it
 		}
 		seen[f.Bucket] = true
 		err := gr.store.View(func(tx *chunkstore.Tx) error {

@@ -157,7 +157,8 @@ type Gateway struct {
 	rulesCache rulesCache // parsed lifecycle configurations and cloud policies
 	scan       *scanner
 	tiers      *tiers
-	rst        restorer // RestoreObject's recalls
+	rst        restorer   // RestoreObject's recalls
+	cleanSt    cleanState // the cleaner run in progress
 	// tierNamed says whether a tier of that name exists (tests of rules
 	// without a cloud set a stand-in).
 	tierNamed func(name string) bool

@@ -318,10 +318,10 @@ func (m *mover) flush(ctx context.Context, pending *[]moveJob) {
 // chunks are in the tier, and every group's pending forgets, which it then
 // deletes.
 func (m *mover) appendCatalog(ctx context.Context, jobs []moveJob, now time.Time) error {
-	recs, err := m.g.catalogVersions(ctx, jobs, now)
-	if err != nil {
-		return fmt.Errorf("tier %s: catalog: %w", m.tier.Name, err)
-	}
+	// Forgets first: they are of versions and buckets catalogued before
+	// (a version deleted before its record is written gets none), so a
+	// bucket deleted and made again reads right.
+	var recs []cloudtier.CatalogRecord
 	forgets := map[*group][][]byte{}
 	for _, gr := range m.g.groups {
 		fr, rows, err := pendingForgets(gr, m.tier.Name)
@@ -337,6 +337,11 @@ func (m *mover) appendCatalog(ctx context.Context, jobs []moveJob, now time.Time
 			forgets[gr] = rows
 		}
 	}
+	vrecs, err := m.g.catalogVersions(ctx, jobs, now)
+	if err != nil {
+		return fmt.Errorf("tier %s: catalog: %w", m.tier.Name, err)
+	}
+	recs = append(recs, vrecs...)
 	if len(recs) == 0 {
 		return nil
 	}

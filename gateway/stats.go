@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/cairn-backup/cairn/chunkstore"
 )
@@ -159,8 +160,13 @@ type GroupClean struct {
 // disks of one group are not competing with another's compaction.
 func (g *Gateway) Clean(ctx context.Context) (CleanResult, error) {
 	var out CleanResult
+	defer g.cleanSt.set(CleanStatus{})
 	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
-		rep, err := g.groups[name].store.Clean(ctx, chunkstore.CleanOptions{})
+		g.cleanSt.set(CleanStatus{Running: true, Group: name, BytesReclaimed: out.BytesReclaimed})
+		base := out.BytesReclaimed
+		rep, err := g.groups[name].store.Clean(ctx, chunkstore.CleanOptions{Progress: func(p chunkstore.CleanProgress) {
+			g.cleanSt.set(CleanStatus{Running: true, Group: name, Done: p.Done, Total: p.Total, BytesReclaimed: base + p.BytesReclaimed})
+		}})
 		if err != nil {
 			return out, fmt.Errorf("group %s: %w", name, err)
 		}
@@ -172,4 +178,33 @@ func (g *Gateway) Clean(ctx context.Context) (CleanResult, error) {
 		out.BytesReclaimed += rep.BytesReclaimed
 	}
 	return out, nil
+}
+
+// CleanStatus is the cleaner run in progress, if any: which group, how many
+// of its candidate containers are done, and what was reclaimed so far.
+type CleanStatus struct {
+	Running        bool   `json:"running"`
+	Group          string `json:"group,omitempty"`
+	Done           int    `json:"done"`
+	Total          int    `json:"total"`
+	BytesReclaimed int64  `json:"bytes_reclaimed"`
+}
+
+// cleanState holds the CleanStatus of the run in progress.
+type cleanState struct {
+	mu sync.Mutex
+	st CleanStatus
+}
+
+func (c *cleanState) set(st CleanStatus) {
+	c.mu.Lock()
+	c.st = st
+	c.mu.Unlock()
+}
+
+// CleanStatus says where the cleaner run in progress is.
+func (g *Gateway) CleanStatus() CleanStatus {
+	g.cleanSt.mu.Lock()
+	defer g.cleanSt.mu.Unlock()
+	return g.cleanSt.st
 }

@@ -82,6 +82,26 @@ func moveNowIn(b testing.TB, g *Gateway, bucket, key string) {
 	}
 }
 
+// waitForgets waits until every forget has reached its tier's catalog.
+func waitForgets(tb testing.TB, g *Gateway) {
+	tb.Helper()
+	for range 3000 {
+		st, err := g.Tiers(tb.Context())
+		if err != nil {
+			tb.Fatal(err)
+		}
+		pending := 0
+		for _, s := range st {
+			pending += s.Forgets
+		}
+		if pending == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatal("forgets never reached the catalog")
+}
+
 // waitMover waits until the tier's mover has nothing queued.
 func waitMover(tb testing.TB, g *Gateway, name string) TierStatus {
 	tb.Helper()
@@ -155,16 +175,7 @@ func TestTierHoldsNothingInTheClear(t *testing.T) {
 	if _, err := g.DeleteObject(ctx, "payroll-secret-bucket", "hr/reviews/anna.docx", ""); err != nil {
 		t.Fatal(err)
 	}
-	for range 500 { // the forget reaches the catalog
-		st, err := g.Tiers(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st[0].Forgets == 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForgets(t, g)
 
 	list, err := tier.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("tier")})
 	if err != nil {
@@ -332,13 +343,7 @@ func TestRecoverLeavesDeletedOut(t *testing.T) {
 	if err := g.DeleteBucket(ctx, "gone"); err != nil {
 		t.Fatal(err)
 	}
-	for range 500 {
-		st, _ := g.Tiers(ctx)
-		if st[0].Forgets == 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitForgets(t, g)
 	pass := []byte("recovery passphrase 1")
 	if err := g.EscrowTier(ctx, "cold", pass); err != nil {
 		t.Fatal(err)

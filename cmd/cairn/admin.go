@@ -102,7 +102,7 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	default:
-		body, err := o.call(ctx, http.MethodPost, gateway.AdminCleanPath)
+		body, err := callWithProgress(ctx, o, stderr, http.MethodPost, gateway.AdminCleanPath, func() string { return cleanLine(ctx, o) })
 		if err != nil {
 			return err
 		}
@@ -120,6 +120,51 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "reclaimed %s in total\n", bytesIEC(res.BytesReclaimed))
 		return nil
 	}
+}
+
+// callWithProgress makes an admin call that runs a while; on a terminal
+// it shows line() (the server's status of the run) until the call returns.
+func callWithProgress(ctx context.Context, o *adminOptions, stderr io.Writer, method, path string, line func() string) ([]byte, error) {
+	type result struct {
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		body, err := o.call(ctx, method, path)
+		done <- result{body, err}
+	}()
+	tty := isTerminal(stderr)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case res := <-done:
+			if tty {
+				fmt.Fprint(stderr, "\r\033[K")
+			}
+			return res.body, res.err
+		case <-tick.C:
+			if tty {
+				if l := line(); l != "" {
+					fmt.Fprint(stderr, "\r\033[K"+l)
+				}
+			}
+		}
+	}
+}
+
+// cleanLine describes the cleaner run in progress, from the server.
+func cleanLine(ctx context.Context, o *adminOptions) string {
+	body, err := o.call(ctx, http.MethodGet, gateway.AdminCleanPath)
+	if err != nil {
+		return ""
+	}
+	var st gateway.CleanStatus
+	if json.Unmarshal(body, &st) != nil || !st.Running {
+		return ""
+	}
+	return fmt.Sprintf("clean group %s: container %d of %d, %s reclaimed", st.Group, st.Done, st.Total, bytesIEC(st.BytesReclaimed))
 }
 
 // adminFlags makes the flag set every admin command that talks to a

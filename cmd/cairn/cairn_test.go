@@ -519,6 +519,10 @@ func TestAdminFindsServerAndSaysWhy(t *testing.T) {
 	if _, err := o.call(t.Context(), http.MethodDelete, gateway.AdminStatsPath); err == nil || !strings.Contains(err.Error(), "DELETE is not allowed") {
 		t.Fatalf("a method the admin path lacks: %v", err)
 	}
+	// What admin clean shows on a terminal while it runs.
+	if body, err := o.call(t.Context(), http.MethodGet, gateway.AdminCleanPath); err != nil || !strings.Contains(string(body), `"running": false`) {
+		t.Fatalf("clean status: %s, %v", body, err)
+	}
 	s.stop(syscall.SIGKILL)
 	_, errOut, code := cairn(t, nil, "admin", "stats", "--data", dir)
 	if code != 1 || !strings.Contains(errOut, "is not running") {

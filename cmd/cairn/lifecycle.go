@@ -64,47 +64,16 @@ func adminLifecycle(ctx context.Context, args []string, stdout, stderr io.Writer
 	if bucket != "" {
 		path += "?bucket=" + url.QueryEscape(bucket)
 	}
-	type result struct {
-		body []byte
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		body, err := o.call(ctx, http.MethodPost, path)
-		done <- result{body, err}
-	}()
-	// While the run goes on, a terminal shows the scan's counts from the
-	// status the server keeps.
-	tty := isTerminal(stderr)
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	var res result
-wait:
-	for {
-		select {
-		case res = <-done:
-			break wait
-		case <-tick.C:
-			if !tty {
-				continue
-			}
-			if line := runningLine(ctx, o, bucket); line != "" {
-				fmt.Fprint(stderr, "\r\033[K"+line)
-			}
-		}
-	}
-	if tty {
-		fmt.Fprint(stderr, "\r\033[K")
-	}
-	if res.err != nil {
-		return res.err
+	body, err := callWithProgress(ctx, o, stderr, http.MethodPost, path, func() string { return runningLine(ctx, o, bucket) })
+	if err != nil {
+		return err
 	}
 	if o.json {
-		_, err := stdout.Write(res.body)
+		_, err := stdout.Write(body)
 		return err
 	}
 	var rep gateway.LifecycleReport
-	if err := json.Unmarshal(res.body, &rep); err != nil {
+	if err := json.Unmarshal(body, &rep); err != nil {
 		return fmt.Errorf("lifecycle run: %w", err)
 	}
 	if len(rep.Buckets) == 0 {
