@@ -62,6 +62,7 @@ var (
 	ErrInvalidDigest                     = newError("InvalidDigest", http.StatusBadRequest, "The Content-MD5 you specified is not valid.")
 	ErrInvalidLocationConstraint         = newError("InvalidLocationConstraint", http.StatusBadRequest, "The specified location constraint is not valid.")
 	ErrInvalidObjectState                = newError("InvalidObjectState", http.StatusForbidden, "The operation is not valid for the current state of the object.")
+	ErrRequestTimeout                    = newError("RequestTimeout", http.StatusBadRequest, "Your socket connection to the server was not read from or written to within the timeout period.")
 	ErrRestoreAlreadyInProgress          = newError("RestoreAlreadyInProgress", http.StatusConflict, "Object restore is already in progress.")
 	ErrInvalidPart                       = newError("InvalidPart", http.StatusBadRequest, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.")
 	ErrInvalidPartOrder                  = newError("InvalidPartOrder", http.StatusBadRequest, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")

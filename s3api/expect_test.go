@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"bufio"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -41,4 +42,49 @@ func TestExpectContinueRejectedAtOnce(t *testing.T) {
 		t.Logf("answered %d in %v", resp.StatusCode, time.Since(start).Round(time.Millisecond))
 		c.Close()
 	}
+}
+
+// TestTrickleCutOff: a client that keeps a PUT open with a byte now and
+// then, never idle long enough for the idle timeout, is cut off with
+// RequestTimeout once a window passes below the minimum rate.
+func TestTrickleCutOff(t *testing.T) {
+	e := newEnv(t, newFakeBackend(), func(c *Config) { c.IdleTimeout, c.MinRate = 300*time.Millisecond, 10<<10 })
+	e.mustBucket("bkt")
+	req, err := http.NewRequest("PUT", e.srv.URL+"/bkt/slow", &trickle{left: 1 << 20, every: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 1 << 20
+	req.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+	signWith(t, req, testAccessKey, testSecret)
+	start := time.Now()
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("the trickling PUT: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "RequestTimeout") {
+		t.Fatalf("the trickling PUT: %s %s", resp.Status, body)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("cut off only after %v", took)
+	}
+	t.Logf("cut off after %v: %s", time.Since(start).Round(time.Millisecond), body)
+}
+
+// trickle yields one byte every so often.
+type trickle struct {
+	left  int
+	every time.Duration
+}
+
+func (tr *trickle) Read(p []byte) (int, error) {
+	if tr.left == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(tr.every)
+	p[0] = 'x'
+	tr.left--
+	return 1, nil
 }

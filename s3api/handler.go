@@ -47,6 +47,11 @@ type Config struct {
 	// Transfers of any length run as long as bytes move. 0 means 2 minutes;
 	// negative disables it.
 	IdleTimeout time.Duration
+	// MinRate is the slowest a client may send a body, in bytes a second,
+	// measured over each IdleTimeout: a client that keeps a request open
+	// with a byte now and then (never idle, never done) is cut off with
+	// RequestTimeout. 0 means 1 KiB/s; negative disables it.
+	MinRate int64
 }
 
 // DefaultConfig returns a Config with the defaults filled in; Secret must
@@ -97,6 +102,9 @@ func NewHandler(cfg Config, b Backend) (http.Handler, error) {
 	}
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 2 * time.Minute
+	}
+	if cfg.MinRate == 0 {
+		cfg.MinRate = 1 << 10
 	}
 	cfg.Domain = strings.ToLower(strings.TrimSuffix(cfg.Domain, "."))
 	h := &handler{
@@ -186,7 +194,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.IdleTimeout > 0 {
 		rc := http.NewResponseController(w)
 		rw.idle = func() { _ = rc.SetWriteDeadline(time.Now().Add(h.cfg.IdleTimeout)) }
-		r.Body = &idleReader{ReadCloser: r.Body, renew: func() { _ = rc.SetReadDeadline(time.Now().Add(h.cfg.IdleTimeout)) }}
+		r.Body = &idleReader{ReadCloser: r.Body, renew: func() { _ = rc.SetReadDeadline(time.Now().Add(h.cfg.IdleTimeout)) },
+			window: h.cfg.IdleTimeout, minBytes: int64(float64(max(h.cfg.MinRate, 0)) * h.cfg.IdleTimeout.Seconds()), rate: h.cfg.MinRate, start: time.Now()}
 		// One more idle period for what net/http writes after the handler
 		// (its final flush, which on a stalled client must fail rather than
 		// block for ever); the next request's writes renew it again.
@@ -345,11 +354,26 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 type idleReader struct {
 	io.ReadCloser
 	renew func()
+	// The rate check: at least minBytes in every window.
+	window   time.Duration
+	minBytes int64
+	rate     int64     // bytes a second, for the message
+	start    time.Time // of the current window
+	n        int64     // bytes read in it
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
 	r.renew()
-	return r.ReadCloser.Read(p)
+	n, err := r.ReadCloser.Read(p)
+	r.n += int64(n)
+	if now := time.Now(); r.minBytes > 0 && err == nil && now.Sub(r.start) >= r.window {
+		if r.n < r.minBytes {
+			return n, ErrRequestTimeout.WithMessagef("The client sent %d bytes of the body in %v, slower than the %d bytes a second the server requires.",
+				r.n, now.Sub(r.start).Round(time.Millisecond), r.rate)
+		}
+		r.start, r.n = now, 0
+	}
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the connection.
