@@ -54,11 +54,20 @@ type ScrubReport struct {
 	// LeakedBytes: container bytes no referenced chunk uses, which the
 	// cleaner reclaims (not a fault: deletes and crashed writes leave it).
 	LeakedBytes int64
-	// DamagedManifests lists manifests that name missing chunks.
+	// DamagedManifests lists manifests that name missing chunks: chunks
+	// the index lacks, and chunks whose only copy is a bad record.
 	DamagedManifests []ManifestID
+	missing          map[ChunkID]bool // chunks whose local record is bad or gone
 	Repaired         bool
 	// Problems describes the first faults found.
 	Problems []string
+}
+
+func (r *ScrubReport) noteMissing(id ChunkID) {
+	if r.missing == nil {
+		r.missing = map[ChunkID]bool{}
+	}
+	r.missing[id] = true
 }
 
 // OK reports whether the scrub found no fault (leaked space is not one).
@@ -192,6 +201,7 @@ func (s *Store) scrubContainer(id uint64, rep *ScrubReport) ([]found, error) {
 		for _, lr := range rows {
 			if liveAt[lr.offset] {
 				rep.MissingChunks++
+				rep.noteMissing(lr.id)
 			}
 		}
 		rep.problem("container %d: %v", id, err)
@@ -246,6 +256,7 @@ func (s *Store) scrubContainer(id uint64, rep *ScrubReport) ([]found, error) {
 		if got, ok := good[lr.offset]; !ok || got != lr.id {
 			if liveAt[lr.offset] {
 				rep.MissingChunks++
+				rep.noteMissing(lr.id)
 				rep.problem("chunk %s: no valid record at container %d offset %d", lr.id, id, lr.offset)
 			}
 		}
@@ -302,6 +313,13 @@ func (s *Store) scrubManifests(ctx context.Context, rep *ScrubReport) (map[Chunk
 		}
 		if local {
 			rc.local++
+		}
+		if rep.missing[id] && !damaged[mid] {
+			// Its local record is bad: lost unless a tier holds it.
+			if e, ok, err := t.entry(id); err == nil && (!ok || len(e.remotes) == 0) {
+				rep.problem("manifest %d names chunk %s, whose only copy is damaged", mid, id)
+				damaged[mid] = true
+			}
 		}
 		if t.index.Get(id[:]) == nil {
 			rep.DanglingRefs++

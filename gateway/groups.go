@@ -1,11 +1,16 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/cairn-backup/cairn/chunkstore"
 )
@@ -137,4 +142,82 @@ func nameGroup(tx *chunkstore.Tx, name string) error {
 		return nil
 	}
 	return sys.Put(keyGroupName, []byte(name))
+}
+
+// RegisteredGroups reads, offline (with cairn serve stopped: meta.db is the
+// data directory's lock), the storage groups meta.db knows, by name: where
+// each one's directory is. Tools that work on every group (scrub) use it,
+// so that a group not named on their command line is not skipped.
+func RegisteredGroups(dataDir string) (map[string]string, error) {
+	path := filepath.Join(dataDir, "meta.db")
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, inUseError(fmt.Sprintf("data directory %s is in use by a running cairn: stop it first", dataDir))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("gateway: open %s: %w", path, err)
+	}
+	defer db.Close()
+	out := map[string]string{}
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktGroups)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var r groupRow
+			if err := decode(v, &r); err != nil {
+				return err
+			}
+			out[string(k)] = r.Dir
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DamagedObject is a version whose data a scrub found damaged.
+type DamagedObject struct {
+	Bucket, Key, VersionID string
+}
+
+// DamagedObjects names, offline, the versions of a group's store whose
+// manifests are among ids: what an admin must back up again.
+func DamagedObjects(s *chunkstore.Store, ids []chunkstore.ManifestID) ([]DamagedObject, error) {
+	want := map[chunkstore.ManifestID]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var out []DamagedObject
+	err := s.View(func(tx *chunkstore.Tx) error {
+		root := tx.Bucket().Bucket(bktBuckets)
+		if root == nil {
+			return nil
+		}
+		return root.ForEachBucket(func(name []byte) error {
+			k, err := openBkt(tx, string(name))
+			if err != nil {
+				return err
+			}
+			return k.ver.ForEach(func(ck, v []byte) error {
+				var rec versionRecord
+				if err := decode(v, &rec); err != nil {
+					return err
+				}
+				if rec.DeleteMarker || !want[rec.Manifest] {
+					return nil
+				}
+				key, _, err := splitComposite(ck)
+				if err != nil {
+					return err
+				}
+				out = append(out, DamagedObject{Bucket: string(name), Key: key, VersionID: rec.ID})
+				return nil
+			})
+		})
+	})
+	return out, err
 }

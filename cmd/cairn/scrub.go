@@ -55,6 +55,20 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	cfg := gateway.DefaultConfig(*data)
 	cfg.Groups = groups
 	dirs := cfg.GroupDirs()
+	// Every group the data directory knows, not only those named here: a
+	// group left out would be reported "ok" unread.
+	known, err := gateway.RegisteredGroups(*data)
+	if errors.Is(err, gateway.ErrInUse) {
+		return fmt.Errorf("%w: stop cairn serve before scrubbing", err)
+	}
+	if err != nil {
+		return err
+	}
+	for name, dir := range known {
+		if _, ok := dirs[name]; !ok {
+			dirs[name] = dir
+		}
+	}
 	names := make([]string, 0, len(dirs))
 	for name := range dirs {
 		names = append(names, name)
@@ -71,8 +85,13 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *readData {
 		return errors.New("--read-data goes with --tier NAME")
 	}
-	faults := 0
+	faults, lost := 0, 0
 	for _, name := range names {
+		if _, err := os.Stat(dirs[name]); err != nil {
+			faults++
+			fmt.Fprintf(stdout, "group %s: FAULTS\n  its directory %s: %v\n", name, dirs[name], err)
+			continue
+		}
 		s, err := chunkstore.Open(ctx, chunkstore.DefaultConfig(dirs[name]))
 		if errors.Is(err, chunkstore.ErrLocked) {
 			return fmt.Errorf("group %s: %w: stop cairn serve before scrubbing", name, err)
@@ -92,19 +111,30 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if tty {
 			fmt.Fprint(stderr, "\r\033[K")
 		}
+		var damaged []gateway.DamagedObject
+		if err == nil && len(rep.DamagedManifests) > 0 {
+			damaged, err = gateway.DamagedObjects(s, rep.DamagedManifests)
+		}
 		s.Close()
 		if err != nil {
 			return fmt.Errorf("group %s: %w", name, err)
 		}
 		status := "ok"
-		if !rep.OK() {
+		if !rep.OK() || len(damaged) > 0 {
 			status = "FAULTS"
 			faults++
 		}
 		fmt.Fprintf(stdout, "group %s: %s in %s\n  %s\n", name, status, time.Since(start).Round(time.Millisecond),
 			strings.ReplaceAll(rep.String(), "\n", "\n  "))
+		for _, d := range damaged {
+			lost++
+			fmt.Fprintf(stdout, "  damaged: bucket %s key %q version %s: back it up again\n", d.Bucket, d.Key, d.VersionID)
+		}
 	}
-	if faults > 0 && !*repair {
+	switch {
+	case lost > 0:
+		return fmt.Errorf("%d object versions are damaged (named above): their data cannot be read whole; back them up again", lost)
+	case faults > 0 && !*repair:
 		return fmt.Errorf("%d storage group(s) have faults; see above (--repair rebuilds the index from the container files)", faults)
 	}
 	return nil
