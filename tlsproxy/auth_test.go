@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 )
 
 // runToError runs c until it returns (bounded by liveness).
@@ -339,4 +341,43 @@ func TestRevokeCutsLiveTunnel(t *testing.T) {
 	case <-time.After(liveness):
 		t.Fatal("the revoked client kept running")
 	}
+}
+
+// TestHandshakeFloodShed: handshakes from one source beyond the rate are
+// closed before they cost a signature, the log says so about once a second
+// rather than once a connection, and a client gets through once the flood
+// stops.
+func TestHandshakeFloodShed(t *testing.T) {
+	be := startBackend(t)
+	srv, saddr, srec := runServer(t, be.addr, func(c *ServerConfig) { c.HandshakeRate, c.HandshakeBurst = 5, 5 })
+	shed := 0
+	for range 100 {
+		conn, err := tls.Dial("tcp", saddr, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			shed++ // closed before the server said a word
+			continue
+		}
+		conn.Close()
+	}
+	if shed < 80 {
+		t.Fatalf("only %d of 100 handshakes in a burst were shed", shed)
+	}
+	srec.mu.Lock()
+	lines := 0
+	for _, r := range *srec.records {
+		if strings.HasPrefix(r, "handshakes over the rate limit") || strings.HasPrefix(r, "client refused") || strings.HasPrefix(r, "TLS handshake failed") {
+			lines++
+		}
+	}
+	srec.mu.Unlock()
+	if lines > 10 {
+		t.Fatalf("%d log lines for one flood", lines)
+	}
+	time.Sleep(time.Second) // the bucket refills
+	_, caddr, _ := runClient(t, saddr, srv.CAFingerprint(), nil)
+	var progress atomic.Int64
+	if err := upload(t.Context(), httpVia(caddr), 3, 1<<20, &progress); err != nil {
+		t.Fatalf("a client after the flood: %v", err)
+	}
+	t.Logf("%d of 100 shed, %d log lines", shed, lines)
 }

@@ -59,7 +59,13 @@ type ServerConfig struct {
 	// Keepalive is the ping interval on idle links; a link silent for
 	// three intervals is dead. Default 5s.
 	Keepalive time.Duration
-	Logger    *slog.Logger
+	// HandshakeRate and HandshakeBurst bound the TLS handshakes one source
+	// address may start: HandshakeRate a second, HandshakeBurst at once
+	// (defaults 10 and 40: a client reconnecting 16 links passes). The
+	// excess is closed before it costs a signature. A negative rate
+	// disables the bound.
+	HandshakeRate, HandshakeBurst int
+	Logger                        *slog.Logger
 }
 
 // DefaultServerConfig returns a ServerConfig with every default filled in;
@@ -70,6 +76,9 @@ func DefaultServerConfig() ServerConfig {
 		OutageLimit: DefaultOutageLimit,
 		CacheBytes:  DefaultCacheBytes,
 		Keepalive:   DefaultKeepalive,
+
+		HandshakeRate:  10,
+		HandshakeBurst: 40,
 	}
 }
 
@@ -86,6 +95,12 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.Keepalive == 0 {
 		c.Keepalive = d.Keepalive
+	}
+	if c.HandshakeRate == 0 {
+		c.HandshakeRate = d.HandshakeRate
+	}
+	if c.HandshakeBurst == 0 {
+		c.HandshakeBurst = max(d.HandshakeBurst, c.HandshakeRate)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

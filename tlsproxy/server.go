@@ -31,6 +31,8 @@ type Server struct {
 	pool    *bufPool
 	stats   counters
 	linkIDs atomic.Uint64
+	shakes  *handshakeLimiter
+	logs    *logLimiter // for what strangers can make the server say
 	mu      struct {
 		sync.Mutex
 		sessions map[sessionID]*session
@@ -45,7 +47,8 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, pool: newBufPool()}
+	s := &Server{cfg: cfg, log: cfg.Logger, pool: newBufPool(),
+		shakes: newHandshakeLimiter(cfg.HandshakeRate, cfg.HandshakeBurst), logs: newLogLimiter(time.Second)}
 	s.mu.sessions = make(map[sessionID]*session)
 	for _, t := range cfg.AllowedTargets {
 		c, _ := canonicalTarget(t) // validated
@@ -204,6 +207,13 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			continue
 		}
+		if !s.shakes.allow(raw.RemoteAddr(), time.Now()) {
+			s.stats.refused.Add(1)
+			s.logs.log(s.log, slog.LevelWarn, "handshakes over the rate limit: connection closed", "peer", raw.RemoteAddr().String(),
+				"limit_per_second", s.cfg.HandshakeRate)
+			raw.Close()
+			continue
+		}
 		wg.Go(func() { s.serveConn(ctx, raw) })
 	}
 	s.mu.Lock()
@@ -233,11 +243,11 @@ func (s *Server) serveConn(ctx context.Context, raw net.Conn) {
 		var op *net.OpError
 		if errors.As(err, &op) || errors.Is(err, io.EOF) || ctx.Err() != nil {
 			// The network, or the client (which did not trust us), ended it.
-			s.log.Info("TLS handshake failed", "peer", peer, "err", err)
+			s.logs.log(s.log, slog.LevelInfo, "TLS handshake failed", "peer", peer, "err", err)
 			return
 		}
 		s.stats.refused.Add(1)
-		s.log.Warn("client refused", "peer", peer, "reason", err.Error())
+		s.logs.log(s.log, slog.LevelWarn, "client refused", "peer", peer, "reason", err.Error())
 		return
 	}
 	cs := tc.ConnectionState()

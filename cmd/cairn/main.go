@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -94,6 +95,23 @@ func env(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// applyEnv gives every flag of fs an environment variable: prefix and
+// the flag's name in upper case with '-' as '_' (--secure-keepalive of
+// serve is CAIRN_SECURE_KEEPALIVE). Set ones become the flags' values
+// before the command line is parsed, so the command line wins.
+func applyEnv(fs *flag.FlagSet, prefix string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := prefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := os.Getenv(name); v != "" && err == nil {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, serr)
+			}
+		}
+	})
+	return err
 }
 
 // parseFlags parses args, mapping flag's errors to errUsage (flag printed them).

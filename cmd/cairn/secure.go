@@ -36,11 +36,11 @@ type secureOptions struct {
 }
 
 func addSecureFlags(fs *flag.FlagSet, o *secureOptions) {
-	fs.StringVar(&o.listen, "secure-listen", env("CAIRN_SECURE_LISTEN", tlsproxy.DefaultListen), `address for secure connect (TLS tunnels from "cairn connect"); "off" disables it (CAIRN_SECURE_LISTEN)`)
+	fs.StringVar(&o.listen, "secure-listen", env("CAIRN_SECURE_LISTEN", ""), `address for secure connect (TLS tunnels from "cairn connect"); default: the host --listen names, port 9443; "off" disables it (CAIRN_SECURE_LISTEN)`)
 	fs.StringVar(&o.cert, "tls-cert", env("CAIRN_TLS_CERT", ""), "your own secure connect server certificate (PEM); default: one made with Cairn's own CA (CAIRN_TLS_CERT)")
 	fs.StringVar(&o.key, "tls-key", env("CAIRN_TLS_KEY", ""), "the key of --tls-cert (CAIRN_TLS_KEY)")
-	fs.DurationVar(&o.keepalive, "secure-keepalive", tlsproxy.DefaultKeepalive, "keepalive interval; a link silent for 3 intervals is taken as dead")
-	fs.DurationVar(&o.outage, "secure-outage-limit", tlsproxy.DefaultOutageLimit, "how long tunnelled connections are kept open through a WAN outage")
+	fs.DurationVar(&o.keepalive, "secure-keepalive", tlsproxy.DefaultKeepalive, "keepalive interval; a link silent for 3 intervals is taken as dead (CAIRN_SECURE_KEEPALIVE)")
+	fs.DurationVar(&o.outage, "secure-outage-limit", tlsproxy.DefaultOutageLimit, "how long tunnelled connections are kept open through a WAN outage (CAIRN_SECURE_OUTAGE_LIMIT)")
 }
 
 // secureServer is secure connect running beside the gateway.
@@ -58,6 +58,9 @@ func startSecure(ctx context.Context, o secureOptions, data, s3addr string, stdo
 	}
 	if (o.cert == "") != (o.key == "") {
 		return nil, errors.New("secure connect: give both --tls-cert and --tls-key, or neither")
+	}
+	if o.listen == "" {
+		o.listen = secureListenFor(s3addr)
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
@@ -91,6 +94,17 @@ func startSecure(ctx context.Context, o secureOptions, data, s3addr string, stdo
 	return s, nil
 }
 
+// secureListenFor is secure connect's default address: the S3 address's
+// host (loopback when S3 listens on loopback, so that secure connect is not
+// open to the network when S3 is not), port 9443.
+func secureListenFor(s3addr string) string {
+	host, _, err := net.SplitHostPort(s3addr)
+	if err != nil {
+		return tlsproxy.DefaultListen
+	}
+	return net.JoinHostPort(host, "9443")
+}
+
 // loopbackAddr turns a listen address with no host (":9000", "0.0.0.0:9000")
 // into one to dial on this machine.
 func loopbackAddr(addr string) string {
@@ -113,7 +127,9 @@ func adminWithSecure(next http.Handler, s *secureServer, root string) http.Handl
 			return
 		}
 		if key, _ := s3api.AccessKey(r.Context()); key != root {
-			http.Error(w, "only the root access key may use the admin API", http.StatusForbidden)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			json.NewEncoder(w).Encode(map[string]string{"error": "the admin API is for the root access key only", "code": "AccessDenied"})
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -127,28 +143,43 @@ const connectUsage = `Usage:
 Listens locally (--listen, default 127.0.0.1:9100: not 9000, so that it can run
 beside a cairn serve on one machine) for the backup tool's plain S3
 connections and carries them to a cairn server over secure connect: TLS,
-resumed across WAN outages without losing a byte.
+resumed across WAN outages without losing a byte. Every flag can also be set
+as CAIRN_CONNECT_<FLAG>: --outage-limit as CAIRN_CONNECT_OUTAGE_LIMIT.
 `
 
-// connect runs the client side of secure connect until ctx ends.
-func connect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// connectFlags makes cairn connect's flag set; every flag also reads
+// CAIRN_CONNECT_<FLAG> (applyEnv).
+func connectFlags(stderr io.Writer) (*flag.FlagSet, *tlsproxy.ClientConfig, *string, error) {
 	cfg := tlsproxy.DefaultClientConfig()
 	fs := flag.NewFlagSet("cairn connect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, connectUsage); fs.PrintDefaults() }
-	fs.StringVar(&cfg.Server, "server", env("CAIRN_CONNECT_SERVER", ""), "the server's secure connect address, HOST:9443 (CAIRN_CONNECT_SERVER)")
-	fs.StringVar(&cfg.Listen, "listen", env("CAIRN_CONNECT_LISTEN", cfg.Listen), "local address for the backup tool; port 0 picks one (CAIRN_CONNECT_LISTEN)")
-	fs.StringVar(&cfg.Credential, "credential", env("CAIRN_CONNECT_CREDENTIAL", ""), "client credential file from 'cairn admin secure-connect issue' (CAIRN_CONNECT_CREDENTIAL)")
+	fs.StringVar(&cfg.Server, "server", "", "the server's secure connect address, HOST:9443")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "local address for the backup tool; port 0 picks one")
+	fs.StringVar(&cfg.Credential, "credential", "", "client credential file from 'cairn admin secure-connect issue'")
 	fs.StringVar(&cfg.CAFile, "ca", "", "CA certificate (PEM) to verify the server by")
 	fs.StringVar(&cfg.Fingerprint, "fingerprint", "", "pin the server's certificate: SHA256:... as 'cairn serve' prints it")
 	fs.StringVar(&cfg.Target, "target", "", "host:port the server should forward to (default: its own S3 port)")
 	fs.IntVar(&cfg.Connections, "connections", cfg.Connections, "TLS connections to spread each session over (multiconnect)")
 	fs.DurationVar(&cfg.OutageLimit, "outage-limit", cfg.OutageLimit, "how long local connections are kept open through an outage")
 	fs.DurationVar(&cfg.Keepalive, "keepalive", cfg.Keepalive, "keepalive interval; a link silent for 3 intervals is taken as dead")
-	logLevel := fs.String("log-level", env("CAIRN_LOG_LEVEL", "info"), "debug, info, warn or error")
+	logLevel := fs.String("log-level", env("CAIRN_LOG_LEVEL", "info"), "debug, info, warn or error (also CAIRN_LOG_LEVEL)")
+	if err := applyEnv(fs, "CAIRN_CONNECT_"); err != nil {
+		return nil, nil, nil, err
+	}
+	return fs, &cfg, logLevel, nil
+}
+
+// connect runs the client side of secure connect until ctx ends.
+func connect(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgp, logLevel, err := connectFlags(stderr)
+	if err != nil {
+		return err
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	cfg := *cfgp
 	if cfg.Server == "" || cfg.Credential == "" {
 		fmt.Fprintln(stderr, "cairn connect: --server and --credential are required")
 		return errUsage

@@ -256,3 +256,46 @@ func TestConnectDefaultListenIsNotServes(t *testing.T) {
 		t.Fatalf("cairn serve and cairn connect both listen on %s by default", serve)
 	}
 }
+
+// TestEveryFlagHasAnEnvironmentVariable: flags that had none now read
+// CAIRN_<FLAG> (serve) and CAIRN_CONNECT_<FLAG> (connect); the command
+// line still wins.
+func TestEveryFlagHasAnEnvironmentVariable(t *testing.T) {
+	t.Setenv("CAIRN_SECURE_KEEPALIVE", "7s")
+	t.Setenv("CAIRN_SECURE_OUTAGE_LIMIT", "3m0s")
+	t.Setenv("CAIRN_CONNECT_CONNECTIONS", "3")
+	t.Setenv("CAIRN_CONNECT_FINGERPRINT", "SHA256:00")
+	fs, _, err := serveFlags(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"secure-keepalive": "7s", "secure-outage-limit": "3m0s"} {
+		if got := fs.Lookup(name).Value.String(); got != want {
+			t.Errorf("serve --%s from the environment: %s, want %s", name, got, want)
+		}
+	}
+	cfs, cfg, _, err := connectFlags(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Connections != 3 || cfg.Fingerprint != "SHA256:00" {
+		t.Errorf("connect from the environment: %d connections, fingerprint %q", cfg.Connections, cfg.Fingerprint)
+	}
+	if err := cfs.Parse([]string{"--connections", "5"}); err != nil || cfg.Connections != 5 {
+		t.Errorf("the command line does not win: %d, %v", cfg.Connections, err)
+	}
+	t.Setenv("CAIRN_CONNECT_CONNECTIONS", "many")
+	if _, _, _, err := connectFlags(io.Discard); err == nil || !strings.Contains(err.Error(), "CAIRN_CONNECT_CONNECTIONS") {
+		t.Errorf("a bad variable: %v", err)
+	}
+}
+
+// TestSecureListenFollowsS3: secure connect listens where S3 does (on
+// loopback when S3 does), port 9443, unless --secure-listen says.
+func TestSecureListenFollowsS3(t *testing.T) {
+	for s3, want := range map[string]string{"127.0.0.1:9000": "127.0.0.1:9443", "0.0.0.0:9000": "0.0.0.0:9443", ":9000": ":9443", "[::1]:9000": "[::1]:9443"} {
+		if got := secureListenFor(s3); got != want {
+			t.Errorf("S3 on %s: secure connect on %s, want %s", s3, got, want)
+		}
+	}
+}

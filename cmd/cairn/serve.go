@@ -66,6 +66,11 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
+	// The flags not read from their variable above (--secure-keepalive as
+	// CAIRN_SECURE_KEEPALIVE, and the rest).
+	if err := applyEnv(fs, "CAIRN_"); err != nil {
+		return nil, nil, err
+	}
 	return fs, o, nil
 }
 
