@@ -3,8 +3,12 @@ GO ?= go
 
 .PHONY: build test test-short race fuzz bench help
 
+# VERSION is what cairn version prints: the git description of the
+# checkout (the binary also carries Go's VCS stamp when it is built with it).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
 build: ## build the cairn binary into ./cairn
-	$(GO) build -o cairn ./cmd/cairn
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o cairn ./cmd/cairn
 
 test: ## install the real S3 clients the tests drive, then run every test
 	./scripts/test.sh

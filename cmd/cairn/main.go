@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 )
@@ -48,6 +49,43 @@ func main() {
 	os.Exit(code)
 }
 
+// versionString is the version set at build time, else the module's
+// version and the VCS revision Go recorded in the binary.
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	v := bi.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "dev"
+	}
+	var rev, dirty, when string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+modified"
+			}
+		case "vcs.time":
+			when = s.Value
+		}
+	}
+	if rev != "" {
+		v += " (" + rev[:min(12, len(rev))] + dirty
+		if when != "" {
+			v += ", " + when
+		}
+		v += ")"
+	}
+	return v + " " + bi.GoVersion
+}
+
 // errUsage marks errors whose message (flag's own) was already printed.
 var errUsage = errors.New("usage")
 
@@ -70,8 +108,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "bench":
 		err = benchCmd(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "cairn", version)
+		fmt.Fprintln(stdout, "cairn", versionString())
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[1] != "help" {
+			// cairn help serve is cairn serve --help.
+			return run(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 	default:
 		fmt.Fprintf(stderr, "cairn: unknown command %q\n\n%s", args[0], usage)

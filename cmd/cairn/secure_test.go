@@ -299,3 +299,16 @@ func TestSecureListenFollowsS3(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpAndVersion: cairn help COMMAND is COMMAND's help; cairn version
+// says more than "dev" when Go recorded the build.
+func TestHelpAndVersion(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := run(t.Context(), []string{"help", "serve"}, &out, &errs); code != 0 || !strings.Contains(out.String()+errs.String(), "-secure-keepalive") {
+		t.Fatalf("cairn help serve: exit %d\n%s%s", code, &out, &errs)
+	}
+	out.Reset()
+	if code := run(t.Context(), []string{"version"}, &out, &errs); code != 0 || !strings.HasPrefix(out.String(), "cairn ") || !strings.Contains(out.String(), "go1.") {
+		t.Fatalf("cairn version: exit %d, %q", code, out.String())
+	}
+}
