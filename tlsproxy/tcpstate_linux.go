@@ -13,6 +13,13 @@ import (
 // reset leaves it CLOSE, an orderly close from the peer CLOSE_WAIT (or
 // later states of an orderly close).
 func resetByPeer(c net.Conn) bool {
+	for { // through wrappers (a connection limiter's) to the socket
+		u, ok := c.(interface{ Unwrap() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.Unwrap()
+	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return false

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -109,13 +110,18 @@ type server struct {
 
 // startServe starts `cairn serve --data dir --listen 127.0.0.1:0` and waits
 // for DATA/serve.addr. The process is killed at cleanup if still running.
+// serveWrapper, if set, runs before cairn (prlimit, for one).
+var serveWrapper []string
+
 func startServe(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
 	os.Remove(filepath.Join(dir, serveAddrFile))
 	s := &server{t: t, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	// Secure connect is off unless a test turns it on (a later flag wins):
 	// servers running side by side would contend for its port.
-	s.cmd = exec.Command(cairnBin, append([]string{"serve", "--data", dir, "--listen", "127.0.0.1:0", "--secure-listen", "off"}, args...)...)
+	argv := append([]string{cairnBin, "serve", "--data", dir, "--listen", "127.0.0.1:0", "--secure-listen", "off"}, args...)
+	argv = append(append([]string(nil), serveWrapper...), argv...)
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Env = cleanEnv()
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, s.stderr
 	if err := s.cmd.Start(); err != nil {
@@ -527,5 +533,47 @@ func TestAdminFindsServerAndSaysWhy(t *testing.T) {
 	_, errOut, code := cairn(t, nil, "admin", "stats", "--data", dir)
 	if code != 1 || !strings.Contains(errOut, "is not running") {
 		t.Fatalf("admin stats with the server gone: exit %d, %s", code, errOut)
+	}
+}
+
+// TestServeSurvivesConnectionFlood: 3,000 half-sent requests from one
+// address, three times the server's descriptors, do not lock it: an S3
+// client and an admin command from the same address are served during the
+// flood.
+func TestServeSurvivesConnectionFlood(t *testing.T) {
+	needBinary(t)
+	if _, err := exec.LookPath("prlimit"); err != nil {
+		t.Skip("needs prlimit (util-linux) to give the server a small descriptor limit")
+	}
+	dir := t.TempDir()
+	// 1,024 descriptors: the flood is three times that.
+	serveWrapper = []string{"prlimit", "--nofile=1024:1024", "--"}
+	s := startServe(t, dir)
+	serveWrapper = nil
+	var flood []net.Conn
+	defer func() {
+		for _, c := range flood {
+			c.Close()
+		}
+	}()
+	for range 3000 {
+		c, err := net.Dial("tcp", s.addr)
+		if err != nil {
+			continue // shed before the dial returned
+		}
+		c.Write([]byte("PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"))
+		flood = append(flood, c)
+	}
+	// Answered now, not once the flood's requests time out (30 s).
+	once := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url()), UsePathStyle: true,
+		Credentials: readCreds(t, dir), RetryMaxAttempts: 1})
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := once.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("during-flood")}); err != nil {
+		t.Fatalf("an S3 request during the flood: %v", err)
+	}
+	o := adminOptions{data: dir, region: "us-east-1"}
+	if _, err := o.call(ctx, http.MethodGet, gateway.AdminStatsPath); err != nil {
+		t.Fatalf("admin stats during the flood: %v", err)
 	}
 }

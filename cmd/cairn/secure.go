@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cairn-backup/cairn/cmd/cairn/internal/connlimit"
 	"github.com/cairn-backup/cairn/s3api"
 	"github.com/cairn-backup/cairn/tlsproxy"
 )
@@ -62,10 +63,13 @@ func startSecure(ctx context.Context, o secureOptions, data, s3addr string, stdo
 	if o.listen == "" {
 		o.listen = secureListenFor(s3addr)
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	rawLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return nil, fmt.Errorf("secure connect: %w (--secure-listen off disables it)", err)
 	}
+	// A tunnel holds at most 16 links; a source beyond its share is
+	// refused (handshakes are rate-limited besides, in tlsproxy).
+	ln := connlimit.Wrap(rawLn, connlimit.Limits{Total: 4096, PerHost: 256})
 	srv, err := tlsproxy.NewServer(tlsproxy.ServerConfig{
 		Listener:       ln,
 		Dir:            filepath.Join(data, secureDir),

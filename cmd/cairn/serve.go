@@ -13,8 +13,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/cairn-backup/cairn/cmd/cairn/internal/connlimit"
 	"github.com/cairn-backup/cairn/gateway"
 	"github.com/cairn-backup/cairn/s3api"
 )
@@ -30,6 +32,25 @@ type serveOptions struct {
 	grace                                  time.Duration
 	secure                                 secureOptions
 	lifecycle                              lifecycleOptions
+	maxConns, maxConnsPerHost              int
+}
+
+// connLimits are the S3 port's connection bounds: as given, else 8192 in
+// all, kept 256 descriptors under the process's limit (for the stores'
+// files, the secure connect port, the tiers), and 1024 per client address
+// or half the total when that is less.
+func connLimits(total, perHost int) connlimit.Limits {
+	if total <= 0 {
+		total = 8192
+		var rl syscall.Rlimit
+		if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil && rl.Cur < uint64(total)+256 {
+			total = max(int(rl.Cur)-256, 64)
+		}
+	}
+	if perHost <= 0 {
+		perHost = min(1024, max(total/2, 1))
+	}
+	return connlimit.Limits{Total: total, PerHost: perHost, Evict: true}
 }
 
 // lifecycleOptions are the lifecycle scanner's settings.
@@ -63,6 +84,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 		return nil, nil, err
 	}
 	addSecureFlags(fs, &o.secure)
+	fs.IntVar(&o.maxConns, "max-connections", 0, "S3 connections open at once; beyond it, idle ones give way or new ones are closed; 0: 8192, or less to fit the descriptor limit (CAIRN_MAX_CONNECTIONS)")
+	fs.IntVar(&o.maxConnsPerHost, "max-connections-per-host", 0, "S3 connections open at once from one client address; 0: 1024, or half the total if less (CAIRN_MAX_CONNECTIONS_PER_HOST)")
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
@@ -167,10 +190,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.listen)
+	rawLn, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return err
 	}
+	// Go raises the descriptor limit to its hard limit at start; these
+	// bounds keep a flood from one client within it (connlimit).
+	lim := connLimits(o.maxConns, o.maxConnsPerHost)
+	ln := connlimit.Wrap(rawLn, lim)
 	defer ln.Close()
 	addr := ln.Addr().String()
 	sctx, stopSecure := context.WithCancel(ctx)
@@ -226,6 +253,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// What the limits need to know: a connection serving a request
+		// is not one to give way to a new one.
+		ConnState: func(c net.Conn, st http.ConnState) {
+			switch st {
+			case http.StateActive:
+				ln.Active(c)
+			case http.StateIdle:
+				ln.Idle(c)
+			}
+		},
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
