@@ -191,6 +191,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// request refused unread would leave net/http draining a body the
 	// client never sends, the error unsent.
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	in := &countingReader{ReadCloser: r.Body}
+	r.Body = in
 	if h.cfg.IdleTimeout > 0 {
 		rc := http.NewResponseController(w)
 		rw.idle = func() { _ = rc.SetWriteDeadline(time.Now().Add(h.cfg.IdleTimeout)) }
@@ -234,7 +236,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("bucket", st.bucket),
 		slog.String("key", st.key),
 		slog.Int("status", status),
-		slog.Int64("bytes", rw.bytes),
+		slog.Int64("bytes_in", in.n),
+		slog.Int64("bytes_out", rw.bytes),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("req_id", st.id),
 	}
@@ -351,6 +354,18 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 
 // idleReader renews the connection's read deadline before each read of a
 // request body.
+// countingReader counts the request body's bytes, for the access log.
+type countingReader struct {
+	io.ReadCloser
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 type idleReader struct {
 	io.ReadCloser
 	renew func()

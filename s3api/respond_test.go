@@ -125,10 +125,16 @@ func TestAccessLog(t *testing.T) {
 	if len(lines) != 1 {
 		t.Fatalf("%d lines:\n%s", len(lines), logs.buf.String())
 	}
-	for _, want := range []string{"level=INFO", "method=GET", "bucket=bkt", "key=dir/k", "status=200", "bytes=5", "duration=", "req_id=" + resp.Header.Get("x-amz-request-id")} {
+	for _, want := range []string{"level=INFO", "method=GET", "bucket=bkt", "key=dir/k", "status=200", "bytes_in=0", "bytes_out=5", "duration=", "req_id=" + resp.Header.Get("x-amz-request-id")} {
 		if !strings.Contains(lines[0], want) {
 			t.Errorf("log line lacks %s: %s", want, lines[0])
 		}
+	}
+	// A PUT's body counts in.
+	logs.buf.Reset()
+	e.do("PUT", "/bkt/up", []byte("1234567"), nil)
+	if l := logs.lines(); len(l) != 1 || !strings.Contains(l[0], "bytes_in=7") {
+		t.Errorf("a PUT of 7 bytes logs: %v", l)
 	}
 	logs.buf.Reset()
 	e.do("GET", "/bkt/missing", nil, nil)

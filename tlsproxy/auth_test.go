@@ -381,3 +381,19 @@ func TestHandshakeFloodShed(t *testing.T) {
 	}
 	t.Logf("%d of 100 shed, %d log lines", shed, lines)
 }
+
+// TestFreshMulticonnectNoReconnects: a new tunnel of 4 connections reports
+// no reconnect: a slot's first link is not one.
+func TestFreshMulticonnectNoReconnects(t *testing.T) {
+	be := startBackend(t)
+	srv, saddr, _ := runServer(t, be.addr, nil)
+	c, caddr, _ := runClient(t, saddr, srv.CAFingerprint(), func(c *ClientConfig) { c.Connections = 4 })
+	var progress atomic.Int64
+	if err := upload(t.Context(), httpVia(caddr), 4, 4<<20, &progress); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "4 links", func() bool { return srv.Stats().Links == 4 })
+	if st := c.Stats(); st.Reconnects != 0 {
+		t.Fatalf("a fresh 4-connection tunnel reports %d reconnects", st.Reconnects)
+	}
+}

@@ -275,14 +275,21 @@ func (c *Client) connect(ctx context.Context, sess *session, slot uint8) (*link,
 	w, _ := decodeWelcome(p)
 	if !established {
 		sess.establish(w.session, w.secret, w.cache)
+		sess.attached(slot)
 		c.log.Info("session opened", "session", w.session, "server", c.cfg.Server, "slot", slot,
 			"tls", tls.VersionName(tc.ConnectionState().Version))
 	} else {
 		if w.session != id {
 			return fail(fmt.Errorf("%w: welcome for another session", ErrProtocol))
 		}
-		c.stats.reconnects.Add(1)
-		c.log.Info("session resumed", "session", id, "slot", slot, "counter", hel.counter)
+		if sess.attached(slot) {
+			// The slot's link came back; a slot's first link joining the
+			// session (multiconnect) is not a reconnect.
+			c.stats.reconnects.Add(1)
+			c.log.Info("session resumed", "session", id, "slot", slot, "counter", hel.counter)
+		} else {
+			c.log.Debug("link joined", "session", id, "slot", slot)
+		}
 	}
 	if err := sess.out.ack(w.ack); err != nil {
 		return fail(err)

@@ -72,7 +72,19 @@ type session struct {
 		err         error
 		downTimer   *time.Timer
 		downEpoch   uint64
+		slots       uint32 // bit n: slot n has been attached (client)
 	}
+}
+
+// attached records that slot has a link and says whether it had one
+// before: only a slot's second attach and later are reconnects.
+func (s *session) attached(slot uint8) (before bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	bit := uint32(1) << (slot % 32)
+	before = s.mu.slots&bit != 0
+	s.mu.slots |= bit
+	return before
 }
 
 func newSession(ctx context.Context, r role, p sessionParams, log *slog.Logger, pool *bufPool, stats *counters) *session {
