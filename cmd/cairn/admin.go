@@ -267,7 +267,7 @@ func printStats(w io.Writer, st gateway.Stats) error {
 	fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
 	fmt.Fprintln(tw, "BUCKET\tGROUP\tOBJECTS\tLOGICAL\tVERSIONS\tALL VERSIONS\t")
 	for _, b := range st.Buckets {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t\n", b.Name, b.Group, b.Objects, bytesIEC(b.LogicalBytes), b.Versions, bytesIEC(b.VersionBytes))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t\n", shortName(b.Name), shortName(b.Group), b.Objects, bytesIEC(b.LogicalBytes), b.Versions, bytesIEC(b.VersionBytes))
 	}
 	if len(st.Tiers) > 0 {
 		fmt.Fprintln(tw, "\t\t\t\t\t\t\t")
@@ -277,6 +277,15 @@ func printStats(w io.Writer, st gateway.Stats) error {
 		}
 	}
 	return tw.Flush()
+}
+
+// shortName keeps a table column narrow: a name past 32 characters keeps
+// its start and end around "..." (--json has it whole).
+func shortName(s string) string {
+	if len(s) <= 32 {
+		return s
+	}
+	return s[:16] + "..." + s[len(s)-13:]
 }
 
 // bytesIEC formats n bytes in binary units.

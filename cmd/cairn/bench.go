@@ -122,13 +122,26 @@ func benchRun(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.StatsDir, "stats-dir", "", "the server's data directory, to report stored bytes when it has no Cairn admin API")
 	fs.StringVar(&o.JSON, "json", "", "also write every figure to this JSON file")
 	fs.BoolVar(&o.Keep, "keep", false, "keep what the run wrote")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	// Flags may come before, between and after the workload names, as in
+	// "run put --bytes 1GiB get".
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
 		}
-		return errUsage
+		rest := fs.Args()
+		i := 0
+		for i < len(rest) && !strings.HasPrefix(rest[i], "-") {
+			i++
+		}
+		o.Workloads = append(o.Workloads, rest[:i]...)
+		if i == len(rest) {
+			break
+		}
+		args = rest[i:]
 	}
-	o.Workloads = fs.Args()
 	for _, w := range o.Workloads {
 		if !strings.Contains(" "+strings.Join(bench.Workloads(), " ")+" ", " "+w+" ") {
 			fmt.Fprintf(stderr, "cairn bench run: unknown workload %q; want some of %s\n", w, strings.Join(bench.Workloads(), ", "))

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/cairn-backup/cairn/gateway"
 	"github.com/cairn-backup/cairn/tlsproxy"
 	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 )
@@ -310,5 +311,33 @@ func TestHelpAndVersion(t *testing.T) {
 	out.Reset()
 	if code := run(t.Context(), []string{"version"}, &out, &errs); code != 0 || !strings.HasPrefix(out.String(), "cairn ") || !strings.Contains(out.String(), "go1.") {
 		t.Fatalf("cairn version: exit %d, %q", code, out.String())
+	}
+}
+
+// TestBenchFlagsAfterWorkloads: bench run takes flags after the workload
+// names, as "run put --bytes 1MiB get".
+func TestBenchFlagsAfterWorkloads(t *testing.T) {
+	t.Setenv("CAIRN_ENDPOINT", "")
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	var out, errs bytes.Buffer
+	run(t.Context(), []string{"bench", "run", "put", "--bytes", "1MiB", "get"}, &out, &errs)
+	if strings.Contains(errs.String(), "unknown workload") || !strings.Contains(errs.String(), "--endpoint, --access-key and --secret-key are required") {
+		t.Fatalf("bench run put --bytes 1MiB get: %s", &errs)
+	}
+}
+
+// TestStatsTableLongNames: a 63-character bucket name does not widen the
+// stats table past a terminal.
+func TestStatsTableLongNames(t *testing.T) {
+	var out bytes.Buffer
+	long := strings.Repeat("backup-", 9)
+	st := gateway.Stats{Buckets: []gateway.BucketStats{{Name: long, Group: "default"}}}
+	if err := printStats(&out, st); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if len(l) > 100 {
+			t.Fatalf("a line of %d characters:\n%s", len(l), out.String())
+		}
 	}
 }
