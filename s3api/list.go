@@ -41,7 +41,7 @@ func listQuery(q url.Values, maxName string) (enc func(string) string, max int, 
 func encodingType(q url.Values) (func(string) string, error) {
 	switch q.Get("encoding-type") {
 	case "":
-		return func(s string) string { return s }, nil
+		return xmlSafe, nil
 	case "url":
 		return urlEncode, nil
 	}

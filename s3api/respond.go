@@ -5,7 +5,9 @@ import (
 	"encoding/xml"
 	"errors"
 	"net/http"
+	"regexp"
 	"strconv"
+	"strings"
 )
 
 // s3NS is the namespace of every S3 response document.
@@ -21,12 +23,55 @@ func (h *handler) writeXML(w http.ResponseWriter, r *http.Request, status int, v
 		h.writeError(w, r, err)
 		return
 	}
+	if bytes.ContainsRune(buf.Bytes(), xmlRefOpen) {
+		buf = *bytes.NewBuffer(xmlRefs.ReplaceAll(buf.Bytes(), []byte("&#x$1;")))
+	}
 	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
 	}
+}
+
+// Keys may hold characters XML 1.0 cannot carry (C0 controls but TAB, LF
+// and CR). encoding/xml would write them as U+FFFD, so that "a\x01" and
+// "a\x02" would list alike; AWS writes them as character references
+// ("&#x1;"), exact though not XML 1.0, and so does Cairn: xmlSafe marks
+// such a character in a key, and writeXML turns the mark into the
+// reference once encoding/xml has escaped the rest. (With
+// encoding-type=url keys are percent-encoded instead, as S3 advises.)
+const (
+	xmlRefOpen  = '\uE000'
+	xmlRefClose = '\uE001'
+)
+
+var xmlRefs = regexp.MustCompile("\uE000([0-9a-f]+)\uE001")
+
+// xmlSafe marks the characters of s that XML 1.0 cannot carry (and the
+// marks themselves, should a key hold them) for writeXML.
+func xmlSafe(s string) string {
+	i := strings.IndexFunc(s, needsRef)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for _, r := range s[i:] {
+		if needsRef(r) {
+			b.WriteRune(xmlRefOpen)
+			b.WriteString(strconv.FormatInt(int64(r), 16))
+			b.WriteRune(xmlRefClose)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func needsRef(r rune) bool {
+	valid := r == 0x9 || r == 0xA || r == 0xD || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE002 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
+	return !valid
 }
 
 // errorDoc is the S3 error document. Details carries the extra elements some
