@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -156,8 +157,44 @@ func applyEnv(fs *flag.FlagSet, prefix string) error {
 	return err
 }
 
+// usageHeaders are the texts commands print above their flags.
+var usageHeaders sync.Map // *flag.FlagSet -> string
+
+// setUsage gives fs a text to print above its flags in its help.
+func setUsage(fs *flag.FlagSet, header string) { usageHeaders.Store(fs, header) }
+
+// printFlags lists fs's flags as the README writes them, --name.
+func printFlags(fs *flag.FlagSet) {
+	w := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		fmt.Fprintln(w, line)
+		fmt.Fprint(w, "    \t", strings.ReplaceAll(usage, "\n", "\n    \t"))
+		switch {
+		case f.DefValue == "" || f.DefValue == "false" || f.DefValue == "0" || f.DefValue == "[]":
+		case name == "string":
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		default:
+			fmt.Fprintf(w, " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+}
+
 // parseFlags parses args, mapping flag's errors to errUsage (flag printed them).
 func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.Usage = func() {
+		if h, ok := usageHeaders.Load(fs); ok {
+			fmt.Fprint(fs.Output(), h.(string))
+		} else {
+			fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		}
+		printFlags(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

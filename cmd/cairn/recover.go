@@ -32,7 +32,7 @@ again on the same directory.
 func recoverCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cairn recover", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, recoverUsage); fs.PrintDefaults() }
+	setUsage(fs, recoverUsage)
 	data := fs.String("data", "", "the new data directory: empty, or a recovery cut short")
 	tierFile := fs.String("tier-config", "", "the tier's configuration and credentials (JSON)")
 	passFile := fs.String("passphrase-file", "", "the escrow's passphrase")

@@ -37,7 +37,7 @@ pack and checks each record's CRC. It names each damaged or missing object.
 func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("cairn admin scrub", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, scrubUsage); fs.PrintDefaults() }
+	setUsage(fs, scrubUsage)
 	data := fs.String("data", env("CAIRN_DATA", "./cairn-data"), "the server's data directory (CAIRN_DATA)")
 	repair := fs.Bool("repair", false, "rebuild each group's index from its container files after the checks")
 	tier := fs.String("tier", "", "check this tier's packs and catalog instead of the groups")

@@ -157,7 +157,7 @@ func connectFlags(stderr io.Writer) (*flag.FlagSet, *tlsproxy.ClientConfig, *str
 	cfg := tlsproxy.DefaultClientConfig()
 	fs := flag.NewFlagSet("cairn connect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, connectUsage); fs.PrintDefaults() }
+	setUsage(fs, connectUsage)
 	fs.StringVar(&cfg.Server, "server", "", "the server's secure connect address, HOST:9443")
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "local address for the backup tool; port 0 picks one")
 	fs.StringVar(&cfg.Credential, "credential", "", "client credential file from 'cairn admin secure-connect issue'")

@@ -305,8 +305,9 @@ func TestSecureListenFollowsS3(t *testing.T) {
 // says more than "dev" when Go recorded the build.
 func TestHelpAndVersion(t *testing.T) {
 	var out, errs bytes.Buffer
-	if code := run(t.Context(), []string{"help", "serve"}, &out, &errs); code != 0 || !strings.Contains(out.String()+errs.String(), "-secure-keepalive") {
-		t.Fatalf("cairn help serve: exit %d\n%s%s", code, &out, &errs)
+	if code := run(t.Context(), []string{"help", "serve"}, &out, &errs); code != 0 || !strings.Contains(out.String()+errs.String(), "  --secure-keepalive duration") ||
+		strings.Contains(out.String()+errs.String(), "\n  -data") {
+		t.Fatalf("cairn help serve (flags written --flag, as the README does): exit %d\n%s%s", code, &out, &errs)
 	}
 	out.Reset()
 	if code := run(t.Context(), []string{"version"}, &out, &errs); code != 0 || !strings.HasPrefix(out.String(), "cairn ") || !strings.Contains(out.String(), "go1.") {
