@@ -133,6 +133,11 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 		case errors.Is(err, errResurrected), errors.Is(err, ErrCorrupt):
 			s.log.Warn("cleaner left a container for later", "container", c.id, "err", err)
 			rep.Skipped++
+		case isNoSpace(err):
+			// Say what it would take: the live records must be copied
+			// before the container's space comes back.
+			return rep, fmt.Errorf("compact container %d: the disk is full: moving its %d bytes of live records needs that much free, and %d bytes are (the reserve is spent); delete more data, or give the storage group more space: %w",
+				c.id, c.live, max(s.freeBytes(), 0), err)
 		case err != nil:
 			return rep, fmt.Errorf("compact container %d: %w", c.id, err)
 		default:

@@ -257,3 +257,51 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallDiskReserveFits: on a disk smaller than the configured reserve
+// (64 MiB by default), the store still keeps one, sized to the disk, and
+// after the disk fills, deleting half and cleaning frees the space.
+func TestSmallDiskReserveFits(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root; CI runs as root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	cfg := testConfig(t)
+	cfg.Dir = mnt
+	cfg.Compression = CompressNone
+	cfg.ReserveBytes = DefaultConfig(mnt).ReserveBytes
+	s := openStore(t, cfg)
+	fi, err := os.Stat(filepath.Join(mnt, reserveName))
+	if err != nil || fi.Size() != 16<<20/32 {
+		t.Fatalf("the reserve on a 16 MiB disk: %v, %v; want %d bytes", fi, err, 16<<20/32)
+	}
+	var ms []Manifest
+	for i := range 100 {
+		w := s.NewWriter(t.Context())
+		_, err := w.Write(randomData(uint64(300+i), 1<<20))
+		var m Manifest
+		if err == nil {
+			m, err = w.Commit(t.Context())
+		}
+		if err != nil {
+			w.Abort()
+			break
+		}
+		ms = append(ms, m)
+	}
+	for i, m := range ms {
+		if i%2 == 0 {
+			if err := s.Release(t.Context(), m.ID); err != nil {
+				t.Fatalf("release on a full disk: %v", err)
+			}
+		}
+	}
+	if _, err := s.Clean(t.Context(), CleanOptions{Threshold: 1e-9}); err != nil {
+		t.Fatalf("clean on a full small disk after deleting half: %v", err)
+	}
+	put(t, s, randomData(999, 1<<20))
+}

@@ -21,11 +21,12 @@ func (s *Store) reservePath() string { return filepath.Join(s.cfg.Dir, reserveNa
 // makeReserve (re)creates the reserve file; failing to is only logged, as
 // the store works without it.
 func (s *Store) makeReserve() {
-	if s.cfg.ReserveBytes <= 0 {
+	size := s.reserveSize()
+	if size <= 0 {
 		return
 	}
 	path := s.reservePath()
-	if fi, err := os.Stat(path); err == nil && fi.Size() == s.cfg.ReserveBytes {
+	if fi, err := os.Stat(path); err == nil && fi.Size() == size {
 		return
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -35,7 +36,7 @@ func (s *Store) makeReserve() {
 	}
 	// Real blocks, not a sparse file: the point is to hold the space.
 	zero := make([]byte, 64<<10)
-	for n := s.cfg.ReserveBytes; n > 0; n -= int64(len(zero)) {
+	for n := size; n > 0; n -= int64(len(zero)) {
 		if _, err = f.Write(zero[:min(n, int64(len(zero)))]); err != nil {
 			break
 		}
@@ -48,6 +49,27 @@ func (s *Store) makeReserve() {
 		os.Remove(path)
 		s.log.Warn("cannot make the space reserve", "err", err)
 	}
+}
+
+// reserveSize is Config.ReserveBytes, or a 32nd of the volume when that is
+// less: on a small disk a reserve the size of a large one could never be
+// made, and the store would have none.
+func (s *Store) reserveSize() int64 {
+	size := s.cfg.ReserveBytes
+	var st syscall.Statfs_t
+	if size > 0 && syscall.Statfs(s.cfg.Dir, &st) == nil {
+		size = min(size, int64(st.Blocks)*int64(st.Bsize)/32)
+	}
+	return size
+}
+
+// freeBytes is what the store's volume has free for it, or -1 unknown.
+func (s *Store) freeBytes() int64 {
+	var st syscall.Statfs_t
+	if syscall.Statfs(s.cfg.Dir, &st) != nil {
+		return -1
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
 }
 
 // spendReserve removes the reserve; it reports whether there was one.
