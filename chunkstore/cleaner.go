@@ -30,6 +30,10 @@ type CleanProgress struct {
 type CleanReport struct {
 	Candidates    int   // containers at or above the threshold
 	Compacted     int   // containers removed (their live chunks copied forward)
+	// Punched counts containers whose dead records were given back in
+	// place (a disk too full to copy): they are compacted once there is
+	// room.
+	Punched int
 	Skipped       int   // candidates left for the next run (see the log)
 	ChunksDropped int64 // unreferenced chunks removed from the index
 	// LocalCopiesDropped counts local copies of chunks that only moved
@@ -40,8 +44,8 @@ type CleanReport struct {
 }
 
 func (r CleanReport) String() string {
-	return fmt.Sprintf("compacted %d of %d containers, dropped %d chunks and %d local copies of tiered chunks, moved %d bytes, reclaimed %d bytes (%d skipped)",
-		r.Compacted, r.Candidates, r.ChunksDropped, r.LocalCopiesDropped, r.BytesMoved, r.BytesReclaimed, r.Skipped)
+	return fmt.Sprintf("compacted %d of %d containers (%d freed in place), dropped %d chunks and %d local copies of tiered chunks, moved %d bytes, reclaimed %d bytes (%d skipped)",
+		r.Compacted, r.Candidates, r.Punched, r.ChunksDropped, r.LocalCopiesDropped, r.BytesMoved, r.BytesReclaimed, r.Skipped)
 }
 
 // errResurrected: a writer referenced a chunk of the container again while
@@ -134,10 +138,19 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 			s.log.Warn("cleaner left a container for later", "container", c.id, "err", err)
 			rep.Skipped++
 		case isNoSpace(err):
-			// Say what it would take: the live records must be copied
-			// before the container's space comes back.
-			return rep, fmt.Errorf("compact container %d: the disk is full: moving its %d bytes of live records needs that much free, and %d bytes are (the reserve is spent); delete more data, or give the storage group more space: %w",
-				c.id, c.live, max(s.freeBytes(), 0), err)
+			// No room to copy the live records forward: give the dead
+			// ones' space back where they lie.
+			pd, freed, perr := s.punchDead(c.id)
+			if perr != nil {
+				// Say what it would take: the live records must be
+				// copied before the container's space comes back.
+				return rep, fmt.Errorf("compact container %d: the disk is full: moving its %d bytes of live records needs that much free, and %d bytes are (the reserve is spent), and freeing its dead records in place failed (%v); delete more data, or give the storage group more space: %w",
+					c.id, c.live, max(s.freeBytes(), 0), perr, err)
+			}
+			s.log.Warn("disk full: freed a container's dead records in place; it is compacted once there is room", "container", c.id, "freed", freed)
+			rep.Punched++
+			rep.ChunksDropped += pd
+			rep.BytesReclaimed += freed
 		case err != nil:
 			return rep, fmt.Errorf("compact container %d: %w", c.id, err)
 		default:

@@ -1,0 +1,83 @@
+package chunkstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// A disk too full to copy a container's live records forward (compact)
+// still gets its dead records' space back: punchDead drops the index rows
+// of the container's unreferenced chunks, then punches holes over their
+// records (fallocate PUNCH_HOLE: the file keeps its length, the blocks go
+// back to the filesystem). Nothing is copied, so nothing needs room; the
+// container stays, its live records where they were, and a later clean
+// compacts it once there is space. Chunks that moved manifests still
+// reference keep their local copy: a reader may be on it.
+
+// errNoPunch: the filesystem cannot punch holes.
+var errNoPunch = errors.New("the filesystem cannot punch holes in files")
+
+// punchDead frees the records of container id that no manifest needs and
+// returns the bytes it gave back.
+func (s *Store) punchDead(id uint64) (dropped, freed int64, err error) {
+	type span struct{ off, n int64 }
+	var spans []span
+	s.gate.Lock()
+	err = s.update(func(t *txn) error {
+		prefix := u64key(id)
+		var recs []locRec
+		c := t.locs.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			recs = append(recs, locRec{int64(binary.BigEndian.Uint64(k[8:])), ChunkID(v)})
+		}
+		for _, lr := range recs {
+			e, ok, err := t.entry(lr.id)
+			if err != nil {
+				return err
+			}
+			if !ok || !e.local || e.container != id || e.offset != lr.offset {
+				return fmt.Errorf("locs row %d/%d names chunk %s, which is elsewhere: %w", id, lr.offset, lr.id, ErrCorrupt)
+			}
+			if e.refs != 0 {
+				continue
+			}
+			old := e
+			if err := t.set(lr.id, &old, nil); err != nil {
+				return err
+			}
+			spans = append(spans, span{lr.offset, e.size})
+			dropped++
+		}
+		return nil
+	})
+	s.gate.Unlock()
+	if err != nil || len(spans) == 0 {
+		return 0, 0, err
+	}
+	// No index row names these records now, so no reader or writer will
+	// touch them: their blocks can go.
+	f, err := os.OpenFile(filepath.Join(s.ctrDir, containerName(id)), os.O_WRONLY, 0)
+	if err != nil {
+		return dropped, 0, err
+	}
+	defer f.Close()
+	sort.Slice(spans, func(i, j int) bool { return spans[i].off < spans[j].off })
+	for i := 0; i < len(spans); {
+		j, end := i+1, spans[i].off+spans[i].n
+		for j < len(spans) && spans[j].off == end { // merge neighbours
+			end += spans[j].n
+			j++
+		}
+		if err := punchHole(f, spans[i].off, end-spans[i].off); err != nil {
+			return dropped, freed, fmt.Errorf("container %d: %w", id, err)
+		}
+		freed += end - spans[i].off
+		i = j
+	}
+	return dropped, freed, nil
+}
