@@ -28,12 +28,12 @@ type CleanProgress struct {
 
 // CleanReport is what a cleaner run did.
 type CleanReport struct {
-	Candidates    int   // containers at or above the threshold
-	Compacted     int   // containers removed (their live chunks copied forward)
+	Candidates int // containers at or above the threshold
+	Compacted  int // containers removed (their live chunks copied forward)
 	// Punched counts containers whose dead records were given back in
 	// place (a disk too full to copy): they are compacted once there is
 	// room.
-	Punched int
+	Punched       int
 	Skipped       int   // candidates left for the next run (see the log)
 	ChunksDropped int64 // unreferenced chunks removed from the index
 	// LocalCopiesDropped counts local copies of chunks that only moved
