@@ -175,6 +175,30 @@ type locRec struct {
 	id     ChunkID
 }
 
+// eachLocal calls fn for every record of container id the index places
+// there, with its chunk's entry, in offset order; fn may change entries.
+func (t *txn) eachLocal(id uint64, fn func(locRec, entry) error) error {
+	prefix := u64key(id)
+	var recs []locRec
+	c := t.locs.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		recs = append(recs, locRec{int64(binary.BigEndian.Uint64(k[8:])), ChunkID(v)})
+	}
+	for _, lr := range recs {
+		e, ok, err := t.entry(lr.id)
+		if err != nil {
+			return err
+		}
+		if !ok || !e.local || e.container != id || e.offset != lr.offset {
+			return fmt.Errorf("locs row %d/%d names chunk %s, which is elsewhere: %w", id, lr.offset, lr.id, ErrCorrupt)
+		}
+		if err := fn(lr, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // compact copies container id's live records into the container output
 // gives, switches the index over and removes the file.
 func (s *Store) compact(ctx context.Context, id uint64, output func() (*openContainer, error)) (dropped, released, moved int64, err error) {
@@ -264,20 +288,8 @@ func (s *Store) compact(ctx context.Context, id uint64, output func() (*openCont
 	// transaction.
 	s.gate.Lock()
 	err = s.update(func(t *txn) error {
-		prefix := u64key(id)
-		var recs []locRec
-		c := t.locs.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			recs = append(recs, locRec{int64(binary.BigEndian.Uint64(k[8:])), ChunkID(v)})
-		}
-		for _, lr := range recs {
-			e, ok, err := t.entry(lr.id)
-			if err != nil {
-				return err
-			}
-			if !ok || !e.local || e.container != id || e.offset != lr.offset {
-				return fmt.Errorf("locs row %d/%d names chunk %s, which is elsewhere: %w", id, lr.offset, lr.id, ErrCorrupt)
-			}
+		err := t.eachLocal(id, func(lr locRec, e entry) error {
+			var err error
 			old := e
 			switch off, copied := newOff[lr.id]; {
 			case copied:
@@ -294,9 +306,10 @@ func (s *Store) compact(ctx context.Context, id uint64, output func() (*openCont
 				err = t.set(lr.id, &old, &e)
 				released++
 			}
-			if err != nil {
-				return err
-			}
+			return err
+		})
+		if err != nil {
+			return err
 		}
 		if len(newOff) > 0 {
 			t.contDelta(out.id).committed = out.length()

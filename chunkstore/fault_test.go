@@ -189,36 +189,13 @@ func TestRepairRebuildsIndex(t *testing.T) {
 // and deleting plus cleaning frees the space for new writes. Needs root (to
 // mount); CI runs as root.
 func TestDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root; CI runs as root")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
-
+	mnt := smallDisk(t, "12m")
 	cfg := testConfig(t)
 	cfg.Dir = mnt
 	cfg.Compression = CompressNone
 	cfg.ReserveBytes = 1 << 20
 	s := openStore(t, cfg)
-	var ms []Manifest
-	var full error
-	for i := range 100 {
-		w := s.NewWriter(t.Context())
-		_, err := w.Write(randomData(uint64(60+i), 1<<20))
-		var m Manifest
-		if err == nil {
-			m, err = w.Commit(t.Context())
-		}
-		if err != nil {
-			w.Abort()
-			full = err
-			break
-		}
-		ms = append(ms, m)
-	}
+	ms, full := fillDisk(t, s, 60, 1<<20)
 	if !errors.Is(full, syscall.ENOSPC) {
 		t.Fatalf("filling the disk ended with %v, want ENOSPC", full)
 	}
@@ -262,14 +239,7 @@ func TestDiskFull(t *testing.T) {
 // (64 MiB by default), the store still keeps one, sized to the disk, and
 // after the disk fills, deleting half and cleaning frees the space.
 func TestSmallDiskReserveFits(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root; CI runs as root")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mnt := smallDisk(t, "16m")
 	cfg := testConfig(t)
 	cfg.Dir = mnt
 	cfg.Compression = CompressNone
@@ -279,20 +249,7 @@ func TestSmallDiskReserveFits(t *testing.T) {
 	if err != nil || fi.Size() != 16<<20/32 {
 		t.Fatalf("the reserve on a 16 MiB disk: %v, %v; want %d bytes", fi, err, 16<<20/32)
 	}
-	var ms []Manifest
-	for i := range 100 {
-		w := s.NewWriter(t.Context())
-		_, err := w.Write(randomData(uint64(300+i), 1<<20))
-		var m Manifest
-		if err == nil {
-			m, err = w.Commit(t.Context())
-		}
-		if err != nil {
-			w.Abort()
-			break
-		}
-		ms = append(ms, m)
-	}
+	ms, _ := fillDisk(t, s, 300, 1<<20)
 	for i, m := range ms {
 		if i%2 == 0 {
 			if err := s.Release(t.Context(), m.ID); err != nil {
@@ -313,34 +270,14 @@ func TestSmallDiskReserveFits(t *testing.T) {
 // object left reads back, and the store scrubs clean. A later clean, with
 // room, compacts.
 func TestFullDiskCleanFreesInPlace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root; CI runs as root")
-	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mnt := smallDisk(t, "24m")
 	cfg := testConfig(t)
 	cfg.Dir = mnt
 	cfg.Compression = CompressNone
 	cfg.ContainerSize = 64 << 20 // one container: no compaction fits beside it
 	cfg.ReserveBytes = 0
 	s := openStore(t, cfg)
-	var ms []Manifest
-	for i := range 100 {
-		w := s.NewWriter(t.Context())
-		_, err := w.Write(randomData(uint64(500+i), 512<<10))
-		var m Manifest
-		if err == nil {
-			m, err = w.Commit(t.Context())
-		}
-		if err != nil {
-			w.Abort()
-			break
-		}
-		ms = append(ms, m)
-	}
+	ms, _ := fillDisk(t, s, 500, 512<<10)
 	var kept []int
 	for i, m := range ms {
 		if i%2 == 0 {
@@ -368,4 +305,40 @@ func TestFullDiskCleanFreesInPlace(t *testing.T) {
 		}
 	}
 	// openStore's cleanup scrubs: holes where dead records were are fine.
+}
+
+// smallDisk mounts a tmpfs of size for the test, or skips it without root.
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root; CI runs as root")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	return mnt
+}
+
+// fillDisk writes objects of size bytes (data seed, seed+1, ...) until a
+// write fails, and returns those committed and the failure.
+func fillDisk(t *testing.T, s *Store, seed uint64, size int) ([]Manifest, error) {
+	t.Helper()
+	var ms []Manifest
+	for i := range 1000 {
+		w := s.NewWriter(t.Context())
+		_, err := w.Write(randomData(seed+uint64(i), size))
+		var m Manifest
+		if err == nil {
+			m, err = w.Commit(t.Context())
+		}
+		if err != nil {
+			w.Abort()
+			return ms, err
+		}
+		ms = append(ms, m)
+	}
+	t.Fatal("the disk never filled")
+	return nil, nil
 }

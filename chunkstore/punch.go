@@ -1,8 +1,6 @@
 package chunkstore
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -29,22 +27,9 @@ func (s *Store) punchDead(id uint64) (dropped, freed int64, err error) {
 	var spans []span
 	s.gate.Lock()
 	err = s.update(func(t *txn) error {
-		prefix := u64key(id)
-		var recs []locRec
-		c := t.locs.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			recs = append(recs, locRec{int64(binary.BigEndian.Uint64(k[8:])), ChunkID(v)})
-		}
-		for _, lr := range recs {
-			e, ok, err := t.entry(lr.id)
-			if err != nil {
-				return err
-			}
-			if !ok || !e.local || e.container != id || e.offset != lr.offset {
-				return fmt.Errorf("locs row %d/%d names chunk %s, which is elsewhere: %w", id, lr.offset, lr.id, ErrCorrupt)
-			}
+		return t.eachLocal(id, func(lr locRec, e entry) error {
 			if e.refs != 0 {
-				continue
+				return nil
 			}
 			old := e
 			if err := t.set(lr.id, &old, nil); err != nil {
@@ -52,8 +37,8 @@ func (s *Store) punchDead(id uint64) (dropped, freed int64, err error) {
 			}
 			spans = append(spans, span{lr.offset, e.size})
 			dropped++
-		}
-		return nil
+			return nil
+		})
 	})
 	s.gate.Unlock()
 	if err != nil || len(spans) == 0 {

@@ -59,33 +59,17 @@ func (k *bkt) noteForget(key string, v version) error {
 	if v.rec.Tier != "" && !slices.Contains(tiers, v.rec.Tier) {
 		tiers = append(slices.Clone(tiers), v.rec.Tier)
 	}
-	if len(tiers) == 0 {
-		return nil
-	}
-	fb, err := k.tx.Bucket().CreateBucketIfNotExists(bktForget)
-	if err != nil {
-		return err
-	}
-	for _, tier := range tiers {
-		stamp, err := nextStamp(k.tx)
-		if err != nil {
-			return err
-		}
-		row, err := json.Marshal(forgetRow{Tier: tier, Bucket: k.name, Key: key, Seq: v.seq})
-		if err != nil {
-			return err
-		}
-		if err := fb.Put(newUID(stamp), row); err != nil {
-			return err
-		}
-	}
-	return nil
+	return k.putForgets(tiers, key, v.seq)
 }
 
 // noteBucketForget records, in the transaction that deletes the bucket,
 // that every tier's catalog must forget it (a forget of a bucket a catalog
 // never held costs a record).
-func (k *bkt) noteBucketForget(tiers []string) error {
+func (k *bkt) noteBucketForget(tiers []string) error { return k.putForgets(tiers, "", nil) }
+
+// putForgets writes a forget row per tier: of version seq of key, or with
+// neither, of the bucket.
+func (k *bkt) putForgets(tiers []string, key string, seq []byte) error {
 	if len(tiers) == 0 {
 		return nil
 	}
@@ -98,7 +82,7 @@ func (k *bkt) noteBucketForget(tiers []string) error {
 		if err != nil {
 			return err
 		}
-		row, err := json.Marshal(forgetRow{Tier: tier, Bucket: k.name})
+		row, err := json.Marshal(forgetRow{Tier: tier, Bucket: k.name, Key: key, Seq: seq})
 		if err != nil {
 			return err
 		}
