@@ -136,6 +136,9 @@ type reqState struct {
 	err error
 	// code is the S3 error code answered, "" on success.
 	code string
+	// admin says the request is for the admin API (/_cairn/...), whose
+	// errors are JSON.
+	admin bool
 }
 
 // The access log's code and status for a request whose client went away
@@ -262,6 +265,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 	bucket, key, vhost := h.resolve(r)
 	st.bucket, st.key = bucket, key
+	st.admin = !vhost && (r.URL.Path == "/_cairn" || strings.HasPrefix(r.URL.Path, "/_cairn/"))
 
 	auth, err := h.auth.Authenticate(r)
 	if err != nil {
@@ -270,7 +274,7 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 	}
 	st.auth = auth
 
-	if !vhost && (r.URL.Path == "/_cairn" || strings.HasPrefix(r.URL.Path, "/_cairn/")) {
+	if st.admin {
 		if h.cfg.Admin == nil {
 			h.writeError(w, r, ErrNotImplemented.WithMessage("The admin API is not enabled on this server."))
 			return

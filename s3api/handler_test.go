@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -81,12 +82,21 @@ func TestAdmin(t *testing.T) {
 	gotPath = ""
 	req, _ := http.NewRequest("GET", e.srv.URL+"/_cairn/quota", nil)
 	resp, body := e.send(req)
-	wantStatus(t, resp, body, 403, "AccessDenied")
+	// The admin API's refusals are JSON, like its answers.
+	wantAdminError(t, resp, body, 403, "AccessDenied")
 	if gotPath != "" {
 		t.Fatal("anonymous request reached the admin handler")
 	}
 	// Without an Admin handler the prefix is not implemented.
 	e2 := newEnv(t, newFakeBackend())
 	resp, body = e2.do("GET", "/_cairn/quota", nil, nil)
-	wantStatus(t, resp, body, 501, "NotImplemented")
+	wantAdminError(t, resp, body, 501, "NotImplemented")
+}
+
+func wantAdminError(t *testing.T, resp *http.Response, body []byte, status int, code string) {
+	t.Helper()
+	var e struct{ Error, Code string }
+	if resp.StatusCode != status || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &e) != nil || e.Code != code || e.Error == "" {
+		t.Fatalf("status %d (%s), body %s; want %d and JSON with code %s", resp.StatusCode, resp.Header.Get("Content-Type"), body, status, code)
+	}
 }

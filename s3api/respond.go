@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"net/http"
@@ -121,6 +122,16 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if e.Status == http.StatusNotModified || r.Method == http.MethodHead {
 		hdr.Del("Content-Type")
 		w.WriteHeader(e.Status)
+		return
+	}
+	if st.admin {
+		// The admin API speaks JSON, its refusals (a bad signature, a
+		// disabled API) too, as {"error": ..., "code": ...}.
+		b, _ := json.Marshal(map[string]string{"error": e.Message, "code": e.Code})
+		hdr.Set("Content-Type", "application/json")
+		hdr.Set("Content-Length", strconv.Itoa(len(b)+1))
+		w.WriteHeader(e.Status)
+		_, _ = w.Write(append(b, '\n'))
 		return
 	}
 	doc := errorDoc{
