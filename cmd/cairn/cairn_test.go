@@ -324,7 +324,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	// Not root: refused.
 	_, errs, code = cairn(t, []string{"CAIRN_ROOT_ACCESS_KEY=NOTROOT", "CAIRN_ROOT_SECRET_KEY=whatever1"}, "admin", "stats", "--data", dir)
-	if code != 1 || !strings.Contains(errs, "403") {
+	if code != 1 || !strings.Contains(errs, "access key ID you provided does not exist") {
 		t.Fatalf("admin with unknown key: exit %d: %s", code, errs)
 	}
 	out, errs, code = cairn(t, nil, "admin", "clean", "--endpoint", s.url(), "--data", dir)
