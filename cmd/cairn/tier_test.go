@@ -201,7 +201,13 @@ func TestTierTransitionEndToEnd(t *testing.T) {
 		}
 	}
 
-	// The tier down: a GET fails, and says why; back up, it reads.
+	// The tier down: a GET fails, and says why; back up, it reads. The
+	// server restarts first, so that no range it read before is cached.
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("exit %d\n%s", code, s.stderr)
+	}
+	s = startServe(t, dir, "--lifecycle-day", "1s", "--lifecycle-interval", "0")
+	cl = client(t, s, dir)
 	tierSrv.stop(syscall.SIGKILL)
 	once := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.url()), UsePathStyle: true,
 		Credentials: readCreds(t, dir), RetryMaxAttempts: 1})
