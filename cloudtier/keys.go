@@ -140,12 +140,3 @@ func (k Keys) ChunkMAC(id chunkstore.ChunkID) [32]byte {
 	h.Sum(out[:0])
 	return out
 }
-
-// Fingerprint identifies a master key without revealing it: what a
-// catalog records, so that a wrong key is told apart from damage.
-func (k Keys) Fingerprint() [16]byte {
-	f := derive(k.master[:], nil, "cairn tier key fingerprint")
-	var out [16]byte
-	copy(out[:], f[:])
-	return out
-}

@@ -29,6 +29,7 @@ const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
+  cairn admin scrub --tier NAME [--read-data] [--data DIR]           (with cairn serve stopped)
   cairn admin lifecycle run [BUCKET] | status   [--data DIR] [--endpoint URL] [--json]
   cairn admin policy set BUCKET --tier T --mode copy|move|copy-then-move [--after 30d] [--idle 72h]
                      [--ext .vbk,.vib | --exclude-ext .tmp] [--dir backups/ | --exclude-dir tmp/]
@@ -37,11 +38,13 @@ const adminUsage = `Usage:
   cairn admin tier add NAME --kind s3 --endpoint URL --bucket B [--region R] [--prefix P] --credentials FILE
                      (tier add names the server with --server URL, as --endpoint is the tier's)
   cairn admin tier ls | rm NAME | clean NAME | rotate-key NAME | escrow NAME --passphrase-file F
-  cairn admin secure-connect issue|revoke NAME [--data DIR] [--out FILE]
+  cairn admin secure-connect issue NAME [--data DIR] [--out FILE] [--force] | revoke NAME [--data DIR]
 
 The root credentials come from CAIRN_ROOT_ACCESS_KEY and CAIRN_ROOT_SECRET_KEY,
-else from DIR/credentials.json. The endpoint defaults to the address in
-DIR/serve.addr of a running cairn serve.
+else from DIR/credentials.json, else from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY. The server is --endpoint (CAIRN_ENDPOINT), else the one
+whose address a running cairn serve left in DIR/serve.addr, else
+http://127.0.0.1:9000.
 `
 
 // adminOptions are the admin commands' flags.
