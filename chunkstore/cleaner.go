@@ -70,6 +70,9 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 	if err := s.drainer.wait(ctx); err != nil {
 		return rep, err
 	}
+	// Measured again once done, so that writes refused at the quota see
+	// the space freed (deferred first: it runs after the unlock).
+	defer s.PhysicalBytes()
 	s.cleaning.Lock()
 	defer s.cleaning.Unlock()
 	threshold := s.cfg.CompactThreshold

@@ -216,8 +216,13 @@ func (im *Import) PutRecords(ctx context.Context, recs []Record) error {
 				}
 			}
 			bufs := make([][]byte, len(fresh))
+			var size int64
 			for k, i := range fresh {
 				bufs[k] = recs[i].Data
+				size += int64(len(bufs[k]))
+			}
+			if err := s.admit(size); err != nil {
+				return err
 			}
 			base, err := im.cont.append(bufs...)
 			if err != nil {

@@ -42,6 +42,9 @@ type Config struct {
 	// ReserveBytes of disk are held back so that a full disk can still be
 	// freed by deletes and the cleaner (see reserve.go); 0 disables it.
 	ReserveBytes int64
+	// Quota bounds the store's physical bytes (quota.go); 0 is none.
+	// SetQuota changes it while the store runs.
+	Quota int64
 	// OpenTimeout is how long Open waits for another process's lock.
 	OpenTimeout time.Duration
 	// Remote reads chunks whose only copies are in a tier; nil means the
@@ -82,6 +85,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Dir == "":
 		return errors.New("chunkstore: Dir is empty")
+	case c.Quota < 0:
+		return fmt.Errorf("chunkstore: Quota %d is negative", c.Quota)
 	case c.MaxStreams < 1:
 		return fmt.Errorf("chunkstore: MaxStreams %d: want at least 1", c.MaxStreams)
 	case c.ContainerSize < 1<<20:
@@ -134,6 +139,7 @@ type Store struct {
 
 	leases  *leases
 	drainer *drainer
+	use     usage // physical bytes against the quota (quota.go)
 
 	closed atomic.Bool
 }
@@ -147,6 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, ctrDir: filepath.Join(cfg.Dir, "containers")}
+	s.use.quota.Store(cfg.Quota)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

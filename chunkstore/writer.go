@@ -456,6 +456,13 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 		w.cont = c
 	}
 	cont := w.cont
+	var size int64
+	for _, r := range b.recs {
+		size += int64(len(r))
+	}
+	if err := w.s.admit(size); err != nil {
+		return nil, 0, err
+	}
 	base, err := cont.append(b.recs...)
 	if err != nil {
 		return nil, 0, err

@@ -86,12 +86,7 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 	})
 	mux.HandleFunc("POST "+AdminTiersPath, func(w http.ResponseWriter, r *http.Request) {
 		var c TierConfig
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPolicyJSON))
-		dec.DisallowUnknownFields()
-		err := dec.Decode(&c)
-		if err != nil && !errors.As(err, new(*http.MaxBytesError)) {
-			err = s3api.ErrInvalidArgument.WithMessagef("the tier configuration is not valid JSON: %v", err)
-		}
+		err := decodeAdminJSON(w, r, &c, "the tier configuration")
 		if err == nil {
 			err = g.AddTier(r.Context(), c)
 		}
@@ -119,6 +114,7 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 		name := r.URL.Query().Get("name")
 		g.reply(w, r, map[string]string{"result": "tier " + name + " removed"}, g.RemoveTier(r.Context(), name))
 	})
+	g.groupRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := s3api.AccessKey(r.Context()); !ok || rootAccessKey == "" || key != rootAccessKey {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API is for the root access key only", "code": "AccessDenied"})
@@ -128,7 +124,7 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 		// plain text.
 		if _, pattern := mux.Handler(r); pattern == "" {
 			status, what := http.StatusNotFound, "no admin endpoint is at "+r.URL.Path
-			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+			for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 				probe := r.Clone(r.Context())
 				probe.Method = m
 				if _, p := mux.Handler(probe); p != "" && m != r.Method {
@@ -154,7 +150,11 @@ func (g *Gateway) reply(w http.ResponseWriter, r *http.Request, v any, err error
 		var s3err *s3api.Error
 		var perr *policy.Error
 		var mb *http.MaxBytesError
+		var ae *AdminError
 		switch {
+		case errors.As(err, &ae):
+			writeJSON(w, ae.Status, map[string]string{"error": ae.Message, "code": ae.Code})
+			return
 		case errors.As(err, &s3err):
 			writeJSON(w, s3err.Status, map[string]string{"error": s3err.Message, "code": s3err.Code})
 			return

@@ -14,8 +14,8 @@ import (
 // ListBuckets lists every bucket in name order.
 func (g *Gateway) ListBuckets(ctx context.Context) ([]s3api.BucketInfo, error) {
 	var out []s3api.BucketInfo
-	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
-		err := g.groups[name].store.View(func(tx *chunkstore.Tx) error {
+	for _, gr := range g.groupList() {
+		err := gr.store.View(func(tx *chunkstore.Tx) error {
 			root := tx.Bucket().Bucket(bktBuckets)
 			if root == nil {
 				return nil
@@ -50,7 +50,7 @@ func (g *Gateway) locationGroup(location string) (string, error) {
 	if location == "" || location == g.cfg.Region || location == DefaultGroup {
 		return DefaultGroup, nil
 	}
-	if _, ok := g.groups[location]; ok {
+	if _, err := g.group(location); err == nil {
 		return location, nil
 	}
 	return "", s3api.ErrInvalidLocationConstraint.WithMessagef(

@@ -66,6 +66,20 @@ type Config struct {
 	// (6 hours); cairn admin tier clean runs it now.
 	TierCleanInterval time.Duration
 
+	// MinQuota is the smallest quota a group may be given (DefaultMinQuota:
+	// 100 GiB, as the appliance has it); smaller for small systems and tests.
+	MinQuota int64
+	// CleanInterval is how often the cleaner runs on each group on its own
+	// (24h; 0: only when a group nears its quota or its disk fills, or on
+	// demand). CleanCheck is how often each group's use is looked at for
+	// that (1 minute); CleanPressure is the fraction of the quota or of the
+	// disk at which a group is cleaned (0.9); CleanGap is the least time
+	// between two such runs on one group (5 minutes).
+	CleanInterval time.Duration
+	CleanCheck    time.Duration
+	CleanPressure float64
+	CleanGap      time.Duration
+
 	// recovering runs the gateway for Recover: no mover, no cleaner, no
 	// scanner, so that nothing deletes or moves while it rebuilds.
 	recovering bool
@@ -86,6 +100,8 @@ func DefaultConfig(dataDir string) Config {
 
 		TierCatalogInterval: time.Minute,
 		TierCleanInterval:   6 * time.Hour,
+
+		CleanInterval: 24 * time.Hour,
 	}
 }
 
@@ -102,6 +118,9 @@ func (c Config) Validate() error {
 	}
 	if c.TierCatalogInterval < 0 || c.TierCleanInterval < 0 {
 		return fmt.Errorf("gateway: Config: tier catalog interval %v and clean interval %v must not be negative", c.TierCatalogInterval, c.TierCleanInterval)
+	}
+	if c.MinQuota < 0 || c.CleanInterval < 0 || c.CleanCheck < 0 || c.CleanGap < 0 || c.CleanPressure < 0 || c.CleanPressure > 1 {
+		return fmt.Errorf("gateway: Config: min quota %d, clean interval %v, check %v, gap %v must not be negative, clean pressure %v within [0, 1]", c.MinQuota, c.CleanInterval, c.CleanCheck, c.CleanGap, c.CleanPressure)
 	}
 	if c.LifecycleDay < 0 || c.LifecycleInterval < 0 || c.LifecycleRate < 0 {
 		return fmt.Errorf("gateway: Config: lifecycle day %v, interval %v and rate %d must not be negative", c.LifecycleDay, c.LifecycleInterval, c.LifecycleRate)
@@ -148,6 +167,9 @@ type Gateway struct {
 	db     *bolt.DB // meta.db: the data directory's lock and the group registry
 	groups map[string]*group
 
+	// groupAdmin makes group additions, changes and removals one at a time.
+	groupAdmin sync.Mutex
+
 	// buckets maps each bucket to its group; a bucket's records live in
 	// its group's store. Created and deleted under mu (write), so that two
 	// groups never hold the same name.
@@ -162,6 +184,8 @@ type Gateway struct {
 	// tierNamed says whether a tier of that name exists (tests of rules
 	// without a cloud set a stand-in).
 	tierNamed func(name string) bool
+
+	cleanPaused atomic.Bool // the cleaner's own runs are paused (autoclean.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -224,9 +248,24 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 			return fail(err)
 		}
 	}
+	// The groups: those --group names (their directory made if missing),
+	// and those cairn admin group add registered (their directory must be
+	// there: a missing one is a disk not mounted, never an empty group).
+	rows, err := g.groupRows()
+	if err != nil {
+		return fail(fmt.Errorf("gateway: meta.db: %w", err))
+	}
 	dirs := cfg.GroupDirs()
+	for name, r := range rows {
+		if _, ok := dirs[name]; !ok && r.Added {
+			if err := statDir(r.Dir); err != nil {
+				return fail(missingGroupDir(name, r.Dir))
+			}
+			dirs[name] = r.Dir
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(dirs)) {
-		gr, err := openGroup(ctx, cfg, log, name, dirs[name], g.tiers.reg)
+		gr, err := openGroup(ctx, cfg, log, name, dirs[name], g.tiers.reg, rows[name])
 		if err != nil {
 			return fail(err)
 		}
@@ -242,6 +281,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	}
 	if cfg.recovering {
 		return g, nil
+	}
+	if err := g.loadCleanPaused(); err != nil {
+		return fail(fmt.Errorf("gateway: meta.db: %w", err))
+	}
+	for _, gr := range g.groupList() {
+		g.startAutoClean(gr)
 	}
 	// Every tier's mover runs from the start: forgets left by the last
 	// run go to the catalog even if nothing is transitioned.
@@ -313,6 +358,9 @@ func (g *Gateway) Close() error {
 		if g.tiers != nil {
 			g.closeMovers()
 		}
+		for _, gr := range g.groups {
+			gr.stopAutoClean()
+		}
 		var errs []error
 		for name, gr := range g.groups {
 			if err := gr.store.Close(); err != nil {
@@ -337,9 +385,28 @@ type group struct {
 	dir   string
 	store *chunkstore.Store
 	log   *slog.Logger
+
+	mu  sync.Mutex
+	row groupRow // its settings, as meta.db has them
+
+	clean autoClean // the cleaner's own runs (autoclean.go)
 }
 
-func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir string, remote chunkstore.Remote) (*group, error) {
+// settings is the group's row: performance tier, quota, stream limit.
+func (gr *group) settings() groupRow {
+	gr.mu.Lock()
+	defer gr.mu.Unlock()
+	return gr.row
+}
+
+func (gr *group) setSettings(r groupRow) {
+	gr.mu.Lock()
+	gr.row.Performance, gr.row.Quota, gr.row.Streams = r.Performance, r.Quota, r.Streams
+	gr.mu.Unlock()
+}
+
+// openGroup opens a group's chunk store with the settings of its row.
+func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir string, remote chunkstore.Remote, row groupRow) (*group, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage group %q: %w", name, err)
 	}
@@ -353,6 +420,10 @@ func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir stri
 	if scfg.Remote == nil {
 		scfg.Remote = remote
 	}
+	if row.Streams > 0 {
+		scfg.MaxStreams = row.Streams
+	}
+	scfg.Quota = row.Quota
 	st, err := chunkstore.Open(ctx, scfg)
 	if errors.Is(err, chunkstore.ErrLocked) {
 		return nil, inUseError(fmt.Sprintf("storage group %q directory %s is in use by another cairn", name, dir))
@@ -360,16 +431,30 @@ func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir stri
 	if err != nil {
 		return nil, fmt.Errorf("storage group %q (%s): %w", name, dir, err)
 	}
-	return &group{name: name, dir: dir, store: st, log: log.With("group", name)}, nil
+	return &group{name: name, dir: dir, store: st, log: log.With("group", name), row: row}, nil
 }
 
 // group returns a configured storage group by name.
 func (g *Gateway) group(name string) (*group, error) {
+	g.mu.RLock()
 	gr, ok := g.groups[name]
+	g.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("storage group %q is not configured", name)
 	}
 	return gr, nil
+}
+
+// groupList is every storage group, in name order: a snapshot, as groups
+// come and go while the gateway runs.
+func (g *Gateway) groupList() []*group {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	out := make([]*group, 0, len(g.groups))
+	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
+		out = append(out, g.groups[name])
+	}
+	return out
 }
 
 // bucketGroup resolves the group that holds a bucket, or ErrNoSuchBucket.

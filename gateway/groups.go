@@ -27,6 +27,13 @@ import (
 type groupRow struct {
 	Dir            string `json:"dir"`
 	MayHoldBuckets bool   `json:"buckets"`
+	// Added says cairn admin group add registered the group: it opens at
+	// every start without a --group flag.
+	Added bool `json:"added,omitempty"`
+	// The group's settings (groupadmin.go).
+	Performance bool  `json:"perf,omitempty"`
+	Quota       int64 `json:"quota,omitempty"`
+	Streams     int   `json:"streams,omitempty"`
 }
 
 var keyGroupName = []byte("group")
@@ -52,6 +59,24 @@ func (g *Gateway) putGroupRow(name string, r groupRow) error {
 		return err
 	}
 	return g.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktGroups).Put([]byte(name), v) })
+}
+
+// updateGroupRow changes a group's row in one transaction.
+func (g *Gateway) updateGroupRow(name string, fn func(r *groupRow)) error {
+	return g.db.Update(func(tx *bolt.Tx) error {
+		var r groupRow
+		if v := tx.Bucket(bktGroups).Get([]byte(name)); v != nil {
+			if err := decode(v, &r); err != nil {
+				return err
+			}
+		}
+		fn(&r)
+		v, err := encode(r)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bktGroups).Put([]byte(name), v)
+	})
 }
 
 // loadBuckets checks every group against the registry and reads which
@@ -101,7 +126,9 @@ func (g *Gateway) loadBuckets() error {
 			}
 			g.buckets[b] = gr
 		}
-		if r := (groupRow{Dir: gr.dir, MayHoldBuckets: len(buckets) > 0}); r != rows[name] {
+		r := rows[name]
+		r.Dir, r.MayHoldBuckets = gr.dir, len(buckets) > 0
+		if r != rows[name] {
 			if err := g.putGroupRow(name, r); err != nil {
 				return fmt.Errorf("gateway: meta.db: %w", err)
 			}
@@ -129,7 +156,9 @@ func (g *Gateway) mayHoldBuckets(gr *group) error {
 	if err := gr.store.Update(func(tx *chunkstore.Tx) error { return nameGroup(tx, gr.name) }); err != nil {
 		return err
 	}
-	return g.putGroupRow(gr.name, groupRow{Dir: gr.dir, MayHoldBuckets: true})
+	// Read, changed and written in one transaction: the group's settings
+	// may be changing meanwhile (SetGroup).
+	return g.updateGroupRow(gr.name, func(r *groupRow) { r.Dir, r.MayHoldBuckets = gr.dir, true })
 }
 
 // nameGroup writes the group's name into its store, in tx.

@@ -323,7 +323,7 @@ func (m *mover) appendCatalog(ctx context.Context, jobs []moveJob, now time.Time
 	// bucket deleted and made again reads right.
 	var recs []cloudtier.CatalogRecord
 	forgets := map[*group][][]byte{}
-	for _, gr := range m.g.groups {
+	for _, gr := range m.g.groupList() {
 		fr, rows, err := pendingForgets(gr, m.tier.Name)
 		if err == nil && len(fr) > 0 {
 			var br []cloudtier.CatalogRecord
@@ -369,7 +369,7 @@ type cleanResult struct {
 // clean runs the tier's cleaner over every group.
 func (m *mover) clean(ctx context.Context) (cloudtier.CleanReport, error) {
 	var stores []*chunkstore.Store
-	for _, gr := range m.g.groups {
+	for _, gr := range m.g.groupList() {
 		stores = append(stores, gr.store)
 	}
 	rep, err := cloudtier.Clean(ctx, m.tier, stores, cloudtier.CleanOptions{PackSize: packSize, SpoolDir: m.g.spoolDir(), Deferred: m.dropping})

@@ -125,6 +125,9 @@ func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3a
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
+	if err := g.admitWrite(gr); err != nil {
+		return s3api.PartInfo{}, err
+	}
 	var info s3api.PartInfo
 	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
 		sum, ck := digestOf(in.Digest, own)
@@ -134,7 +137,7 @@ func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3a
 		})
 		return err
 	})
-	return info, mapErr(err)
+	return info, mapErr(g.quotaReached(gr, err))
 }
 
 // recordPart records a part whose manifest tx commits, releasing the part
@@ -186,6 +189,9 @@ func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInp
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
+	if err := g.admitWrite(dst); err != nil {
+		return s3api.PartInfo{}, err
+	}
 	src, err := g.source(ctx, in.SrcBucket, in.SrcKey, in.SrcVersionID, in.SourceCheck)
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
@@ -217,7 +223,7 @@ func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInp
 	_, err = stream(ctx, dst, io.LimitReader(src.r, n), n, true, func(tx *chunkstore.Tx, m chunkstore.Manifest, sum []byte) error {
 		return record(tx, partRecord{Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum)})
 	})
-	return info, mapErr(err)
+	return info, mapErr(g.quotaReached(dst, err))
 }
 
 // CompleteMultipartUpload validates the list, stitches the parts' manifests
@@ -254,6 +260,11 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	}
 	if err != nil {
 		return s3api.ObjectInfo{}, mapErr(err)
+	}
+	// A completion adds no data, but an object: at the quota it is refused
+	// like any write (the parts stay, to complete once there is room).
+	if err := g.admitWrite(gr); err != nil {
+		return s3api.ObjectInfo{}, err
 	}
 	rec, err := assemble(up.rec, chose)
 	if err != nil {

@@ -71,6 +71,9 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	if err := g.admitWrite(gr); err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	var info s3api.ObjectInfo
 	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
 		sum, ck := digestOf(in.Digest, own)
@@ -85,7 +88,7 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch)
 		return err
 	})
-	return info, mapErr(err)
+	return info, mapErr(g.quotaReached(gr, err))
 }
 
 // record makes rec (whose manifest tx commits) a new version of key,
@@ -238,6 +241,9 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	if err := g.admitWrite(dst); err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	rec := versionRecord{
 		Size:     src.v.rec.Size,
 		ETag:     src.v.rec.ETag,
@@ -271,7 +277,7 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 			return record(tx, m)
 		})
 	}
-	return info, mapErr(err)
+	return info, mapErr(g.quotaReached(dst, err))
 }
 
 // copySource is a resolved copy source and a reader that holds its manifest.

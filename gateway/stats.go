@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"sync"
 
 	"github.com/cairn-backup/cairn/chunkstore"
@@ -68,8 +66,8 @@ type BucketStats struct {
 // transaction open for long.
 func (g *Gateway) Stats(ctx context.Context) (Stats, error) {
 	var out Stats
-	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
-		gr := g.groups[name]
+	for _, gr := range g.groupList() {
+		name := gr.name
 		st, err := gr.store.Stats(ctx)
 		if err != nil {
 			return Stats{}, fmt.Errorf("group %s: %w", name, err)
@@ -161,14 +159,15 @@ type GroupClean struct {
 func (g *Gateway) Clean(ctx context.Context) (CleanResult, error) {
 	var out CleanResult
 	defer g.cleanSt.set(CleanStatus{})
-	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
+	for _, gr := range g.groupList() {
+		name := gr.name
 		g.cleanSt.set(CleanStatus{Running: true, Group: name, BytesReclaimed: out.BytesReclaimed})
 		base := out.BytesReclaimed
-		rep, err := g.groups[name].store.Clean(ctx, chunkstore.CleanOptions{Progress: func(p chunkstore.CleanProgress) {
+		rep, err := g.cleanGroup(ctx, gr, func(p chunkstore.CleanProgress) {
 			g.cleanSt.set(CleanStatus{Running: true, Group: name, Done: p.Done, Total: p.Total, BytesReclaimed: base + p.BytesReclaimed})
-		}})
+		})
 		if err != nil {
-			return out, fmt.Errorf("group %s: %w", name, err)
+			return out, err
 		}
 		g.log.Info("cleaned", "group", name, "reclaimed", rep.BytesReclaimed)
 		out.Groups = append(out.Groups, GroupClean{

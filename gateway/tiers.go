@@ -317,9 +317,9 @@ func (g *Gateway) RemoveTier(ctx context.Context, name string) error {
 		m.close()
 		delete(t.movers, name)
 	}
-	for _, gname := range slices.Sorted(maps.Keys(g.groups)) {
+	for _, gr := range g.groupList() {
 		var packs int
-		err := g.groups[gname].store.Packs(ctx, func(p chunkstore.PackInfo) error {
+		err := gr.store.Packs(ctx, func(p chunkstore.PackInfo) error {
 			if p.Tier == name {
 				packs++
 			}
@@ -330,7 +330,7 @@ func (g *Gateway) RemoveTier(ctx context.Context, name string) error {
 		}
 		if packs > 0 {
 			g.moverLocked(name) // the tier stays: so does its mover
-			return s3api.ErrInvalidArgument.WithMessagef("tier %s holds %d packs of group %s: data there would be lost", name, packs, gname)
+			return s3api.ErrInvalidArgument.WithMessagef("tier %s holds %d packs of group %s: data there would be lost", name, packs, gr.name)
 		}
 	}
 	old := t.configs[name]
@@ -402,7 +402,7 @@ func (g *Gateway) Tiers(ctx context.Context) ([]TierStatus, error) {
 	}
 	t.mu.Unlock()
 	for i := range out {
-		for _, gr := range g.groups {
+		for _, gr := range g.groupList() {
 			err := gr.store.Packs(ctx, func(p chunkstore.PackInfo) error {
 				if p.Tier == out[i].Name {
 					out[i].Packs++

@@ -89,8 +89,10 @@ var (
 	// backup tools report a server out of space, not a permission problem
 	// (403) nor a pause to wait out (503).
 	ErrInsufficientStorage = newError("InsufficientStorage", http.StatusInsufficientStorage, "The server's disk is full; delete data and let the cleaner run.")
-	// ErrQuotaExceeded is not an AWS code (AWS has no quotas); Ceph RGW answers the same.
-	ErrQuotaExceeded                = newError("QuotaExceeded", http.StatusForbidden, "The storage group's quota is exhausted; delete data and let the cleaner run.")
+	// ErrQuotaExceeded is a storage group at its quota: not an AWS code (AWS
+	// has no quotas). 507 like a full disk, for the same reasons: Ceph RGW's
+	// 403 QuotaExceeded reads as a permission problem in backup tools.
+	ErrQuotaExceeded                = newError("QuotaExceeded", http.StatusInsufficientStorage, "The storage group's quota is used up; delete data and let the cleaner run.")
 	ErrRequestHeaderSectionTooLarge = newError("RequestHeaderSectionTooLarge", http.StatusBadRequest, "Your request header section exceeds the maximum allowed size.")
 	ErrRequestTimeTooSkewed         = newError("RequestTimeTooSkewed", http.StatusForbidden, "The difference between the request time and the server's time is too large.")
 	ErrServiceUnavailable           = newError("ServiceUnavailable", http.StatusServiceUnavailable, "Please reduce your request rate.")

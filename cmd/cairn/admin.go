@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -28,6 +29,10 @@ import (
 const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
+  cairn admin clean status | pause | resume          (the cleaner's own runs: schedule, quota and disk pressure)
+  cairn admin group add NAME --path DIR [--performance] [--quota SIZE] [--streams N]
+  cairn admin group set NAME [--quota SIZE|none] [--streams N] [--performance[=false]]
+  cairn admin group ls | rm NAME
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
   cairn admin scrub --tier NAME [--read-data] [--data DIR]           (with cairn serve stopped)
   cairn admin lifecycle run [BUCKET] | status   [--data DIR] [--endpoint URL] [--json]
@@ -68,6 +73,12 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 0 && args[0] == "tier" {
 		return adminTier(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "group" {
+		return adminGroup(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 1 && args[0] == "clean" && slices.Contains([]string{"status", "pause", "resume"}, args[1]) {
+		return adminCleanSchedule(ctx, args[1], args[2:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
 		fmt.Fprint(stderr, adminUsage)

@@ -33,6 +33,13 @@ type serveOptions struct {
 	secure                                 secureOptions
 	lifecycle                              lifecycleOptions
 	maxConns, maxConnsPerHost              int
+	clean                                  cleanOptions
+}
+
+// cleanOptions are the quota floor and the cleaner's own schedule.
+type cleanOptions struct {
+	minQuota             int64
+	interval, check, gap time.Duration
 }
 
 // connLimits are the S3 port's connection bounds: as given, else 8192 in
@@ -86,6 +93,11 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	addSecureFlags(fs, &o.secure)
 	fs.IntVar(&o.maxConns, "max-connections", 0, "S3 connections open at once; beyond it, idle ones give way or new ones are closed; 0: 8192, or less to fit the descriptor limit (CAIRN_MAX_CONNECTIONS)")
 	fs.IntVar(&o.maxConnsPerHost, "max-connections-per-host", 0, "S3 connections open at once from one client address; 0: 1024, or half the total if less (CAIRN_MAX_CONNECTIONS_PER_HOST)")
+	o.clean.minQuota = gateway.DefaultMinQuota
+	fs.Var(sizeFlag{&o.clean.minQuota}, "min-quota", "smallest quota a storage group may be given, such as 1GiB for a small system or a test (default 100GiB) (CAIRN_MIN_QUOTA)")
+	fs.DurationVar(&o.clean.interval, "clean-interval", 24*time.Hour, "how often the cleaner runs on each storage group on its own; 0: only when a group nears its quota or its disk fills, or on demand (CAIRN_CLEAN_INTERVAL)")
+	fs.DurationVar(&o.clean.check, "clean-check", time.Minute, "how often each group's use of its quota and disk is looked at (CAIRN_CLEAN_CHECK)")
+	fs.DurationVar(&o.clean.gap, "clean-gap", 5*time.Minute, "least time between two cleaner runs on a group nearing its quota or its disk (CAIRN_CLEAN_GAP)")
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
@@ -168,6 +180,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	gcfg.Logger = log
 	gcfg.LifecycleDay, gcfg.LifecycleInterval, gcfg.LifecycleRate = o.lifecycle.day, o.lifecycle.interval, o.lifecycle.rate
 	gcfg.TierCatalogInterval = o.lifecycle.catalog
+	gcfg.MinQuota = o.clean.minQuota
+	gcfg.CleanInterval, gcfg.CleanCheck, gcfg.CleanGap = o.clean.interval, o.clean.check, o.clean.gap
+	if o.clean.interval < 0 || o.clean.check <= 0 || o.clean.gap <= 0 {
+		return fmt.Errorf("--clean-interval %v, --clean-check %v, --clean-gap %v: want positive durations (the interval may be 0: no schedule)", o.clean.interval, o.clean.check, o.clean.gap)
+	}
 	if o.lifecycle.catalog <= 0 {
 		return fmt.Errorf("--tier-catalog-interval %v: want a positive duration (1m in production)", o.lifecycle.catalog)
 	}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+)
+
+// An admin adds a performance group with a quota while the server runs, a
+// backup fills it: the SDK gets 507 QuotaExceeded naming the group, reads
+// go on, and after deletes the cleaner frees
+// the space on its own and writes resume. The group outlives a restart
+// without --group, and group rm refuses while a bucket uses it.
+func TestGroupQuotaEndToEnd(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	s := startServe(t, dir, "--min-quota", "1MiB", "--clean-check", "100ms", "--clean-gap", "200ms")
+	env := []string{"CAIRN_DATA=" + dir}
+	fast := filepath.Join(t.TempDir(), "ssd")
+
+	out, errs, code := cairn(t, env, "admin", "group", "add", "fast", "--path", fast, "--performance", "--quota", "10", "--streams", "4")
+	if code == 0 || !strings.Contains(errs, "below the minimum of 1 MiB") {
+		t.Fatalf("a quota below the minimum: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = cairn(t, env, "admin", "group", "add", "fast", "--path", fast, "--performance", "--quota", "24MiB", "--streams", "4")
+	if code != 0 || !strings.Contains(out, "storage group fast added: performance tier") || !strings.Contains(out, "quota 24.0 MiB") {
+		t.Fatalf("group add: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = cairn(t, env, "admin", "group", "set", "fast", "--quota", "1TiB0")
+	if code == 0 || !strings.Contains(errs, "--quota") {
+		t.Fatalf("a bad size: exit %d\n%s%s", code, out, errs)
+	}
+
+	ctx := context.Background()
+	c := client(t, s, dir)
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("vms"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: "fast"}}); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("vms")})
+	if err != nil || loc.LocationConstraint != "fast" {
+		t.Fatalf("GetBucketLocation: %v, %v", loc, err)
+	}
+	putObj := func(key string, seed uint64) error {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("vms"), Key: aws.String(key), Body: bytes.NewReader(random(seed, 4<<20))})
+		return err
+	}
+	var keys []string
+	var refused error
+	for i := range 12 {
+		key := "full-" + string(rune('a'+i))
+		if refused = putObj(key, uint64(i)); refused != nil {
+			break
+		}
+		keys = append(keys, key)
+	}
+	var apiErr smithy.APIError
+	var respErr *awshttp.ResponseError
+	if !errors.As(refused, &apiErr) || apiErr.ErrorCode() != "QuotaExceeded" || !strings.Contains(apiErr.ErrorMessage(), `"fast"`) ||
+		!errors.As(refused, &respErr) || respErr.HTTPStatusCode() != http.StatusInsufficientStorage {
+		t.Fatalf("a PUT past the quota: %v", refused)
+	}
+	if len(keys) == 0 {
+		t.Fatal("nothing fitted under a 24 MiB quota")
+	}
+	// Again, now refused before the body is read.
+	if err := putObj("again", 99); !errors.As(err, &apiErr) || apiErr.ErrorCode() != "QuotaExceeded" {
+		t.Fatalf("a PUT at the quota: %v", err)
+	}
+	for i, k := range keys {
+		got, err := getBytes(t, c, "vms", k)
+		if err != nil || !bytes.Equal(got, random(uint64(i), 4<<20)) {
+			t.Fatalf("GET %s at the quota: %v", k, err)
+		}
+	}
+	out, errs, code = cairn(t, env, "admin", "group", "ls")
+	if code != 0 || !strings.Contains(out, "fast (perf)") || !strings.Contains(out, fast) || !strings.Contains(out, "vms") {
+		t.Fatalf("group ls: exit %d\n%s%s", code, out, errs)
+	}
+	for _, k := range keys {
+		if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("vms"), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nobody runs the cleaner: the refusals nudged it, and it runs again
+	// while the group stays near its quota.
+	deadline := time.Now().Add(60 * time.Second)
+	for putObj("after", 100) != nil {
+		if time.Now().After(deadline) {
+			out, _, _ := cairn(t, env, "admin", "clean", "status")
+			t.Fatalf("writes did not resume after deletes:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, errs, code = cairn(t, env, "admin", "clean", "status")
+	if code != 0 || !strings.Contains(out, "runs on its own") || !strings.Contains(out, "quota") {
+		t.Fatalf("clean status: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = cairn(t, env, "admin", "group", "rm", "fast")
+	if code == 0 || !strings.Contains(errs, "holds buckets vms") {
+		t.Fatalf("group rm with a bucket: exit %d\n%s%s", code, out, errs)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+
+	s = startServe(t, dir, "--min-quota", "1MiB")
+	c = client(t, s, dir)
+	if got, err := getBytes(t, c, "vms", "after"); err != nil || !bytes.Equal(got, random(100, 4<<20)) {
+		t.Fatalf("GET after a restart without --group: %v", err)
+	}
+	out, errs, code = cairn(t, env, "admin", "group", "ls", "--json")
+	if code != 0 || !strings.Contains(out, `"performance": true`) || !strings.Contains(out, `"quota": 25165824`) || !strings.Contains(out, `"streams": 4`) {
+		t.Fatalf("group ls after a restart: exit %d\n%s%s", code, out, errs)
+	}
+}
