@@ -32,6 +32,7 @@ type serveOptions struct {
 	grace                                  time.Duration
 	secure                                 secureOptions
 	lifecycle                              lifecycleOptions
+	metrics                                metricsOptions
 	maxConns, maxConnsPerHost              int
 }
 
@@ -86,6 +87,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	addSecureFlags(fs, &o.secure)
 	fs.IntVar(&o.maxConns, "max-connections", 0, "S3 connections open at once; beyond it, idle ones give way or new ones are closed; 0: 8192, or less to fit the descriptor limit (CAIRN_MAX_CONNECTIONS)")
 	fs.IntVar(&o.maxConnsPerHost, "max-connections-per-host", 0, "S3 connections open at once from one client address; 0: 1024, or half the total if less (CAIRN_MAX_CONNECTIONS_PER_HOST)")
+	fs.StringVar(&o.metrics.listen, "metrics-listen", "", "address to serve Prometheus metrics on, at /metrics, without authentication; off when empty (CAIRN_METRICS_LISTEN)")
+	fs.StringVar(&o.metrics.tokenFile, "metrics-token-file", "", "file holding a bearer token that GET /_cairn/metrics on the S3 port accepts besides root's SigV4 (CAIRN_METRICS_TOKEN_FILE)")
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
@@ -161,6 +164,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	metricsToken, err := readMetricsToken(o.metrics.tokenFile, log)
+	if err != nil {
+		return err
+	}
 
 	gcfg := gateway.DefaultConfig(o.data)
 	gcfg.Groups = o.groups
@@ -217,6 +224,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			os.Remove(filepath.Join(o.data, secureAddrFile))
 		}()
 	}
+	metrics, metricsHandler, err := newMetrics(gw, secure, log)
+	if err != nil {
+		return err
+	}
+	admin = gateway.AdminWithMetrics(admin, metricsHandler, creds.AccessKey)
+	if o.metrics.listen != "" {
+		stopMetrics, err := serveMetrics(ctx, o.metrics.listen, o.data, metricsHandler, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	var groupRegions []string
 	for name := range o.groups {
 		groupRegions = append(groupRegions, name)
@@ -231,8 +250,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return "", false
 		},
-		Admin:  admin,
-		Logger: log,
+		Admin:       admin,
+		BearerPath:  gateway.AdminMetricsPath,
+		BearerToken: metricsToken,
+		Observe:     metrics.Observe,
+		Logger:      log,
 	}, gw)
 	if err != nil {
 		return err
