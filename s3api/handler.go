@@ -250,6 +250,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case status == 0:
 		status = http.StatusOK
 	}
+	dur := time.Since(start)
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("bucket", st.bucket),
@@ -257,7 +258,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("status", status),
 		slog.Int64("bytes_in", in.n),
 		slog.Int64("bytes_out", rw.bytes),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", dur),
 		slog.String("req_id", st.id),
 	}
 	level := slog.LevelInfo
@@ -271,7 +272,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.LogAttrs(r.Context(), level, "s3 request", attrs...)
 	if h.cfg.Observe != nil {
-		h.cfg.Observe(RequestStats{Operation: h.operation(r, st), Status: status, Duration: time.Since(start), BytesIn: in.n, BytesOut: rw.bytes})
+		h.cfg.Observe(RequestStats{Operation: h.operation(r, st), Status: status, Duration: dur, BytesIn: in.n, BytesOut: rw.bytes})
 	}
 	if rw.status == 0 && st.code == codeClientGone {
 		// Nothing was written, and returning would make net/http answer
