@@ -203,6 +203,9 @@ func (g *Gateway) autoCleanRun(ctx context.Context, gr *group, reason string) {
 // runs and the group's own go.
 func (g *Gateway) cleanGroup(ctx context.Context, gr *group, progress func(chunkstore.CleanProgress)) (chunkstore.CleanReport, error) {
 	rep, err := gr.store.Clean(ctx, chunkstore.CleanOptions{Progress: progress})
+	if ctx.Err() == nil {
+		g.cleanSt.count(gr.name, rep.BytesReclaimed, err)
+	}
 	if err != nil {
 		return rep, fmt.Errorf("group %s: %w", gr.name, err)
 	}

@@ -30,4 +30,8 @@
 // read transaction that resolved the version; the reader holds the manifest
 // (a chunk store lease) until it is closed, so a concurrent DELETE and clean
 // never take its chunks.
+//
+// Metrics (metrics.go) count S3 requests as s3api reports them and, at each
+// scrape, read figures the gateway already keeps (store counters, cleaner
+// totals, tier movers); a scrape never walks objects, Stats does.
 package gateway

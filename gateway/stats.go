@@ -189,10 +189,40 @@ type CleanStatus struct {
 	BytesReclaimed int64  `json:"bytes_reclaimed"`
 }
 
-// cleanState holds the CleanStatus of the run in progress.
+// cleanState holds the CleanStatus of the run in progress, and each
+// group's cleaner totals since the gateway started (for metrics).
 type cleanState struct {
-	mu sync.Mutex
-	st CleanStatus
+	mu     sync.Mutex
+	st     CleanStatus
+	totals map[string]cleanTotals
+}
+
+// cleanTotals count one group's cleaner runs since the gateway started.
+type cleanTotals struct {
+	runs, failures, reclaimed int64
+}
+
+// count records one group's finished run.
+func (c *cleanState) count(group string, reclaimed int64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.totals == nil {
+		c.totals = map[string]cleanTotals{}
+	}
+	t := c.totals[group]
+	t.runs++
+	if err != nil {
+		t.failures++
+	}
+	t.reclaimed += reclaimed
+	c.totals[group] = t
+}
+
+// total is a group's cleanTotals.
+func (c *cleanState) total(group string) cleanTotals {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.totals[group]
 }
 
 func (c *cleanState) set(st CleanStatus) {

@@ -14,8 +14,10 @@
 //     vocabulary; writeError renders any error as exactly one of them.
 //   - Operation: one S3 API action (PutObject, ListObjectsV2, ...). router.go
 //     maps method, path level (service, bucket, object) and query
-//     subresource to an operation's handler; every handler lives in the file
-//     of its resource (bucket.go, object.go, multipart.go, list.go, ...).
+//     subresource to an operation's handler, each route named for its
+//     operation (the name Config.Observe reports, observe.go); every handler
+//     lives in the file of its resource (bucket.go, object.go, multipart.go,
+//     list.go, ...).
 //   - Request state (reqState): what one request accumulates as it goes:
 //     request ID, bucket, key, the authenticated caller and the error that
 //     ended it, read by the single access-log line.

@@ -37,8 +37,21 @@ type Config struct {
 	// prefix never shadows a bucket). The request's Body is the verified
 	// payload; AccessKey(r.Context()) names the caller.
 	Admin http.Handler
+	// BearerPath is the one path under /_cairn/ (a Prometheus scrape,
+	// whose client cannot sign) that also accepts GET with
+	// "Authorization: Bearer <token>" in place of SigV4; Admin serves it
+	// and finds BearerAuthenticated(r.Context()) true. No other path, and
+	// no other method, is served without SigV4. "" disables it.
+	BearerPath string
+	// BearerToken is the token BearerPath accepts, compared in constant
+	// time; when empty every bearer request is refused (AccessDenied).
+	BearerToken string
 	// Logger receives one line per request; nil discards.
 	Logger *slog.Logger
+	// Observe, when set, is called once per request, after its access-log
+	// line, with the same figures: for metrics. It runs on the request's
+	// goroutine, so it must be cheap and must not block.
+	Observe func(RequestStats)
 	// Now is the clock for signature skew and default dates; nil = time.Now.
 	Now func() time.Time
 	// IdleTimeout ends a request whose client neither sends nor takes a
@@ -139,6 +152,9 @@ type reqState struct {
 	// admin says the request is for the admin API (/_cairn/...), whose
 	// errors are JSON.
 	admin bool
+	// op is the S3 operation of the route that took the request (its
+	// name), "" until routed.
+	op string
 }
 
 // The access log's code and status for a request whose client went away
@@ -234,6 +250,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case status == 0:
 		status = http.StatusOK
 	}
+	dur := time.Since(start)
 	attrs := []slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("bucket", st.bucket),
@@ -241,7 +258,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.Int("status", status),
 		slog.Int64("bytes_in", in.n),
 		slog.Int64("bytes_out", rw.bytes),
-		slog.Duration("duration", time.Since(start)),
+		slog.Duration("duration", dur),
 		slog.String("req_id", st.id),
 	}
 	level := slog.LevelInfo
@@ -254,6 +271,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.log.LogAttrs(r.Context(), level, "s3 request", attrs...)
+	if h.cfg.Observe != nil {
+		h.cfg.Observe(RequestStats{Operation: h.operation(r, st), Status: status, Duration: dur, BytesIn: in.n, BytesOut: rw.bytes})
+	}
 	if rw.status == 0 && st.code == codeClientGone {
 		// Nothing was written, and returning would make net/http answer
 		// 200 OK: a client that only stalled (an idle timeout) would read
@@ -267,6 +287,16 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 	st.bucket, st.key = bucket, key
 	st.admin = !vhost && (r.URL.Path == "/_cairn" || strings.HasPrefix(r.URL.Path, "/_cairn/"))
 
+	if st.admin && h.cfg.BearerPath != "" && r.URL.Path == h.cfg.BearerPath && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if token, ok := bearerToken(r); ok {
+			if err := h.checkBearer(token); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+			h.serveAdmin(w, r.WithContext(context.WithValue(r.Context(), bearerKey{}, true)), st)
+			return
+		}
+	}
 	auth, err := h.auth.Authenticate(r)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -275,13 +305,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 	st.auth = auth
 
 	if st.admin {
-		if h.cfg.Admin == nil {
-			h.writeError(w, r, ErrNotImplemented.WithMessage("The admin API is not enabled on this server."))
-			return
-		}
-		st.bucket, st.key = "", ""
 		r.Body = readCloser{auth.Body, r.Body}
-		h.cfg.Admin.ServeHTTP(w, r)
+		h.serveAdmin(w, r, st)
 		return
 	}
 	if sub := unsupportedSubresource(r.URL.Query(), st.key != "", r.Method); sub != "" {
@@ -289,6 +314,16 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 		return
 	}
 	h.router.ServeHTTP(w, r)
+}
+
+// serveAdmin hands an authenticated request under /_cairn/ to Config.Admin.
+func (h *handler) serveAdmin(w http.ResponseWriter, r *http.Request, st *reqState) {
+	if h.cfg.Admin == nil {
+		h.writeError(w, r, ErrNotImplemented.WithMessage("The admin API is not enabled on this server."))
+		return
+	}
+	st.bucket, st.key = "", ""
+	h.cfg.Admin.ServeHTTP(w, r)
 }
 
 // resolve finds the bucket and key a request addresses: from the Host when

@@ -32,6 +32,7 @@ type serveOptions struct {
 	grace                                  time.Duration
 	secure                                 secureOptions
 	lifecycle                              lifecycleOptions
+	metrics                                metricsOptions
 	maxConns, maxConnsPerHost              int
 	clean                                  cleanOptions
 }
@@ -98,6 +99,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	fs.DurationVar(&o.clean.interval, "clean-interval", 24*time.Hour, "how often the cleaner runs on each storage group on its own; 0: only when a group nears its quota or its disk fills, or on demand (CAIRN_CLEAN_INTERVAL)")
 	fs.DurationVar(&o.clean.check, "clean-check", time.Minute, "how often each group's use of its quota and disk is looked at (CAIRN_CLEAN_CHECK)")
 	fs.DurationVar(&o.clean.gap, "clean-gap", 5*time.Minute, "least time between two cleaner runs on a group nearing its quota or its disk (CAIRN_CLEAN_GAP)")
+	fs.StringVar(&o.metrics.listen, "metrics-listen", "", "address to serve Prometheus metrics on, at /metrics, without authentication; off when empty (CAIRN_METRICS_LISTEN)")
+	fs.StringVar(&o.metrics.tokenFile, "metrics-token-file", "", "file holding a bearer token that GET /_cairn/metrics on the S3 port accepts besides root's SigV4 (CAIRN_METRICS_TOKEN_FILE)")
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
@@ -173,6 +176,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	metricsToken, err := readMetricsToken(o.metrics.tokenFile, log)
+	if err != nil {
+		return err
+	}
 
 	gcfg := gateway.DefaultConfig(o.data)
 	gcfg.Groups = o.groups
@@ -234,6 +241,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			os.Remove(filepath.Join(o.data, secureAddrFile))
 		}()
 	}
+	metrics, metricsHandler, err := newMetrics(gw, secure, log)
+	if err != nil {
+		return err
+	}
+	admin = gateway.AdminWithMetrics(admin, metricsHandler, creds.AccessKey)
+	if o.metrics.listen != "" {
+		stopMetrics, err := serveMetrics(ctx, o.metrics.listen, o.data, metricsHandler, log)
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	var groupRegions []string
 	for name := range o.groups {
 		groupRegions = append(groupRegions, name)
@@ -248,8 +267,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			return "", false
 		},
-		Admin:  admin,
-		Logger: log,
+		Admin:       admin,
+		BearerPath:  gateway.AdminMetricsPath,
+		BearerToken: metricsToken,
+		Observe:     metrics.Observe,
+		Logger:      log,
 	}, gw)
 	if err != nil {
 		return err
