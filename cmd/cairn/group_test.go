@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,7 +27,7 @@ import (
 func TestGroupQuotaEndToEnd(t *testing.T) {
 	needBinary(t)
 	dir := t.TempDir()
-	s := startServe(t, dir, "--min-quota", "1MiB", "--clean-check", "100ms", "--clean-gap", "200ms")
+	s := startServe(t, dir, "--min-quota", "1MiB", "--clean-check", "100ms", "--clean-gap", "200ms", "--metrics-listen", "127.0.0.1:0")
 	env := []string{"CAIRN_DATA=" + dir}
 	fast := filepath.Join(t.TempDir(), "ssd")
 
@@ -107,6 +108,24 @@ func TestGroupQuotaEndToEnd(t *testing.T) {
 	out, errs, code = cairn(t, env, "admin", "clean", "status")
 	if code != 0 || !strings.Contains(out, "runs on its own") || !strings.Contains(out, "quota") {
 		t.Fatalf("clean status: exit %d\n%s%s", code, out, errs)
+	}
+	// The metrics tell the same story.
+	maddr, err := os.ReadFile(filepath.Join(dir, metricsAddrFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := parseMetrics(t, get(t, "http://"+strings.TrimSpace(string(maddr))+"/metrics", "", http.StatusOK))
+	if v, ok := metricValue(fams, "cairn_group_quota_bytes", "group", "fast"); !ok || v != 24<<20 {
+		t.Fatalf("cairn_group_quota_bytes{group=fast} = %v, %v", v, ok)
+	}
+	if v, ok := metricValue(fams, "cairn_group_used_bytes", "group", "fast"); !ok || v <= 0 || v > 24<<20 {
+		t.Fatalf("cairn_group_used_bytes{group=fast} = %v, %v", v, ok)
+	}
+	if v, ok := metricValue(fams, "cairn_cleaner_runs_total", "group", "fast"); !ok || v < 1 {
+		t.Fatalf("cairn_cleaner_runs_total{group=fast} = %v, %v", v, ok)
+	}
+	if v, ok := metricValue(fams, "cairn_s3_requests_total", "operation", "PutObject", "status", "507"); !ok || v < 2 {
+		t.Fatalf("PutObject 507s counted: %v, %v", v, ok)
 	}
 	out, errs, code = cairn(t, env, "admin", "group", "rm", "fast")
 	if code == 0 || !strings.Contains(errs, "holds buckets vms") {
