@@ -21,8 +21,8 @@ import (
 // The answer is 507 QuotaExceeded: a 4xx would be the client's fault (403
 // in particular reads as a permission problem in backup tools), 503 would
 // be retried as if it would pass; 507, HTTP's status for a server out of
-// space, is reported as such, and AWS's SDKs, rclone and restic do not
-// retry it.
+// space, is reported as such, and aws-sdk-go-v2 does not count it among the
+// transient errors it retries (500, 502, 503, 504).
 
 // admitWrite refuses a write into gr once the group is at its quota (less
 // than one write batch of it left: chunkstore's AtQuota).
