@@ -37,9 +37,11 @@ type Stats struct {
 	// SetMaxStreams set since): how many streams may append to containers
 	// of their own at once.
 	MaxStreams int
-	// StreamOverflows counts, since Open, the streams that had to append to
-	// a container another stream was appending to because MaxStreams
-	// containers were busy: their chunks interleave, which slows restores.
+	// StreamOverflows counts, since Open, the times a stream was handed a
+	// container another stream was appending to because MaxStreams
+	// containers were busy (a stream that outgrows a shared container and
+	// shares again counts again): their chunks interleave, which slows
+	// restores.
 	StreamOverflows int64
 }
 
