@@ -504,3 +504,30 @@ func TestSetMaxStreamsRejects(t *testing.T) {
 		t.Errorf("SetMaxStreams on a closed store: %v, want ErrClosed", err)
 	}
 }
+
+// TestStreamEndsWhenCommitFindsFailure fails a stream's store stage after
+// its last Write returned (as a disk error would): Commit reports it and
+// aborts, so the stream is no longer counted and its container is free.
+func TestStreamEndsWhenCommitFindsFailure(t *testing.T) {
+	cfg := testConfig(t)
+	s := openStore(t, cfg)
+	ctx := t.Context()
+
+	w := s.NewWriter(ctx)
+	data := randomData(500, 2*cfg.BatchBytes+1)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	waitHolding(t, s, 1, []*Writer{w})
+	injected := errors.New("injected store-stage failure")
+	w.setErr(injected)
+	if _, err := w.Commit(ctx); !errors.Is(err, injected) {
+		t.Fatalf("Commit after a failed batch: %v, want the batch's error", err)
+	}
+	if st := streamStats(t, s); st.ActiveStreams != 0 {
+		t.Errorf("%d active streams after a failed commit, want 0", st.ActiveStreams)
+	}
+	if n := s.pool.heldByStreams(); n != 0 {
+		t.Errorf("%d containers still held after a failed commit, want 0", n)
+	}
+}

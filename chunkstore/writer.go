@@ -164,7 +164,10 @@ func (w *Writer) Commit(ctx context.Context) (Manifest, error) {
 // among other causes), the write is aborted and the error returned.
 func (w *Writer) CommitWith(ctx context.Context, fn CommitFunc) (Manifest, error) {
 	if err := w.failed(); err != nil {
-		return Manifest{}, err
+		// A batch failed in the store stage after the last Write returned:
+		// abort now, or the stages, the container and the pending manifest
+		// stay held until Close (and the stream stays counted active).
+		return Manifest{}, w.fail(err)
 	}
 	if w.done {
 		return Manifest{}, errWriterDone
