@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // A container file packs many chunk records, appended one after another.
@@ -77,47 +78,105 @@ func (c *openContainer) length() int64 {
 }
 
 // containerPool hands out open containers to streams.
+//
+// The stream limit counts the open containers being appended to at once: a
+// stream that starts while fewer than maxStreams are busy gets one of its
+// own (an idle one, or a new file), so its records form one run that no
+// other stream's records interleave; past the limit it shares the least
+// shared one. Sharing costs restores (a stream's chunks interleave with
+// another's, so reading it back skips through more of the disk), never a
+// failed write.
 type containerPool struct {
-	dir        string
-	maxStreams int
-	maxSize    int64
+	dir     string
+	maxSize int64
+
+	// activeStreams counts writes in progress (see Stats.ActiveStreams).
+	// It is counted outside mu because a stream starts and ends whether or
+	// not it ever needs a container.
+	activeStreams atomic.Int64
+	// streamOverflows counts, since Open, the streams handed a container
+	// another stream was appending to because the limit was reached.
+	streamOverflows atomic.Int64
 
 	mu struct {
 		sync.Mutex
-		next   uint64
-		open   []*openContainer          // accepting appends
-		active map[uint64]*openContainer // open, or sealed but still in use
+		maxStreams int
+		next       uint64
+		open       []*openContainer          // accepting appends
+		active     map[uint64]*openContainer // open, or sealed but still in use
 	}
 }
 
 func newContainerPool(dir string, next uint64, maxStreams int, maxSize int64) *containerPool {
-	p := &containerPool{dir: dir, maxStreams: maxStreams, maxSize: maxSize}
+	p := &containerPool{dir: dir, maxSize: maxSize}
+	p.mu.maxStreams = maxStreams
 	p.mu.next = next
 	p.mu.active = make(map[uint64]*openContainer)
 	return p
 }
 
-// acquire returns a container for a stream: an idle one, a new one while
-// under the stream limit, or else the least shared.
+// acquire returns a container for a stream: while fewer than maxStreams
+// open containers are busy, an idle one or else a new one; past the limit,
+// the least shared busy one (an overflow).
 func (p *containerPool) acquire() (*openContainer, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	var best *openContainer
+	busy := 0
+	var idle, leastShared *openContainer
 	for _, c := range p.mu.open {
-		if best == nil || c.users < best.users {
-			best = c
+		switch {
+		case c.users == 0:
+			if idle == nil {
+				idle = c
+			}
+		default:
+			busy++
+			if leastShared == nil || c.users < leastShared.users {
+				leastShared = c
+			}
 		}
 	}
-	if best == nil || (best.users > 0 && len(p.mu.open) < p.maxStreams) {
-		c, err := p.createLocked()
-		if err != nil {
+	var c *openContainer
+	switch {
+	case busy < p.mu.maxStreams && idle != nil:
+		c = idle
+	case busy < p.mu.maxStreams:
+		var err error
+		if c, err = p.createLocked(); err != nil {
 			return nil, err
 		}
 		p.mu.open = append(p.mu.open, c)
-		best = c
+	default:
+		// busy >= maxStreams >= 1, so leastShared is set.
+		c = leastShared
+		p.streamOverflows.Add(1)
 	}
-	best.users++
-	return best, nil
+	c.users++
+	return c, nil
+}
+
+// setMaxStreams changes the limit for streams that acquire from now on.
+// Streams holding a container keep it. Idle containers beyond the new limit
+// are sealed and closed now, so that the open files shrink with the limit;
+// busy ones beyond it are when their last stream releases them.
+func (p *containerPool) setMaxStreams(n int) (old int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, p.mu.maxStreams = p.mu.maxStreams, n
+	for i := len(p.mu.open) - 1; i >= 0 && len(p.mu.open) > n; i-- {
+		if c := p.mu.open[i]; c.users == 0 {
+			p.retireLocked(c)
+		}
+	}
+	return old
+}
+
+// streamFigures reads the stream counters and the limit in force.
+func (p *containerPool) streamFigures() (active, overflows int64, limit int) {
+	p.mu.Lock()
+	limit = p.mu.maxStreams
+	p.mu.Unlock()
+	return p.activeStreams.Load(), p.streamOverflows.Load(), limit
 }
 
 // private returns a new container that no stream shares (the cleaner's).
@@ -157,6 +216,11 @@ func (p *containerPool) release(c *openContainer) {
 	defer p.mu.Unlock()
 	c.users--
 	if !c.sealed && c.length() >= p.maxSize {
+		p.sealLocked(c)
+	}
+	// An idle container beyond a lowered limit is retired rather than kept
+	// open for a stream the limit would not give it to.
+	if !c.sealed && c.users == 0 && len(p.mu.open) > p.mu.maxStreams {
 		p.sealLocked(c)
 	}
 	if c.sealed && c.users == 0 {
@@ -202,10 +266,15 @@ func (p *containerPool) sealIdle(id uint64) bool {
 	if c.users > 0 {
 		return false
 	}
+	p.retireLocked(c)
+	return true
+}
+
+// retireLocked seals an idle container and closes its write handle.
+func (p *containerPool) retireLocked(c *openContainer) {
 	p.sealLocked(c)
 	c.f.Close()
-	delete(p.mu.active, id)
-	return true
+	delete(p.mu.active, c.id)
 }
 
 func (p *containerPool) close() {

@@ -14,9 +14,10 @@
 //     packs and between Cairns (Record, ReadRecord, PutRecords): nothing is
 //     recompressed on the way, and every receiver verifies them.
 //   - Container file: an append-only file of records (containers/*.ctr).
-//     Each write stream appends to its own, up to Config.MaxStreams; beyond
-//     it streams share. Sealed at Config.ContainerSize; only the cleaner
-//     removes one, whole, after copying its live records forward.
+//     Each write stream appends to its own, up to the stream limit; beyond
+//     it streams share (see Streams below). Sealed at Config.ContainerSize;
+//     only the cleaner removes one, whole, after copying its live records
+//     forward.
 //   - Pack: a remote object of a tier holding records (AddPack). A chunk
 //     has a local copy, copies in packs, or both; manifests name chunks,
 //     never places, so copies come and go without rewriting them.
@@ -93,6 +94,34 @@
 // stream that keeps writing, so a small object costs little.
 // A reader holds one segment (36 KiB), one chunk and, reading from a tier,
 // one span of records (Config.RemoteReadahead, 4 MiB).
+//
+// # Streams
+//
+// A stream is one write in progress: a Writer from its first byte, or an
+// Import, until it commits or aborts. The stream limit (Config.MaxStreams,
+// changed at run time by SetMaxStreams; the gateway's --streams N per
+// storage group) is how many streams may append to container files of
+// their own at once. A stream takes its container when it first has a new
+// chunk to store and keeps it until it commits or the file reaches
+// Config.ContainerSize, when it moves to another. Within the limit, then,
+// the chunks a backup stores land in one back-to-back run per container
+// file, written by no one else meanwhile, and restoring it reads each file
+// sequentially (TestStreamsWithinLimitOwnRuns checks the runs record by
+// record).
+//
+// Past the limit a write never fails or waits: the new stream appends to
+// the busy container with the fewest streams, and Stats.StreamOverflows
+// counts it. The cost comes at restore time: the shared file holds the
+// streams' batches interleaved (a batch, Config.BatchBytes of input, stays
+// contiguous), so reading one stream back skips over the other's records,
+// and a disk seeks where it would have read on (TestStreamsOverLimitShare).
+// Duplicate chunks are unaffected: they are found in the index wherever they
+// lie. Stats.ActiveStreams and Stats.MaxStreams say how close a store runs
+// to the limit. The limit costs an open file handle per container, and
+// nothing else: each stream's memory is its batches (above), whatever the
+// limit. Lowering it fails nothing in flight: streams keep the containers
+// they hold, new streams see the new limit, and containers beyond it are
+// sealed once idle.
 //
 // # Format
 //

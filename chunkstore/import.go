@@ -95,6 +95,9 @@ func (s *Store) NewImport(ctx context.Context) (*Import, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An import appends records like a Writer: it is a stream until it
+	// commits or aborts (which the pending manifest obliges its caller to).
+	s.pool.activeStreams.Add(1)
 	return im, nil
 }
 
@@ -367,6 +370,7 @@ func (im *Import) Abort() error {
 
 func (im *Import) end() {
 	im.done = true
+	im.s.pool.activeStreams.Add(-1)
 	if im.cont != nil {
 		im.s.pool.release(im.cont)
 		im.cont = nil

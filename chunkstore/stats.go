@@ -30,6 +30,19 @@ type Stats struct {
 	LiveBytes  int64
 	IndexBytes int64 // the index database file
 	Containers int64
+	// ActiveStreams is the writes in progress now: Writers from their first
+	// byte, and Imports, until they commit or abort.
+	ActiveStreams int64
+	// MaxStreams is the stream limit in force (Config.MaxStreams, or what
+	// SetMaxStreams set since): how many streams may append to containers
+	// of their own at once.
+	MaxStreams int
+	// StreamOverflows counts, since Open, the times a stream was handed a
+	// container another stream was appending to because MaxStreams
+	// containers were busy (a stream that outgrows a shared container and
+	// shares again counts again): their chunks interleave, which slows
+	// restores.
+	StreamOverflows int64
 }
 
 // DedupRatio is logical bytes per unique byte.
@@ -51,6 +64,7 @@ func ratio(a, b int64) float64 {
 func (s Stats) String() string {
 	out := fmt.Sprintf("logical %d, unique %d, stored %d (live %d), index %d; dedup %.2fx, compression %.2fx, overall %.2fx",
 		s.LogicalBytes, s.UniqueBytes, s.StoredBytes, s.LiveBytes, s.IndexBytes, s.DedupRatio(), s.CompressionRatio(), s.ReductionRatio())
+	out += fmt.Sprintf("; streams %d active of %d, %d overflows", s.ActiveStreams, s.MaxStreams, s.StreamOverflows)
 	if s.Packs > 0 {
 		out += fmt.Sprintf("; local %d, tiered %d in %d packs of %d bytes (%d live)", s.LocalBytes, s.TieredBytes, s.Packs, s.PackBytes, s.PackLiveBytes)
 	}
@@ -63,6 +77,8 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err := s.check(ctx); err != nil {
 		return st, err
 	}
+	// Read apart from the index: they are the pool's, counted in memory.
+	st.ActiveStreams, st.StreamOverflows, st.MaxStreams = s.pool.streamFigures()
 	err := s.view(func(t *txn) error {
 		c := decodeCounters(t.meta.Get(keyCounters))
 		st.LogicalBytes, st.UniqueBytes, st.Chunks, st.Manifests = c.logical, c.unique, c.chunks, c.manifests

@@ -346,6 +346,25 @@ func (s *Store) Close() error {
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.cfg.Dir }
 
+// SetMaxStreams changes the stream limit (Config.MaxStreams) while the store
+// runs; Stats.MaxStreams reports the one in force. Streams that start from
+// now on see the new limit. Lowering it never fails a stream in flight: a
+// stream keeps the container it holds (until that one fills), and idle
+// containers beyond the new limit are sealed.
+func (s *Store) SetMaxStreams(n int) error {
+	if n < 1 {
+		return fmt.Errorf("chunkstore: MaxStreams %d: want at least 1", n)
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("chunkstore: set MaxStreams: %w", ErrClosed)
+	}
+	if old := s.pool.setMaxStreams(n); old != n {
+		s.log.Info("stream limit changed", "dir", s.cfg.Dir, "from", old, "to", n,
+			"active_streams", s.pool.activeStreams.Load())
+	}
+	return nil
+}
+
 // check fails fast on a closed store or a cancelled context.
 func (s *Store) check(ctx context.Context) error {
 	if s.closed.Load() {

@@ -37,6 +37,9 @@ type Writer struct {
 	cur     *batch // being filled
 	written int64  // bytes accepted
 	done    bool
+	// counted: the stream is in Stats.ActiveStreams, from its first Write
+	// (or Commit) until it commits or aborts.
+	counted bool
 
 	// The stage goroutines, started with the second batch. Until then (and
 	// for single-batch objects, always) a batch is prepared and stored inline.
@@ -133,6 +136,7 @@ func (w *Writer) room() error {
 	if w.done {
 		return errWriterDone
 	}
+	w.count()
 	if w.cur == nil {
 		w.cur = w.s.getBatch()
 	}
@@ -160,11 +164,15 @@ func (w *Writer) Commit(ctx context.Context) (Manifest, error) {
 // among other causes), the write is aborted and the error returned.
 func (w *Writer) CommitWith(ctx context.Context, fn CommitFunc) (Manifest, error) {
 	if err := w.failed(); err != nil {
-		return Manifest{}, err
+		// A batch failed in the store stage after the last Write returned:
+		// abort now, or the stages, the container and the pending manifest
+		// stay held until Close (and the stream stays counted active).
+		return Manifest{}, w.fail(err)
 	}
 	if w.done {
 		return Manifest{}, errWriterDone
 	}
+	w.count()
 	if w.cur == nil {
 		w.cur = w.s.getBatch()
 	}
@@ -201,8 +209,22 @@ func (w *Writer) Abort() error {
 	return w.s.finish(context.Background(), w.id)
 }
 
+// count puts the stream in Stats.ActiveStreams. Not in NewWriter: a caller
+// that gives up before its first byte (a refused request) may drop the
+// Writer without Abort, and must not leave a stream counted forever.
+func (w *Writer) count() {
+	if !w.counted {
+		w.counted = true
+		w.s.pool.activeStreams.Add(1)
+	}
+}
+
 func (w *Writer) finish() {
 	w.done = true
+	if w.counted {
+		w.counted = false
+		w.s.pool.activeStreams.Add(-1)
+	}
 	if w.cont != nil {
 		w.s.pool.release(w.cont)
 		w.cont = nil
