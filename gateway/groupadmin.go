@@ -54,10 +54,15 @@ type GroupInfo struct {
 	Capacity   int64  `json:"capacity"`
 	Free       int64  `json:"free"`
 	// Used is the group's physical bytes: what its quota counts.
-	Used    int64    `json:"used"`
-	Quota   int64    `json:"quota,omitempty"`
-	Streams int      `json:"streams"`
-	Buckets []string `json:"buckets"`
+	Used  int64 `json:"used"`
+	Quota int64 `json:"quota,omitempty"`
+	// Streams is the stream limit; ActiveStreams the writes under way now,
+	// StreamOverflows how often since the start a write had to share a
+	// container file because the limit was reached.
+	Streams         int      `json:"streams"`
+	ActiveStreams   int64    `json:"active_streams"`
+	StreamOverflows int64    `json:"stream_overflows"`
+	Buckets         []string `json:"buckets"`
 }
 
 // AdminError is an admin request the caller got wrong: the admin API
@@ -197,12 +202,9 @@ func (g *Gateway) SetGroup(ctx context.Context, name string, ch GroupChange) (Gr
 		row.Quota = *ch.Quota
 	}
 	if ch.Streams != nil {
-		if *ch.Streams < 0 {
-			return GroupInfo{}, badRequest("storage group %q: streams must be at least 1 (0 is the default)", name)
-		}
 		n := *ch.Streams
-		if n == 0 {
-			n = chunkstore.DefaultConfig(gr.dir).MaxStreams
+		if n < 1 {
+			return GroupInfo{}, badRequest("storage group %q: streams must be at least 1", name)
 		}
 		if err := gr.store.SetMaxStreams(n); err != nil {
 			return GroupInfo{}, badRequest("storage group %q: %v", name, err)
@@ -324,7 +326,8 @@ func (g *Gateway) groupInfo(ctx context.Context, gr *group) (GroupInfo, error) {
 	row := gr.settings()
 	gi := GroupInfo{
 		GroupStats: groupStats(gr.name, gr.dir, st), Performance: row.Performance,
-		Used: used, Quota: gr.store.Quota(), Streams: gr.streams(), Buckets: []string{},
+		Used: used, Quota: gr.store.Quota(), Streams: st.MaxStreams, Buckets: []string{},
+		ActiveStreams: st.ActiveStreams, StreamOverflows: st.StreamOverflows,
 	}
 	var fs syscall.Statfs_t
 	if err := syscall.Statfs(gr.dir, &fs); err == nil {
@@ -434,12 +437,4 @@ func statDir(dir string) error {
 		return fmt.Errorf("%s is not a directory", dir)
 	}
 	return nil
-}
-
-// streams is the group's stream limit in force.
-func (gr *group) streams() int {
-	if n := gr.settings().Streams; n > 0 {
-		return n
-	}
-	return chunkstore.DefaultConfig(gr.dir).MaxStreams
 }

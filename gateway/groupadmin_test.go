@@ -70,6 +70,15 @@ func TestGroupAddPersistsAndMissingDirFails(t *testing.T) {
 	if len(gs) != 2 || gs[1].Name != "fast" || !gs[1].Performance || gs[1].Quota != 64<<20 || gs[1].Streams != 4 || len(gs[1].Buckets) != 1 {
 		t.Fatalf("groups after a restart: %+v", gs)
 	}
+	// The stream limit changes while the group runs, and is kept.
+	two := 2
+	if gi, err := g.SetGroup(t.Context(), "fast", GroupChange{Streams: &two}); err != nil || gi.Streams != 2 || gi.ActiveStreams != 0 {
+		t.Fatalf("streams 2: %+v, %v", gi, err)
+	}
+	zero := 0
+	if _, err := g.SetGroup(t.Context(), "fast", GroupChange{Streams: &zero}); err == nil {
+		t.Fatal("a stream limit of 0 was taken")
+	}
 	g.Close()
 
 	// The disk is gone: the start fails and says so.
