@@ -233,6 +233,30 @@ func TestPutBucketReplicationValidation(t *testing.T) {
 	wantStatus(t, resp, body, 404, "NoSuchBucket")
 }
 
+// TestPutBucketReplicationMessages checks S3's wording where clients and
+// people rely on it.
+func TestPutBucketReplicationMessages(t *testing.T) {
+	e := newEnv(t, newFakeBackend())
+	e.mustBucket("src")
+	good := replicationRuleV2("r1", 1, `<Prefix>a/</Prefix>`, "Disabled")
+	for _, tc := range []struct{ doc, msg string }{
+		{replicationDoc1(strings.Replace(good, "<Priority>1</Priority>", "", 1)),
+			"Priority must be specified for this version of Cross Region Replication configuration schema. Please refer to S3 Developer Guide for more information."},
+		{replicationDoc1(strings.Replace(good, "<DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication>", "", 1)),
+			"DeleteMarkerReplication must be specified for this version of Cross Region Replication configuration schema."},
+		{replicationDoc1(replicationRuleV2("r", 1, `<Tag><Key>k</Key><Value>v</Value></Tag>`, "Enabled")),
+			"Delete marker replication is not supported if any Tag filter is specified."},
+		{replicationDoc1(good, replicationRuleV2("r2", 1, "", "Disabled")), "Found duplicate priority 1."},
+		{replicationDoc1(good, good), "Rule Id must be unique"},
+		{replicationDoc1(strings.Replace(good, "arn:aws:s3:::dst", "dst", 1)), "Invalid bucket ARN"},
+	} {
+		resp, body := e.putReplicationXML("src", tc.doc)
+		if resp.StatusCode != 400 || !contains(body, tc.msg) {
+			t.Errorf("status %d, body %s; want 400 saying %q", resp.StatusCode, body, tc.msg)
+		}
+	}
+}
+
 // TestPutBucketReplicationBody checks the request body rules S3 applies
 // before the document: a digest is required, and the size is bounded.
 func TestPutBucketReplicationBody(t *testing.T) {
