@@ -112,6 +112,10 @@ type ObjectInfo struct {
 	// having been restored (ongoing-request="...", expiry-date="..."), ""
 	// when none.
 	Restore string
+	// ReplicationStatus is the x-amz-replication-status header: "PENDING",
+	// "COMPLETED" or "FAILED" for a version a replication rule covers,
+	// "REPLICA" for a replica; "" when replication does not concern it.
+	ReplicationStatus string
 }
 
 // PutObjectInput is one PutObject.

@@ -10,6 +10,11 @@
 //   - Backend: the object layer (package gateway implements it), split into
 //     Buckets, Objects and Multipart. Its methods take already-validated
 //     inputs and answer with this package's *Error values.
+//   - Optional interfaces: a Backend may also implement PartRanger
+//     (GetObject by partNumber, parts.go) or ReplicationBackend (the bucket
+//     replication API, replication.go); s3api finds them by type assertion
+//     and answers NotImplemented without them, so Backend itself never grows
+//     a method its implementations must all add at once.
 //   - Error: an S3 error (Code, Message, HTTP status). errors.go holds the
 //     vocabulary; writeError renders any error as exactly one of them.
 //   - Operation: one S3 API action (PutObject, ListObjectsV2, ...). router.go

@@ -82,6 +82,7 @@ var (
 	ErrNoSuchTagSet                      = newError("NoSuchTagSet", http.StatusNotFound, "The TagSet does not exist.")
 	ErrNoSuchUpload                      = newError("NoSuchUpload", http.StatusNotFound, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.")
 	ErrNoSuchVersion                     = newError("NoSuchVersion", http.StatusNotFound, "The specified version does not exist.")
+	ErrReplicationConfigurationNotFound  = newError("ReplicationConfigurationNotFoundError", http.StatusNotFound, "The replication configuration was not found")
 	ErrNotImplemented                    = newError("NotImplemented", http.StatusNotImplemented, "A header or operation you provided implies functionality that is not implemented.")
 	ErrPreconditionFailed                = newError("PreconditionFailed", http.StatusPreconditionFailed, "At least one of the preconditions you specified did not hold.")
 	// ErrInsufficientStorage is a full disk: not an AWS code (AWS does not
@@ -108,6 +109,9 @@ var (
 	ErrTooManyParts                 = newError("InvalidArgument", http.StatusBadRequest, "Part number must be an integer between 1 and 10000, inclusive.")
 	ErrMaxMessageLengthExceeded     = newError("MaxMessageLengthExceeded", http.StatusBadRequest, "Your request was too big.")
 	ErrMissingRequestBodyError      = newError("MissingRequestBodyError", http.StatusBadRequest, "Request Body is empty.")
+	// ErrReplicationRequiresVersioning is PutBucketReplication on a bucket
+	// whose versioning is not Enabled; a ReplicationBackend answers it.
+	ErrReplicationRequiresVersioning = newError("InvalidRequest", http.StatusBadRequest, "Versioning must be 'Enabled' on the bucket to apply a replication configuration")
 )
 
 // Errors added by the protocol layer (s3api answers these itself).

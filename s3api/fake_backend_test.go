@@ -44,11 +44,12 @@ type fakeBackend struct {
 }
 
 type fakeBucket struct {
-	info       BucketInfo
-	versioning Versioning
-	tags       map[string]string
-	lifecycle  []byte                   // stored as sent: the fake validates nothing
-	objects    map[string][]*fakeObject // versions, oldest first
+	info        BucketInfo
+	versioning  Versioning
+	tags        map[string]string
+	lifecycle   []byte                   // stored as sent: the fake validates nothing
+	replication *ReplicationConfig       // as s3api passed it; nil when none
+	objects     map[string][]*fakeObject // versions, oldest first
 }
 
 type fakeObject struct {
@@ -68,8 +69,9 @@ type fakePart struct {
 }
 
 var (
-	_ Backend    = (*fakeBackend)(nil)
-	_ PartRanger = (*fakeBackend)(nil)
+	_ Backend            = (*fakeBackend)(nil)
+	_ PartRanger         = (*fakeBackend)(nil)
+	_ ReplicationBackend = (*fakeBackend)(nil)
 )
 
 func newFakeBackend() *fakeBackend {
@@ -272,6 +274,52 @@ func (f *fakeBackend) DeleteBucketLifecycle(ctx context.Context, name string) er
 	}
 	b.lifecycle = nil
 	return nil
+}
+
+func (f *fakeBackend) PutBucketReplication(ctx context.Context, name string, cfg ReplicationConfig) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.op("PutBucketReplication")
+	b, err := f.bucket(name)
+	if err != nil {
+		return err
+	}
+	b.replication = &cfg
+	return nil
+}
+
+func (f *fakeBackend) GetBucketReplication(ctx context.Context, name string) (ReplicationConfig, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.op("GetBucketReplication")
+	b, err := f.bucket(name)
+	if err != nil {
+		return ReplicationConfig{}, err
+	}
+	if b.replication == nil {
+		return ReplicationConfig{}, ErrReplicationConfigurationNotFound
+	}
+	return *b.replication, nil
+}
+
+func (f *fakeBackend) DeleteBucketReplication(ctx context.Context, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.op("DeleteBucketReplication")
+	b, err := f.bucket(name)
+	if err != nil {
+		return err
+	}
+	b.replication = nil
+	return nil
+}
+
+// setReplicationStatus sets the replication status of key's current
+// version, as a replicating backend would.
+func (f *fakeBackend) setReplicationStatus(bucket, key, status string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.buckets[bucket].current(key).info.ReplicationStatus = status
 }
 
 // --- Objects

@@ -3,6 +3,8 @@ package s3api
 import (
 	"encoding/xml"
 	"errors"
+	"maps"
+	"reflect"
 	"testing"
 )
 
@@ -176,4 +178,77 @@ func mustXML(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func FuzzReplicationXML(f *testing.F) {
+	f.Add([]byte(replicationDoc1(replicationRuleV2("r1", 1, `<And><Prefix>a/</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></And>`, "Disabled"))))
+	f.Add([]byte(replicationDoc1(replicationRuleV2("r1", 0, "", "Enabled"), replicationRuleV2("", 7, `<Tag><Key>k</Key><Value></Value></Tag>`, "Disabled"))))
+	f.Add([]byte(`<ReplicationConfiguration><Role>r</Role><Rule><Prefix>a</Prefix><Status>Disabled</Status><ExistingObjectReplication><Status>Enabled</Status></ExistingObjectReplication><Destination><Bucket>arn:aws:s3:::d</Bucket><Account>1</Account><StorageClass>GLACIER</StorageClass></Destination></Rule></ReplicationConfiguration>`))
+	f.Add([]byte(`<ReplicationConfiguration><Role/><Rule><Filter/><Priority>2147483648</Priority></Rule></ReplicationConfiguration>`))
+	f.Add([]byte(`<?xml version="1.0"?><!-- c --><ReplicationConfiguration><Rule><Status>On</Status></Rule></ReplicationConfiguration><x/>`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxReplicationXML {
+			return
+		}
+		cfg, err := parseReplication(data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || (e.Status != 400 && e.Status != 501) {
+				t.Fatalf("error %v is not a 400 or 501 *Error", err)
+			}
+			return
+		}
+		if n := len(cfg.Rules); n < 1 || n > maxReplicationRules {
+			t.Fatalf("%d rules accepted", n)
+		}
+		ids := map[string]bool{}
+		priorities := map[int]bool{}
+		for _, r := range cfg.Rules {
+			switch {
+			case r.Filter != cfg.Rules[0].Filter:
+				t.Fatal("V1 and V2 rules accepted together")
+			case r.ID != "" && ids[r.ID], len([]rune(r.ID)) > maxReplicationRuleID:
+				t.Fatalf("rule ID %q accepted", r.ID)
+			case r.Status != "Enabled" && r.Status != "Disabled":
+				t.Fatalf("status %q accepted", r.Status)
+			case r.Filter && (r.Priority < 0 || priorities[r.Priority]):
+				t.Fatalf("priority %d accepted", r.Priority)
+			case r.DeleteMarkerReplication && len(r.Tags) > 0:
+				t.Fatal("delete marker replication accepted with a tag filter")
+			case !isARN(r.DestinationBucket):
+				t.Fatalf("destination %q accepted", r.DestinationBucket)
+			case r.DestinationStorageClass != "" && !replicationStorageClasses[r.DestinationStorageClass]:
+				t.Fatalf("storage class %q accepted", r.DestinationStorageClass)
+			}
+			ids[r.ID] = true
+			if r.Filter {
+				priorities[r.Priority] = true
+			}
+		}
+		// What was accepted renders and parses back to the same configuration.
+		back, err := parseReplication(mustXML(t, renderReplication(cfg)))
+		if err != nil {
+			t.Fatalf("rendered configuration refused: %v", err)
+		}
+		if !sameReplication(cfg, back) {
+			t.Fatalf("round trip changed\n%+v\nto\n%+v", cfg, back)
+		}
+	})
+}
+
+func sameReplication(a, b ReplicationConfig) bool {
+	if a.Role != b.Role || len(a.Rules) != len(b.Rules) {
+		return false
+	}
+	for i := range a.Rules {
+		ra, rb := a.Rules[i], b.Rules[i]
+		if !maps.Equal(ra.Tags, rb.Tags) {
+			return false
+		}
+		ra.Tags, rb.Tags = nil, nil
+		if !reflect.DeepEqual(ra, rb) {
+			return false
+		}
+	}
+	return true
 }

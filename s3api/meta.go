@@ -150,6 +150,9 @@ func setObjectHeaders(hdr http.Header, info ObjectInfo) {
 	if info.Restore != "" {
 		hdr.Set("x-amz-restore", info.Restore)
 	}
+	if info.ReplicationStatus != "" {
+		hdr.Set("x-amz-replication-status", info.ReplicationStatus)
+	}
 	if info.StorageClass != "" && info.StorageClass != "STANDARD" {
 		hdr.Set("x-amz-storage-class", info.StorageClass)
 	}

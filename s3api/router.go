@@ -34,6 +34,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versioning")).Name("GetBucketVersioning").HandlerFunc(h.getBucketVersioning)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("tagging")).Name("GetBucketTagging").HandlerFunc(h.getBucketTagging)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("lifecycle")).Name("GetBucketLifecycleConfiguration").HandlerFunc(h.getBucketLifecycle)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("replication")).Name("GetBucketReplication").HandlerFunc(h.getBucketReplication)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetBucketAcl").HandlerFunc(h.getBucketACL)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).Name("ListMultipartUploads").HandlerFunc(h.listMultipartUploads)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versions")).Name("ListObjectVersions").HandlerFunc(h.listObjectVersions)
@@ -44,10 +45,12 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodPut).MatcherFunc(query("versioning")).Name("PutBucketVersioning").HandlerFunc(h.putBucketVersioning)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("tagging")).Name("PutBucketTagging").HandlerFunc(h.putBucketTagging)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("lifecycle")).Name("PutBucketLifecycleConfiguration").HandlerFunc(h.putBucketLifecycle)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("replication")).Name("PutBucketReplication").HandlerFunc(h.putBucketReplication)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).Name("PutBucketAcl").HandlerFunc(h.putBucketACL)
 	bkt.Methods(http.MethodPut).Name("CreateBucket").HandlerFunc(h.createBucket)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).Name("DeleteBucketTagging").HandlerFunc(h.deleteBucketTagging)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("lifecycle")).Name("DeleteBucketLifecycle").HandlerFunc(h.deleteBucketLifecycle)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("replication")).Name("DeleteBucketReplication").HandlerFunc(h.deleteBucketReplication)
 	bkt.Methods(http.MethodDelete).Name("DeleteBucket").HandlerFunc(h.deleteBucket)
 	bkt.Methods(http.MethodPost).MatcherFunc(query("delete")).Name("DeleteObjects").HandlerFunc(h.deleteObjects)
 
@@ -112,10 +115,15 @@ func hasQuery(u *url.URL, name string) bool {
 // not implement. Such requests must fail with NotImplemented rather than
 // fall through to the plain operation (GET /bucket?policy must never answer
 // a 200 listing), so they are refused before routing. Lifecycle exists for
-// buckets only, restore for a POST to an object only.
+// buckets only, restore for a POST to an object only, replication for GET,
+// PUT and DELETE of a bucket only (and then only when the backend is a
+// ReplicationBackend, which its handlers check).
 func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["lifecycle"]; ok && object {
 		return "lifecycle"
+	}
+	if _, ok := q["replication"]; ok && (object || (method != http.MethodGet && method != http.MethodPut && method != http.MethodDelete)) {
+		return "replication"
 	}
 	if _, ok := q["restore"]; ok && (!object || method != http.MethodPost) {
 		return "restore"
@@ -125,7 +133,7 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 		"intelligent-tiering", "inventory", "legal-hold", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"object-lock", "ownershipControls", "policy", "policyStatus",
-		"publicAccessBlock", "renameObject", "replication", "requestPayment",
+		"publicAccessBlock", "renameObject", "requestPayment",
 		"retention", "select", "session", "torrent", "website",
 	} {
 		if _, ok := q[s]; ok {

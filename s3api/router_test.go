@@ -104,7 +104,7 @@ func TestUnsupported(t *testing.T) {
 	e := newEnv(t, newFakeBackend())
 	e.mustBucket("bkt")
 	e.mustPut("bkt", "obj", "x")
-	for _, sub := range []string{"policy", "cors", "website", "replication", "encryption",
+	for _, sub := range []string{"policy", "cors", "website", "encryption",
 		"object-lock", "notification", "logging", "accelerate", "requestPayment", "ownershipControls",
 		"publicAccessBlock", "retention", "legal-hold", "torrent", "select", "restore", "attributes"} {
 		for _, path := range []string{"/bkt?" + sub, "/bkt/obj?" + sub} {
