@@ -115,6 +115,9 @@ func (g *Gateway) HeadBucket(ctx context.Context, name string) (s3api.BucketInfo
 
 // DeleteBucket deletes an empty bucket: no version, delete marker or upload.
 func (g *Gateway) DeleteBucket(ctx context.Context, name string) error {
+	if err := g.writable(name); err != nil {
+		return err
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	gr := g.buckets[name]
@@ -154,6 +157,12 @@ func (g *Gateway) GetBucketVersioning(ctx context.Context, name string) (s3api.V
 // PutBucketVersioning enables or suspends versioning. A bucket cannot go
 // back to never having had versioning.
 func (g *Gateway) PutBucketVersioning(ctx context.Context, name string, v s3api.Versioning) error {
+	if err := g.writable(name); err != nil {
+		return err
+	}
+	if _, ok := g.replSources.Load(name); ok && v != s3api.VersioningEnabled {
+		return s3api.ErrInvalidBucketState.WithMessage("A replication configuration is present on this bucket, so the versioning state cannot be changed.")
+	}
 	if v != s3api.VersioningEnabled && v != s3api.VersioningSuspended {
 		return s3api.ErrIllegalVersioningConfiguration.WithMessagef("The versioning status %q is not Enabled or Suspended.", v)
 	}
@@ -178,6 +187,9 @@ func (g *Gateway) GetBucketTagging(ctx context.Context, name string) (map[string
 
 // PutBucketTagging replaces the bucket's tags.
 func (g *Gateway) PutBucketTagging(ctx context.Context, name string, tags map[string]string) error {
+	if err := g.writable(name); err != nil {
+		return err
+	}
 	return mapErr(g.updateInfo(name, func(k *bkt) error {
 		k.rec.Tags = maps.Clone(tags)
 		return nil
@@ -186,6 +198,9 @@ func (g *Gateway) PutBucketTagging(ctx context.Context, name string, tags map[st
 
 // DeleteBucketTagging removes the bucket's tags.
 func (g *Gateway) DeleteBucketTagging(ctx context.Context, name string) error {
+	if err := g.writable(name); err != nil {
+		return err
+	}
 	return mapErr(g.updateInfo(name, func(k *bkt) error {
 		k.rec.Tags = nil
 		return nil

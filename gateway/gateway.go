@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/replicator"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -187,6 +189,19 @@ type Gateway struct {
 
 	cleanPaused atomic.Bool // the cleaner's own runs are paused (autoclean.go)
 
+	// replicas maps each replica bucket to what it replicates (read-only
+	// to S3 clients); replSources holds the buckets that replicate.
+	replicas    sync.Map // string -> string
+	replSources sync.Map // string -> bool
+	// remotes are the peers; senders replicate the source buckets, one
+	// each, through replHTTP; replHandler serves peers replicating here.
+	remotes          *remotes
+	replMu           sync.Mutex
+	senders          map[string]*replSender
+	replHTTP         *http.Client
+	replHandler      *replicator.Handler
+	replIncompatible atomic.Int64
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
@@ -241,6 +256,15 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if g.tiers, err = loadTiers(cfg.DataDir); err != nil {
 		return fail(err)
 	}
+	if g.remotes, err = loadRemotes(cfg.DataDir); err != nil {
+		return fail(err)
+	}
+	g.senders = map[string]*replSender{}
+	g.replHTTP = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	g.replHandler = replicator.NewHandler(replTarget{g}, replicator.HandlerOptions{
+		Logger:         log.With("part", "replication"),
+		OnIncompatible: func(local, remote string) { g.incompatiblePeer("a source", local, remote) },
+	})
 	// Packs half sealed when the last process stopped were never recorded.
 	os.RemoveAll(filepath.Join(cfg.DataDir, spoolDirName))
 	if format == metaFormat1 {
@@ -279,6 +303,11 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err := g.loadBuckets(); err != nil {
 		return fail(err)
 	}
+	for _, gr := range g.groupList() {
+		if err := g.loadReplicas(gr); err != nil {
+			return fail(fmt.Errorf("storage group %q: %w", gr.name, err))
+		}
+	}
 	if cfg.recovering {
 		return g, nil
 	}
@@ -288,6 +317,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	for _, gr := range g.groupList() {
 		g.startAutoClean(gr)
 	}
+	g.startSenders()
 	// Every tier's mover runs from the start: forgets left by the last
 	// run go to the catalog even if nothing is transitioned.
 	for _, name := range g.tiers.reg.Names() {
@@ -357,6 +387,12 @@ func (g *Gateway) Close() error {
 		g.rst.close()
 		if g.tiers != nil {
 			g.closeMovers()
+		}
+		if g.senders != nil {
+			g.closeSenders()
+		}
+		if g.replHandler != nil {
+			g.replHandler.Close()
 		}
 		for _, gr := range g.groups {
 			gr.stopAutoClean()

@@ -163,6 +163,9 @@ func (g *Gateway) AddGroup(ctx context.Context, spec GroupSpec) (GroupInfo, erro
 		g.buckets[b] = gr
 	}
 	g.mu.Unlock()
+	if err := g.loadReplicas(gr); err != nil {
+		g.log.Warn("reading the replicas of an added group", "group", gr.name, "err", err)
+	}
 	g.startAutoClean(gr)
 	g.log.Info("storage group added", "group", spec.Name, "dir", dir, "performance", spec.Performance, "quota", spec.Quota, "buckets", len(buckets))
 	return g.groupInfo(ctx, gr)

@@ -185,6 +185,9 @@ func (g *Gateway) GetBucketLifecycle(_ context.Context, name string) ([]byte, er
 // PutBucketLifecycle validates and stores a configuration; the next scan
 // applies it.
 func (g *Gateway) PutBucketLifecycle(_ context.Context, name string, doc []byte) error {
+	if err := g.writable(name); err != nil {
+		return err
+	}
 	if _, err := g.bucketGroup(name); err != nil {
 		return err
 	}
@@ -202,6 +205,9 @@ func (g *Gateway) PutBucketLifecycle(_ context.Context, name string, doc []byte)
 // DeleteBucketLifecycle removes the configuration; deleting none succeeds,
 // as in S3.
 func (g *Gateway) DeleteBucketLifecycle(_ context.Context, name string) error {
+	if err := g.writable(name); err != nil {
+		return err
+	}
 	return mapErr(g.setRules(name, keyLifecycle, nil, nil))
 }
 

@@ -86,6 +86,9 @@ func (k *bkt) dropUpload(key string, uid []byte) error {
 
 // CreateMultipartUpload starts an upload and answers its ID.
 func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo) (string, error) {
+	if err := g.writable(in.Bucket); err != nil {
+		return "", err
+	}
 	var id string
 	err := g.updateBucket(in.Bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		stamp, err := nextStamp(tx)
@@ -118,6 +121,9 @@ func (g *Gateway) uploadGroup(bucket, key, uploadID string) (*group, error) {
 // UploadPart streams one part into the bucket's group and records it in
 // the transaction that commits it, replacing a part with the same number.
 func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3api.PartInfo, error) {
+	if err := g.writable(in.Bucket); err != nil {
+		return s3api.PartInfo{}, err
+	}
 	if in.PartNumber < 1 || in.PartNumber > maxParts {
 		return s3api.PartInfo{}, s3api.ErrTooManyParts
 	}
@@ -182,6 +188,9 @@ func (p partRecord) info(n int) s3api.PartInfo {
 // An unranged copy of a single-part source within one group shares its
 // chunks instead: its ETag is already the MD5 of its bytes.
 func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInput) (s3api.PartInfo, error) {
+	if err := g.writable(in.Bucket); err != nil {
+		return s3api.PartInfo{}, err
+	}
 	if in.PartNumber < 1 || in.PartNumber > maxParts {
 		return s3api.PartInfo{}, s3api.ErrTooManyParts
 	}
@@ -230,6 +239,9 @@ func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInp
 // (no data is read) and, in the transaction that commits the object's
 // manifest, records the object and drops the upload and its parts.
 func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []s3api.CompletePart, ifMatch, ifNoneMatch string) (s3api.ObjectInfo, error) {
+	if err := g.writable(bucket); err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	if len(parts) == 0 {
 		return s3api.ObjectInfo{}, s3api.ErrMalformedXML.WithMessage("The XML you provided was not well-formed or did not validate against our published schema: it names no part.")
 	}

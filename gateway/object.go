@@ -67,6 +67,9 @@ func digestOf(digest func() s3api.Digest, own []byte) ([]byte, s3api.Checksum) {
 // PutObject streams in.Body into the bucket's group and records the version
 // in the transaction that commits its manifest.
 func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api.ObjectInfo, error) {
+	if err := g.writable(in.Bucket); err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	gr, err := g.bucketGroup(in.Bucket)
 	if err != nil {
 		return s3api.ObjectInfo{}, err
@@ -194,6 +197,9 @@ func (g *Gateway) HeadObject(ctx context.Context, bucket, key, versionID string)
 // DeleteObject deletes following the bucket's versioning state (version.go),
 // releasing what it drops in the same transaction.
 func (g *Gateway) DeleteObject(ctx context.Context, bucket, key, versionID string) (s3api.DeleteResult, error) {
+	if err := g.writable(bucket); err != nil {
+		return s3api.DeleteResult{}, err
+	}
 	var res s3api.DeleteResult
 	err := g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		if versionID != "" {
@@ -229,6 +235,9 @@ func (g *Gateway) DeleteObject(ctx context.Context, bucket, key, versionID strin
 // Within one group the copy shares the source's chunks (Clone); across
 // groups the bytes stream through a writer of the destination's group.
 func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3api.ObjectInfo, error) {
+	if err := g.writable(in.DstBucket); err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && in.SrcVersionID == "" && in.Meta == nil && in.Tags == nil {
 		return s3api.ObjectInfo{}, s3api.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
@@ -340,11 +349,17 @@ func (g *Gateway) GetObjectTagging(ctx context.Context, bucket, key, versionID s
 // PutObjectTagging replaces a version's tags in place: tags are not data,
 // S3 does not make a new version for them.
 func (g *Gateway) PutObjectTagging(ctx context.Context, bucket, key, versionID string, tags map[string]string) (string, error) {
+	if err := g.writable(bucket); err != nil {
+		return "", err
+	}
 	return g.retag(bucket, key, versionID, maps.Clone(tags))
 }
 
 // DeleteObjectTagging removes a version's tags.
 func (g *Gateway) DeleteObjectTagging(ctx context.Context, bucket, key, versionID string) (string, error) {
+	if err := g.writable(bucket); err != nil {
+		return "", err
+	}
 	return g.retag(bucket, key, versionID, nil)
 }
 
@@ -359,6 +374,9 @@ func (g *Gateway) retag(bucket, key, versionID string, tags map[string]string) (
 		vid = k.info(key, v).VersionID
 		enc, err := encode(v.rec)
 		if err != nil {
+			return err
+		}
+		if err := k.logChange(replTags, key, v.seq, v.rec); err != nil {
 			return err
 		}
 		return k.ver.Put(composite(key, v.seq), enc)

@@ -25,6 +25,11 @@ type bucketRecord struct {
 	// RulesStamp is the stamp of the last change to the bucket's lifecycle
 	// configuration or cloud policy; 0 when it has neither.
 	RulesStamp uint64 `json:"rules,omitempty"`
+	// Replication is the bucket's replication to a replica on another
+	// Cairn (repllog.go); ReplicaOf says the bucket is such a replica, of
+	// what: read-only to S3 clients.
+	Replication *replRecord `json:"repl,omitempty"`
+	ReplicaOf   string      `json:"replica_of,omitempty"`
 }
 
 // objectMeta is what a client set on an object.

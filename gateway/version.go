@@ -95,6 +95,9 @@ func (k *bkt) put(key string, seq []byte, rec versionRecord) error {
 			return err
 		}
 	}
+	if err := k.logChange(replPut, key, seq, rec); err != nil {
+		return err
+	}
 	return k.refreshCurrent(key)
 }
 
@@ -110,6 +113,9 @@ func (k *bkt) drop(key string, v version) error {
 		}
 	}
 	if err := k.refreshCurrent(key); err != nil {
+		return err
+	}
+	if err := k.logChange(replDrop, key, v.seq, v.rec); err != nil {
 		return err
 	}
 	if v.rec.DeleteMarker {
@@ -198,6 +204,8 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 		PartsCount:   v.rec.Parts,
 		StorageClass: storageClass(v.rec),
 		Restore:      restoreHeader(v.rec),
+
+		ReplicationStatus: k.replicationStatus(key, v),
 	}
 }
 

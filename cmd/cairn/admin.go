@@ -33,6 +33,11 @@ const adminUsage = `Usage:
   cairn admin group add NAME --path DIR [--performance] [--quota SIZE] [--streams N]
   cairn admin group set NAME [--quota SIZE|none] [--streams N] [--performance[=false]]
   cairn admin group ls | rm NAME
+  cairn admin remote add NAME --endpoint URL --access-key K --secret-key S [--region R] | ls | rm NAME
+                     (remote add names this server with --server URL, as --endpoint is the remote's)
+  cairn admin replication add BUCKET --remote NAME --bucket REPLICA [--prefix P] [--delete-markers=false]
+                     [--schedule 22:00-06:00] [--bandwidth 50MB/s]
+  cairn admin replication ls | rm BUCKET | pause BUCKET | resume BUCKET | run BUCKET
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
   cairn admin scrub --tier NAME [--read-data] [--data DIR]           (with cairn serve stopped)
   cairn admin lifecycle run [BUCKET] | status   [--data DIR] [--endpoint URL] [--json]
@@ -76,6 +81,12 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 0 && args[0] == "group" {
 		return adminGroup(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "remote" {
+		return adminRemote(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "replication" {
+		return adminReplication(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 1 && args[0] == "clean" && slices.Contains([]string{"status", "pause", "resume"}, args[1]) {
 		return adminCleanSchedule(ctx, args[1], args[2:], stdout, stderr)

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/cairn-backup/cairn/gateway"
+)
+
+// versionLines lists a bucket's versions and delete markers as sorted
+// "key id etag size" lines.
+func versionLines(t *testing.T, c *s3.Client, bucket string) []string {
+	t.Helper()
+	var lines []string
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)}
+	for {
+		out, err := c.ListObjectVersions(t.Context(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range out.Versions {
+			lines = append(lines, fmt.Sprintf("%s %s %s %d", aws.ToString(v.Key), aws.ToString(v.VersionId), aws.ToString(v.ETag), aws.ToInt64(v.Size)))
+		}
+		for _, m := range out.DeleteMarkers {
+			lines = append(lines, fmt.Sprintf("%s %s marker", aws.ToString(m.Key), aws.ToString(m.VersionId)))
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = out.NextKeyMarker, out.NextVersionIdMarker
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+func replicationStatus(t *testing.T, env []string) []gateway.ReplicationStatus {
+	t.Helper()
+	out, errs, code := cairn(t, env, "admin", "replication", "ls", "--json")
+	if code != 0 {
+		t.Fatalf("replication ls: exit %d: %s", code, errs)
+	}
+	var st []gateway.ReplicationStatus
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("replication ls JSON: %v\n%s", err, out)
+	}
+	return st
+}
+
+// Two cairn serve processes: a bucket replicates to the other site through
+// the admin commands; the second generation of a backup costs its new
+// bytes on the wire; the replica is read-only; and kill -9 of the target
+// and then of the source in the middle of replication loses nothing: the
+// replica converges to exactly the source's versions.
+func TestReplicationTwoSites(t *testing.T) {
+	needBinary(t)
+	ctx := context.Background()
+	srcDir, dstDir := t.TempDir(), t.TempDir()
+	src, dst := startServe(t, srcDir), startServe(t, dstDir)
+	srcEnv, dstEnv := []string{"CAIRN_DATA=" + srcDir}, []string{"CAIRN_DATA=" + dstDir}
+	dcreds := readCreds(t, dstDir).Value
+
+	out, errs, code := cairn(t, srcEnv, "admin", "remote", "add", "dr", "--endpoint", dst.url(), "--access-key", dcreds.AccessKeyID, "--secret-key", "nope")
+	if code == 0 || !strings.Contains(errs, "refused the keys") {
+		t.Fatalf("remote add with a wrong key: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = cairn(t, srcEnv, "admin", "remote", "add", "dr", "--endpoint", dst.url(), "--access-key", dcreds.AccessKeyID, "--secret-key", dcreds.SecretAccessKey)
+	if code != 0 || !strings.Contains(out, "remote dr added") || !strings.Contains(out, "replication protocol 1") {
+		t.Fatalf("remote add: exit %d\n%s%s", code, out, errs)
+	}
+	sc, dc := client(t, src, srcDir), client(t, dst, dstDir)
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("backups")}); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "add", "backups", "--remote", "dr", "--bucket", "backups-dr")
+	if code == 0 || !strings.Contains(errs, "Versioning must be 'Enabled'") {
+		t.Fatalf("replication of an unversioned bucket: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := sc.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("backups"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "add", "backups", "--remote", "dr", "--bucket", "backups-dr", "--schedule", "25:00-26:00")
+	if code == 0 || !strings.Contains(errs, "daily window") {
+		t.Fatalf("a bad schedule: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "add", "backups", "--remote", "dr", "--bucket", "backups-dr", "--schedule", "00:00-00:01", "--bandwidth", "500MB/s")
+	if code != 0 {
+		t.Fatalf("replication add: exit %d\n%s%s", code, out, errs)
+	}
+	put := func(key string, data []byte) {
+		t.Helper()
+		if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("backups"), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}
+	gen1 := random(1, 24<<20)
+	put("vm.img", gen1)
+	// Outside its window (a minute after midnight), nothing is sent until
+	// a run says so.
+	time.Sleep(500 * time.Millisecond)
+	if st := replicationStatus(t, srcEnv); len(st) != 1 || st[0].PendingChanges != 1 || !strings.Contains(st[0].State, "window") {
+		t.Fatalf("outside its window: %+v", st)
+	}
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "run", "backups")
+	if code != 0 || !strings.Contains(out, "bucket backups replicated: 1 versions") {
+		t.Fatalf("replication run: exit %d\n%s%s", code, out, errs)
+	}
+
+	// The second generation: 1 MiB changed in the middle.
+	gen2 := bytes.Clone(gen1)
+	copy(gen2[12<<20:], random(2, 1<<20))
+	before := adminStats(t, srcDir).Groups[0].StoredBytes
+	put("vm.img", gen2)
+	newBytes := adminStats(t, srcDir).Groups[0].StoredBytes - before
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "run", "backups", "--json")
+	if code != 0 {
+		t.Fatalf("replication run: exit %d\n%s%s", code, out, errs)
+	}
+	var run gateway.ReplicationRun
+	if err := json.Unmarshal([]byte(out), &run); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second generation: %d new stored bytes at the source, %d bytes sent (%.2fx)", newBytes, run.BytesSent, float64(run.BytesSent)/float64(newBytes))
+	if run.Versions != 1 || run.BytesSent > newBytes*11/10+4096 {
+		t.Fatalf("the second generation sent %d bytes for %d new: want at most 1.1x", run.BytesSent, newBytes)
+	}
+
+	// Read-only to S3 clients of the replica.
+	_, err := dc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("backups-dr"), Key: aws.String("x"), Body: strings.NewReader("x")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" || !strings.Contains(ae.ErrorMessage(), "replica of") {
+		t.Fatalf("a PUT to the replica: %v", err)
+	}
+
+	// Continuous now, and kill -9 on both sides while it runs.
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "add", "backups", "--remote", "dr", "--bucket", "backups-dr")
+	if code != 0 {
+		t.Fatalf("replication add (continuous): exit %d\n%s%s", code, out, errs)
+	}
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range 12 {
+		put(fmt.Sprintf("inc/%02d", i), random(uint64(100+i), 1<<20+r.IntN(1<<20)))
+		if i == 3 {
+			dst.cmd.Process.Kill() // mid-transfer, likely
+		}
+		if i%5 == 4 {
+			if _, err := sc.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("backups"), Key: aws.String(fmt.Sprintf("inc/%02d", i-1))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	<-dst.done
+	dst = startServe(t, dstDir, "--listen", dst.addr)
+	time.Sleep(300 * time.Millisecond)
+	src.cmd.Process.Signal(syscall.SIGKILL)
+	<-src.done
+	src = startServe(t, srcDir, "--listen", src.addr)
+	sc, dc = client(t, src, srcDir), client(t, dst, dstDir)
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "run", "backups")
+	if code != 0 {
+		t.Fatalf("replication run after the kills: exit %d\n%s%s\n%s", code, out, errs, src.stderr)
+	}
+	if a, b := versionLines(t, sc, "backups"), versionLines(t, dc, "backups-dr"); !slices.Equal(a, b) {
+		t.Fatalf("after kill -9 on both sides the replica differs:\nsource  %q\nreplica %q", a, b)
+	}
+	got, err := getBytes(t, dc, "backups-dr", "vm.img")
+	if err != nil || !bytes.Equal(got, gen2) {
+		t.Fatalf("the replica's vm.img: %v", err)
+	}
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "ls")
+	if code != 0 || !strings.Contains(out, "backups-dr") || !strings.Contains(out, "0 (0 B)") {
+		t.Fatalf("replication ls: exit %d\n%s%s", code, out, errs)
+	}
+	_ = dstEnv
+}

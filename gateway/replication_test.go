@@ -1,0 +1,247 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/cairn-backup/cairn/s3api"
+)
+
+// site is one gateway served over S3 with its admin API, as cairn serve
+// serves it (root key "rootkey").
+type site struct {
+	g   *Gateway
+	url string
+	c   *s3.Client
+}
+
+func newSite(t *testing.T) *site {
+	t.Helper()
+	g := open(t, testConfig(t))
+	h, err := s3api.NewHandler(s3api.Config{
+		Region: "us-east-1",
+		Secret: func(k string) (string, bool) { return "rootsecret", k == "rootkey" },
+		Logger: slog.New(slog.DiscardHandler),
+		Admin:  g.AdminHandler("rootkey"),
+	}, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c := s3.New(s3.Options{
+		BaseEndpoint: aws.String(srv.URL), Region: "us-east-1", UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider("rootkey", "rootsecret", ""),
+	})
+	return &site{g: g, url: srv.URL, c: c}
+}
+
+func (s *site) put(t *testing.T, bucket, key string, data []byte, tags string) string {
+	t.Helper()
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data), ContentType: aws.String("application/x-backup")}
+	if tags != "" {
+		in.Tagging = aws.String(tags)
+	}
+	out, err := s.c.PutObject(t.Context(), in)
+	if err != nil {
+		t.Fatalf("put %s/%s: %v", bucket, key, err)
+	}
+	return aws.ToString(out.VersionId)
+}
+
+// listedVersions lists every version and delete marker of a bucket as
+// "key version etag size" lines, in order.
+func listedVersions(t *testing.T, c *s3.Client, bucket string) []string {
+	t.Helper()
+	out, err := c.ListObjectVersions(t.Context(), &s3.ListObjectVersionsInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, v := range out.Versions {
+		lines = append(lines, aws.ToString(v.Key)+" "+aws.ToString(v.VersionId)+" "+aws.ToString(v.ETag)+" "+string(rune('0'+int(aws.ToInt64(v.Size)%10))))
+	}
+	for _, m := range out.DeleteMarkers {
+		lines = append(lines, aws.ToString(m.Key)+" "+aws.ToString(m.VersionId)+" marker")
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// A relationship replicates puts (with their version IDs, ETags, metadata
+// and tags), tag changes, delete markers and version deletes; a second
+// generation of mostly the same data sends only what is new; the replica
+// refuses writes from S3 clients, saying whose replica it is; statuses show
+// on both sides.
+func TestReplicationConverges(t *testing.T) {
+	src, dst := newSite(t), newSite(t)
+	ctx := t.Context()
+	if _, err := src.g.AddRemote(ctx, RemoteConfig{Name: "dr", Endpoint: dst.url, AccessKey: "rootkey", SecretKey: "wrong"}); err == nil || !strings.Contains(err.Error(), "refused the keys") {
+		t.Fatalf("a remote with a wrong key: %v", err)
+	}
+	if _, err := src.g.AddRemote(ctx, RemoteConfig{Name: "dr", Endpoint: dst.url, AccessKey: "rootkey", SecretKey: "rootsecret"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("backups")}); err != nil {
+		t.Fatal(err)
+	}
+	err := src.g.AddReplication(ctx, ReplicationSpec{Bucket: "backups", Remote: "dr", ReplicaBucket: "backups-dr", DeleteMarkers: true})
+	if !errors.Is(err, s3api.ErrReplicationRequiresVersioning) {
+		t.Fatalf("replication of an unversioned bucket: %v", err)
+	}
+	if _, err := src.c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("backups"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	// Set through S3, as a client would.
+	_, err = src.c.PutBucketReplication(ctx, &s3.PutBucketReplicationInput{Bucket: aws.String("backups"),
+		ReplicationConfiguration: &types.ReplicationConfiguration{Role: aws.String("cairn"), Rules: []types.ReplicationRule{{
+			ID: aws.String("all"), Priority: aws.Int32(1), Status: types.ReplicationRuleStatusEnabled,
+			Filter:                  &types.ReplicationRuleFilter{Prefix: aws.String("")},
+			DeleteMarkerReplication: &types.DeleteMarkerReplication{Status: types.DeleteMarkerReplicationStatusEnabled},
+			Destination:             &types.Destination{Bucket: aws.String("arn:cairn:s3:::dr/backups-dr")},
+		}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	gen1 := random(1, 6<<20)
+	v1 := src.put(t, "backups", "full.tar", gen1, "kind=full")
+	gen2 := bytes.Clone(gen1)
+	copy(gen2[3<<20:], random(2, 64<<10)) // a small change in the middle
+	v2 := src.put(t, "backups", "full.tar", gen2, "")
+	src.put(t, "backups", "gone.tar", random(3, 100<<10), "")
+	if _, err := src.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("backups"), Key: aws.String("gone.tar")}); err != nil {
+		t.Fatal(err) // a delete marker
+	}
+	vx := src.put(t, "backups", "x", []byte("short-lived"), "")
+	if _, err := src.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("backups"), Key: aws.String("x"), VersionId: aws.String(vx)}); err != nil {
+		t.Fatal(err) // a version deleted for good
+	}
+	if _, err := src.c.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String("backups"), Key: aws.String("full.tar"), VersionId: aws.String(v1),
+		Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("kind"), Value: aws.String("weekly")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := src.g.RunReplication(ctx, "backups")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := listedVersions(t, src.c, "backups"), listedVersions(t, dst.c, "backups-dr"); !slices.Equal(a, b) {
+		t.Fatalf("the replica's versions differ:\nsource  %q\nreplica %q", a, b)
+	}
+	for _, v := range []struct {
+		id   string
+		want []byte
+	}{{v1, gen1}, {v2, gen2}} {
+		out, err := dst.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("backups-dr"), Key: aws.String("full.tar"), VersionId: aws.String(v.id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		got.ReadFrom(out.Body)
+		out.Body.Close()
+		if !bytes.Equal(got.Bytes(), v.want) || aws.ToString(out.ContentType) != "application/x-backup" || out.ReplicationStatus != types.ReplicationStatusReplica {
+			t.Fatalf("replica version %s: %d bytes, type %q, status %q", v.id, got.Len(), aws.ToString(out.ContentType), out.ReplicationStatus)
+		}
+	}
+	tags, err := dst.c.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("backups-dr"), Key: aws.String("full.tar"), VersionId: aws.String(v1)})
+	if err != nil || len(tags.TagSet) != 1 || aws.ToString(tags.TagSet[0].Value) != "weekly" {
+		t.Fatalf("replica tags: %+v, %v", tags, err)
+	}
+	head, err := src.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("backups"), Key: aws.String("full.tar")})
+	if err != nil || head.ReplicationStatus != types.ReplicationStatusCompleted {
+		t.Fatalf("source status: %q, %v", head.ReplicationStatus, err)
+	}
+	// The second generation cost its change, not its size.
+	if run.BytesSent > int64(len(gen1))+int64(len(gen1))/4 {
+		t.Fatalf("two generations of %d bytes sent %d bytes", len(gen1), run.BytesSent)
+	}
+
+	// Read-only to S3 clients, with a message that names the source.
+	_, err = dst.c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("backups-dr"), Key: aws.String("evil"), Body: strings.NewReader("x")})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" || !strings.Contains(ae.ErrorMessage(), "replica of") || !strings.Contains(ae.ErrorMessage(), "backups") {
+		t.Fatalf("a PUT to the replica: %v", err)
+	}
+	if _, err := dst.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("backups-dr"), Key: aws.String("full.tar")}); err == nil {
+		t.Fatal("a DELETE in the replica went through")
+	}
+	st, err := src.g.Replications()
+	if err != nil || len(st) != 1 || st[0].PendingChanges != 0 || st[0].Versions < 2 || st[0].State != "idle" && st[0].State != "sending" {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+	cfg, err := src.c.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("backups")})
+	if err != nil || aws.ToString(cfg.ReplicationConfiguration.Rules[0].Destination.Bucket) != "arn:cairn:s3:::dr/backups-dr" {
+		t.Fatalf("GetBucketReplication: %+v, %v", cfg, err)
+	}
+	if err := src.g.RemoveRemote(ctx, "dr"); err == nil {
+		t.Fatal("a remote in use was removed")
+	}
+
+	// Ending the relationship leaves the replica an ordinary bucket.
+	if _, err := src.c.DeleteBucketReplication(ctx, &s3.DeleteBucketReplicationInput{Bucket: aws.String("backups")}); err != nil {
+		t.Fatal(err)
+	}
+	dst.put(t, "backups-dr", "now-writable", []byte("ok"), "")
+	if _, err := src.c.GetBucketReplication(ctx, &s3.GetBucketReplicationInput{Bucket: aws.String("backups")}); !errors.As(err, &ae) || ae.ErrorCode() != "ReplicationConfigurationNotFoundError" {
+		t.Fatalf("GetBucketReplication after delete: %v", err)
+	}
+}
+
+// A replica at its quota pauses replication with a clear status; nothing
+// is lost, and once there is room it catches up by itself.
+func TestReplicationPausesOnFullReplica(t *testing.T) {
+	src, dst := newSite(t), newSite(t)
+	ctx := t.Context()
+	dst.g.cfg.MinQuota = 64 << 10
+	if _, err := src.g.AddRemote(ctx, RemoteConfig{Name: "dr", Endpoint: dst.url, AccessKey: "rootkey", SecretKey: "rootsecret"}); err != nil {
+		t.Fatal(err)
+	}
+	newBucket(t, src.g, "b", s3api.VersioningEnabled)
+	if err := src.g.AddReplication(ctx, ReplicationSpec{Bucket: "b", Remote: "dr", ReplicaBucket: "b-dr"}); err != nil {
+		t.Fatal(err)
+	}
+	used, err := dst.g.groups[DefaultGroup].store.PhysicalBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := used + 128<<10 // less than a batch left: the replica is full
+	if _, err := dst.g.SetGroup(ctx, DefaultGroup, GroupChange{Quota: &q}); err != nil {
+		t.Fatal(err)
+	}
+	data := random(9, 2<<20)
+	put(t, src.g, "b", "k", data)
+	rctx, cancel := context.WithTimeout(ctx, 10e9)
+	_, err = src.g.RunReplication(rctx, "b")
+	cancel()
+	if err == nil || !strings.Contains(err.Error(), "quota") {
+		t.Fatalf("replication into a full replica: %v", err)
+	}
+	st, _ := src.g.Replications()
+	if len(st) != 1 || st[0].PendingChanges != 1 || !strings.Contains(st[0].State, "full") {
+		t.Fatalf("status of a relationship into a full replica: %+v", st)
+	}
+	q = 0
+	if _, err := dst.g.SetGroup(ctx, DefaultGroup, GroupChange{Quota: &q}); err != nil {
+		t.Fatal(err)
+	}
+	// The sender waits 30 s after a full replica; a run kicks it now.
+	if _, err := src.g.RunReplication(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(mustGet(t, dst.g, "b-dr", "k", ""), data) {
+		t.Fatal("the replica did not catch up")
+	}
+}
