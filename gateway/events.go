@@ -59,6 +59,13 @@ func (g *Gateway) event(kind, subject, message string) {
 func (g *Gateway) Events(ctx context.Context, after uint64, limit int, wait time.Duration) ([]events.Event, error) {
 	if wait > 0 {
 		wctx, cancel := context.WithTimeout(ctx, wait)
+		go func() {
+			select {
+			case <-g.pollsStopped: // StopLongPolls
+				cancel()
+			case <-wctx.Done():
+			}
+		}()
 		err := g.events.Wait(wctx, after)
 		cancel()
 		if err != nil && ctx.Err() != nil {
@@ -70,6 +77,11 @@ func (g *Gateway) Events(ctx context.Context, after uint64, limit int, wait time
 	}
 	return g.events.Since(after, limit)
 }
+
+// StopLongPolls ends the waits of Events now, and makes later ones
+// answer at once: an http.Server shutting down waits for its requests, and
+// a long poll would hold it for its whole wait (RegisterOnShutdown).
+func (g *Gateway) StopLongPolls() { g.stopPollsOnce.Do(func() { close(g.pollsStopped) }) }
 
 // startDiskCheck checks every group's filesystem now and then every
 // Config.DiskCheckInterval until Close.

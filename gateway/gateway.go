@@ -180,6 +180,9 @@ type Gateway struct {
 	rst        restorer   // RestoreObject's recalls
 	cleanSt    cleanState // the cleaner run in progress
 	events     *events.Log
+	// pollsStopped ends Events' long polls (StopLongPolls).
+	pollsStopped  chan struct{}
+	stopPollsOnce sync.Once
 	// stopDiskCheck stops the disk check (nil when it is not running).
 	stopDiskCheck func()
 	// tierNamed says whether a tier of that name exists (tests of rules
@@ -234,7 +237,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, db: db, groups: map[string]*group{}, buckets: map[string]*group{}}
+	g := &Gateway{cfg: cfg, log: log, db: db, groups: map[string]*group{}, buckets: map[string]*group{}, pollsStopped: make(chan struct{})}
 	fail := func(err error) (*Gateway, error) {
 		g.Close()
 		return nil, err
@@ -345,6 +348,7 @@ func (g *Gateway) Close() error {
 		if g.stopDiskCheck != nil {
 			g.stopDiskCheck()
 		}
+		g.StopLongPolls()
 		g.rst.close()
 		if g.tiers != nil {
 			g.closeMovers()

@@ -28,6 +28,7 @@ import (
 const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
+  cairn admin events [--follow] [--after SEQ] [--last N] [--json] [--data DIR] [--endpoint URL]
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
   cairn admin scrub --tier NAME [--read-data] [--data DIR]           (with cairn serve stopped)
   cairn admin lifecycle run [BUCKET] | status   [--data DIR] [--endpoint URL] [--json]
@@ -68,6 +69,9 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 0 && args[0] == "tier" {
 		return adminTier(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "events" {
+		return adminEvents(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
 		fmt.Fprint(stderr, adminUsage)

@@ -33,6 +33,8 @@ type serveOptions struct {
 	secure                                 secureOptions
 	lifecycle                              lifecycleOptions
 	maxConns, maxConnsPerHost              int
+	eventWebhook                           string
+	diskFullPercent                        float64
 }
 
 // connLimits are the S3 port's connection bounds: as given, else 8192 in
@@ -86,6 +88,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	addSecureFlags(fs, &o.secure)
 	fs.IntVar(&o.maxConns, "max-connections", 0, "S3 connections open at once; beyond it, idle ones give way or new ones are closed; 0: 8192, or less to fit the descriptor limit (CAIRN_MAX_CONNECTIONS)")
 	fs.IntVar(&o.maxConnsPerHost, "max-connections-per-host", 0, "S3 connections open at once from one client address; 0: 1024, or half the total if less (CAIRN_MAX_CONNECTIONS_PER_HOST)")
+	fs.StringVar(&o.eventWebhook, "event-webhook", "", "URL to POST every event to as JSON, retried until taken (CAIRN_EVENT_WEBHOOK)")
+	fs.Float64Var(&o.diskFullPercent, "disk-full-percent", gateway.DefaultConfig("").DiskFullPercent, "a storage group's filesystem this full (percent used) writes a disk_nearly_full event (CAIRN_DISK_FULL_PERCENT)")
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
@@ -168,6 +172,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	gcfg.Logger = log
 	gcfg.LifecycleDay, gcfg.LifecycleInterval, gcfg.LifecycleRate = o.lifecycle.day, o.lifecycle.interval, o.lifecycle.rate
 	gcfg.TierCatalogInterval = o.lifecycle.catalog
+	gcfg.EventWebhook, gcfg.DiskFullPercent = o.eventWebhook, o.diskFullPercent
+	if o.diskFullPercent <= 0 || o.diskFullPercent > 100 {
+		return fmt.Errorf("--disk-full-percent %v: want a percentage above 0, at most 100", o.diskFullPercent)
+	}
 	if o.lifecycle.catalog <= 0 {
 		return fmt.Errorf("--tier-catalog-interval %v: want a positive duration (1m in production)", o.lifecycle.catalog)
 	}
@@ -264,6 +272,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		},
 	}
+	srv.RegisterOnShutdown(gw.StopLongPolls) // cairn admin events --follow's
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.Info("listening", "addr", addr, "data", o.data, "region", o.region)
