@@ -36,13 +36,14 @@ const (
 func adminEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o, fs := adminFlags("cairn admin events", stderr)
 	setUsage(fs, eventsUsage)
+	fs.Lookup("json").Usage = "print each event as a JSON object, one a line"
 	follow := fs.Bool("follow", false, "keep printing new events until interrupted")
 	after := fs.Uint64("after", 0, "only the events after this seq")
 	last := fs.Int("last", 0, "only the last N events (0: all the server keeps)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	print := func(e events.Event) error {
+	printEvent := func(e events.Event) error {
 		if o.json {
 			b, err := json.Marshal(e)
 			if err != nil {
@@ -73,7 +74,7 @@ func adminEvents(ctx context.Context, args []string, stdout, stderr io.Writer) e
 				if len(tail) > *last {
 					tail = tail[1:]
 				}
-			} else if err := print(e); err != nil {
+			} else if err := printEvent(e); err != nil {
 				return err
 			}
 			cursor = e.Seq
@@ -83,7 +84,7 @@ func adminEvents(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 	}
 	for _, e := range tail {
-		if err := print(e); err != nil {
+		if err := printEvent(e); err != nil {
 			return err
 		}
 	}
@@ -114,7 +115,7 @@ func adminEvents(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			down = false
 		}
 		for _, e := range evs {
-			if err := print(e); err != nil {
+			if err := printEvent(e); err != nil {
 				return err
 			}
 			cursor = e.Seq

@@ -120,6 +120,8 @@ func Open(path string, opts Options) (*Log, error) {
 		lock.Close()
 		return nil, err
 	}
+	// The file may be new: its name must survive a crash as its records do.
+	syncDir(filepath.Dir(path))
 	if opts.Webhook != "" {
 		// The cursor before Open returns: an event emitted right after
 		// is one the receiver gets.
@@ -307,10 +309,7 @@ func (l *Log) rotate() error {
 	if err := os.Rename(tmp, l.path); err != nil {
 		return fmt.Errorf("events: rotate: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(l.path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	syncDir(filepath.Dir(l.path))
 	l.mu.ino, l.mu.end, l.mu.records = inode(fi), size, len(keep)
 	return nil
 }
@@ -402,4 +401,13 @@ func inode(fi os.FileInfo) uint64 {
 		return st.Ino
 	}
 	return 0
+}
+
+// syncDir makes a rename or a new file in dir durable (best effort: some
+// filesystems refuse fsync on a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
