@@ -36,4 +36,6 @@
 //     (TestRepeatSuppressed).
 //   - The webhook gets every event, in order, retrying with backoff, and
 //     resumes after a reopen (TestWebhookRetries, TestWebhookResumesAfterReopen).
+//     At least once: an event taken just before a Close, not yet in the
+//     cursor, is sent again after the next Open.
 package events

@@ -35,6 +35,13 @@ func (l *Log) loadCursor() (webhookCursor, error) {
 	var c webhookCursor
 	b, err := os.ReadFile(l.cursorPath())
 	if err == nil && json.Unmarshal(b, &c) == nil && c.URL == l.opts.Webhook {
+		// A log removed by hand starts its Seqs again from 1: a cursor
+		// beyond its end would hold every new event back.
+		last, err := l.LastSeq()
+		if err != nil {
+			return c, err
+		}
+		c.Delivered = min(c.Delivered, last)
 		return c, nil
 	}
 	if err != nil && !errors.Is(err, os.ErrNotExist) {

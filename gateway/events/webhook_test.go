@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -55,6 +56,22 @@ func (r *receiver) wait(t *testing.T, n int) []Event {
 	return append([]Event(nil), r.got...)
 }
 
+// waitCursor waits until l's webhook cursor says seq was delivered.
+func waitCursor(t *testing.T, l *Log, seq uint64) {
+	t.Helper()
+	for {
+		var c webhookCursor
+		if b, err := os.ReadFile(l.cursorPath()); err == nil && json.Unmarshal(b, &c) == nil && c.Delivered >= seq {
+			return
+		}
+		select {
+		case <-t.Context().Done():
+			t.Fatal("the cursor never reached", seq)
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 func webhookOptions(t *testing.T, url string) Options {
 	o := testOptions(t)
 	o.Webhook = url
@@ -89,6 +106,9 @@ func TestWebhookResumesAfterReopen(t *testing.T) {
 	l := openLog(t, path, webhookOptions(t, srv.URL))
 	emit(t, l, TierFailing, "cold", "first")
 	r.wait(t, 1)
+	// Delivery is at least once: an event taken but not yet noted in the
+	// cursor when the Log closes is sent again. Wait for the note.
+	waitCursor(t, l, 1)
 
 	// The receiver goes down (every request fails) and the process stops.
 	r.mu.Lock()
