@@ -6,7 +6,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -67,11 +66,12 @@ func (g *Gateway) Events(ctx context.Context, after uint64, limit int, wait time
 			}
 		}()
 		err := g.events.Wait(wctx, after)
+		waitOver := wctx.Err() != nil // the wait ran out, or StopLongPolls
 		cancel()
 		if err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err != nil && !waitOver {
 			return nil, err
 		}
 	}

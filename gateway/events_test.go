@@ -28,8 +28,8 @@ func waitEvent(t *testing.T, g *Gateway, kind string) events.Event {
 }
 
 // TestDiskNearlyFullEvent: a group's filesystem past the threshold writes
-// a disk_nearly_full event naming the group, and the event is read back
-// after the gateway restarts.
+// a disk_nearly_full event naming the group, the event is read back after
+// the gateway restarts, and StopLongPolls ends a long poll.
 func TestDiskNearlyFullEvent(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.DiskFullPercent = 1e-9 // any filesystem in use is past it
@@ -45,5 +45,12 @@ func TestDiskNearlyFullEvent(t *testing.T) {
 	evs, err := g.Events(t.Context(), 0, 0, 0)
 	if err != nil || len(evs) != 1 || evs[0] != e {
 		t.Fatalf("after a restart: %+v, %v (want %+v)", evs, err, e)
+	}
+
+	// A server shutting down ends the long polls at once (else this waits
+	// an hour: the test's timeout would say so).
+	g.StopLongPolls()
+	if evs, err := g.Events(t.Context(), e.Seq, 0, time.Hour); err != nil || len(evs) != 0 {
+		t.Fatalf("a long poll after StopLongPolls: %+v, %v", evs, err)
 	}
 }
