@@ -34,6 +34,10 @@ const (
 	// AdminTierRotatePath?name=T (POST) moves tier T to its next key
 	// generation.
 	AdminTierRotatePath = "/_cairn/admin/tiers/rotate-key"
+	// AdminEventsPath?after=SEQ&limit=N&wait=30s (GET) answers EventsPage:
+	// the events after SEQ, oldest first; with wait, it waits up to then
+	// for one when there is none yet.
+	AdminEventsPath = "/_cairn/admin/events"
 )
 
 // maxPolicyJSON bounds a cloud policy document.
@@ -110,6 +114,7 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 		gen, err := g.RotateTierKey(r.Context(), r.URL.Query().Get("name"))
 		g.reply(w, r, map[string]uint32{"key_gen": gen}, err)
 	})
+	mux.HandleFunc("GET "+AdminEventsPath, g.serveEvents)
 	mux.HandleFunc("DELETE "+AdminTiersPath, func(w http.ResponseWriter, r *http.Request) {
 		name := r.URL.Query().Get("name")
 		g.reply(w, r, map[string]string{"result": "tier " + name + " removed"}, g.RemoveTier(r.Context(), name))

@@ -10,6 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/gateway/events"
 )
 
 // The cleaner runs on its own, per storage group, so that each group (a
@@ -193,7 +194,7 @@ func (g *Gateway) autoCleanRun(ctx context.Context, gr *group, reason string) {
 		}
 	})
 	if err != nil {
-		g.log.Warn("cleaner failed", "group", gr.name, "reason", reason, "err", err)
+		g.event(events.CleanerFailed, gr.name, fmt.Sprintf("the cleaner failed on storage group %s (run on its own, for %s): %v", gr.name, reason, err))
 		return
 	}
 	g.log.Info("cleaned on its own", "group", gr.name, "reason", reason, "reclaimed", rep.BytesReclaimed)

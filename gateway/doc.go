@@ -21,6 +21,9 @@
 //     (an object body or a multipart part). Records name manifests by ID.
 //   - Upload: a multipart upload in progress; each part is a manifest,
 //     stitched together without reading data on completion.
+//   - Event: what an admin must hear about (a cleaner run failed, a tier
+//     failing, a disk nearly full, ...), written to DATA/events.log by
+//     package events (events.go); g.event never fails its caller.
 //
 // Writes stream into the group's chunk store and become visible in the one
 // transaction that commits the manifest and records the version (or part);

@@ -20,6 +20,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/replicator"
 	"github.com/cairn-backup/cairn/s3api"
 )
@@ -81,6 +82,15 @@ type Config struct {
 	CleanCheck    time.Duration
 	CleanPressure float64
 	CleanGap      time.Duration
+	// EventWebhook, if set, is a URL every event of DATA/events.log is
+	// POSTed to as JSON, retried until it is taken (package events).
+	EventWebhook string
+	// DiskFullPercent is how full (percent used) a group's filesystem may
+	// get before a disk_nearly_full event (90).
+	DiskFullPercent float64
+	// DiskCheckInterval is how often the groups' filesystems are checked
+	// (1 minute).
+	DiskCheckInterval time.Duration
 
 	// recovering runs the gateway for Recover: no mover, no cleaner, no
 	// scanner, so that nothing deletes or moves while it rebuilds.
@@ -103,7 +113,9 @@ func DefaultConfig(dataDir string) Config {
 		TierCatalogInterval: time.Minute,
 		TierCleanInterval:   6 * time.Hour,
 
-		CleanInterval: 24 * time.Hour,
+		CleanInterval:     24 * time.Hour,
+		DiskFullPercent:   90,
+		DiskCheckInterval: time.Minute,
 	}
 }
 
@@ -126,6 +138,12 @@ func (c Config) Validate() error {
 	}
 	if c.LifecycleDay < 0 || c.LifecycleInterval < 0 || c.LifecycleRate < 0 {
 		return fmt.Errorf("gateway: Config: lifecycle day %v, interval %v and rate %d must not be negative", c.LifecycleDay, c.LifecycleInterval, c.LifecycleRate)
+	}
+	if c.DiskFullPercent < 0 || c.DiskFullPercent > 100 {
+		return fmt.Errorf("gateway: Config.DiskFullPercent %v is not a percentage (0 to 100)", c.DiskFullPercent)
+	}
+	if c.DiskCheckInterval < 0 {
+		return fmt.Errorf("gateway: Config.DiskCheckInterval %v is negative", c.DiskCheckInterval)
 	}
 	seen := map[string]string{}
 	dirs := c.GroupDirs()
@@ -183,6 +201,12 @@ type Gateway struct {
 	tiers      *tiers
 	rst        restorer   // RestoreObject's recalls
 	cleanSt    cleanState // the cleaner run in progress
+	events     *events.Log
+	// pollsStopped ends Events' long polls (StopLongPolls).
+	pollsStopped  chan struct{}
+	stopPollsOnce sync.Once
+	// stopDiskCheck stops the disk check (nil when it is not running).
+	stopDiskCheck func()
 	// tierNamed says whether a tier of that name exists (tests of rules
 	// without a cloud set a stand-in).
 	tierNamed func(name string) bool
@@ -237,6 +261,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if cfg.TierCleanInterval == 0 {
 		cfg.TierCleanInterval = 6 * time.Hour
 	}
+	if cfg.DiskFullPercent == 0 {
+		cfg.DiskFullPercent = 90
+	}
+	if cfg.DiskCheckInterval == 0 {
+		cfg.DiskCheckInterval = time.Minute
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)
 	}
@@ -244,12 +274,15 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{cfg: cfg, log: log, db: db, groups: map[string]*group{}, buckets: map[string]*group{}}
+	g := &Gateway{cfg: cfg, log: log, db: db, groups: map[string]*group{}, buckets: map[string]*group{}, pollsStopped: make(chan struct{})}
 	fail := func(err error) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
 	if err := g.writePID(); err != nil {
+		return fail(err)
+	}
+	if err := g.openEvents(); err != nil {
 		return fail(err)
 	}
 	// The tiers first: their registry is every group's Remote.
@@ -326,6 +359,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 	}
 	g.startScanner()
+	g.startDiskCheck()
 	return g, nil
 }
 
@@ -384,6 +418,10 @@ func (g *Gateway) Close() error {
 		if g.scan != nil {
 			g.scan.close()
 		}
+		if g.stopDiskCheck != nil {
+			g.stopDiskCheck()
+		}
+		g.StopLongPolls()
 		g.rst.close()
 		if g.tiers != nil {
 			g.closeMovers()
@@ -398,6 +436,12 @@ func (g *Gateway) Close() error {
 			gr.stopAutoClean()
 		}
 		var errs []error
+		if g.events != nil {
+			// After the movers: their last failures are events too.
+			if err := g.events.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("events: %w", err))
+			}
+		}
 		for name, gr := range g.groups {
 			if err := gr.store.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("group %s: %w", name, err))

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -224,6 +225,17 @@ func TestQuotaRefusesWritesKeepsReads(t *testing.T) {
 		!strings.Contains(s3err.Message, `"default"`) || !strings.Contains(s3err.Message, "MiB") {
 		t.Fatalf("a write past the quota: %v", refused)
 	}
+	// One event says so, however many writes are refused.
+	evs, err := g.Events(t.Context(), 0, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var quotaEvents int
+	for _, e := range evs {
+		if e.Kind == events.QuotaReached && e.Subject == DefaultGroup {
+			quotaEvents++
+		}
+	}
 	// Every other write is refused too, before it reads a byte.
 	_, err = g.UploadPart(t.Context(), s3api.UploadPartInput{Bucket: "b", Key: "mp", UploadID: up, PartNumber: 2, Body: bytes.NewReader(random(51, 1<<20)), Size: 1 << 20})
 	wantErr(t, err, s3api.ErrQuotaExceeded)
@@ -239,6 +251,13 @@ func TestQuotaRefusesWritesKeepsReads(t *testing.T) {
 		if _, err := g.HeadObject(t.Context(), "b", k, ""); err != nil {
 			t.Fatal(err)
 		}
+	}
+	evs, err = g.Events(t.Context(), 0, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(evs); quotaEvents != 1 || n != 1 {
+		t.Fatalf("%d quota_reached events of %d after many refusals: want 1", quotaEvents, n)
 	}
 	if res, err := g.ListObjects(t.Context(), s3api.ListInput{Bucket: "b", MaxKeys: 1000}); err != nil || len(res.Objects) != len(keys) {
 		t.Fatalf("LIST at the quota: %d objects, %v", len(res.Objects), err)

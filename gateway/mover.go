@@ -30,6 +30,7 @@ import (
 
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/cloudtier"
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -261,6 +262,9 @@ func (m *mover) sender(gr *group) *cloudtier.Sender {
 // added since the last flush must be added again, by the next scan.
 func (m *mover) fail(ctx context.Context, gr *group, pending *[]moveJob, err error) {
 	m.g.log.Warn("tier upload failed", "tier", m.tier.Name, "group", gr.name, "err", err)
+	if ctx.Err() == nil {
+		m.g.event(events.TierFailing, m.tier.Name, fmt.Sprintf("uploading storage group %s's data to tier %s failed: %v", gr.name, m.tier.Name, err))
+	}
 	keep := (*pending)[:0]
 	for _, p := range *pending {
 		if p.group == gr {
@@ -300,6 +304,9 @@ func (m *mover) flush(ctx context.Context, pending *[]moveJob) {
 		err = m.appendCatalog(ctx, *pending, now)
 	}
 	if err != nil {
+		if ctx.Err() == nil {
+			m.g.event(events.TierFailing, m.tier.Name, fmt.Sprintf("recording moved data in tier %s's catalog failed: %v", m.tier.Name, err))
+		}
 		// The chunks are in the tier: the next scan queues the jobs again
 		// and sends nothing but their catalog records.
 		for _, p := range *pending {
@@ -412,6 +419,9 @@ var ErrClosedTier = errors.New("the tier's mover has stopped")
 
 func (m *mover) noteError(err error) {
 	m.g.log.Warn("tier", "tier", m.tier.Name, "err", err)
+	if !errors.Is(err, context.Canceled) {
+		m.g.event(events.TierFailing, m.tier.Name, fmt.Sprintf("tier %s: %v", m.tier.Name, err))
+	}
 	m.mu.Lock()
 	m.st.LastError = err.Error()
 	m.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -44,6 +45,8 @@ func (g *Gateway) quotaError(gr *group, qe *chunkstore.QuotaError) error {
 	gr.clean.nudge()
 	msg := fmt.Sprintf("Storage group %q is at its quota: %s used of %s. Delete data and let the cleaner run (cairn admin clean), or raise the quota (cairn admin group set %s --quota SIZE).",
 		gr.name, iec(qe.Used), iec(qe.Quota), gr.name)
-	g.log.Warn("write refused at the quota", "group", gr.name, "used", qe.Used, "quota", qe.Quota)
+	// An event (logged at WARN too), once per its repeat window however
+	// many writes are refused: the access log has each of them.
+	g.event(events.QuotaReached, gr.name, msg)
 	return s3api.ErrQuotaExceeded.WithMessage(msg)
 }

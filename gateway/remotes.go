@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/replicator"
 )
 
@@ -119,8 +120,8 @@ func (g *Gateway) peer(c RemoteConfig, bandwidth int64) *replicator.Peer {
 
 // incompatiblePeer reports a peer whose protocol this gateway does not speak.
 func (g *Gateway) incompatiblePeer(peer, local, remote string) {
-	g.log.Warn("replication peer refused: incompatible versions", "peer", peer, "local", local, "remote", remote)
 	g.replIncompatible.Add(1)
+	g.event(events.ReplicationIncompatible, peer, fmt.Sprintf("replication with %s refused: this gateway speaks replication %s, the peer %s (protocol/record format); upgrade the older side", peer, local, remote))
 }
 
 // AddRemote probes a peer and, if it answers as a Cairn that speaks our

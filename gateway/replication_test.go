@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/cairn-backup/cairn/gateway/events"
+	"github.com/cairn-backup/cairn/replicator"
 	"github.com/cairn-backup/cairn/s3api"
 )
 
@@ -243,5 +245,39 @@ func TestReplicationPausesOnFullReplica(t *testing.T) {
 	}
 	if !bytes.Equal(mustGet(t, dst.g, "b-dr", "k", ""), data) {
 		t.Fatal("the replica did not catch up")
+	}
+}
+
+// A peer that speaks another replication protocol is refused when it is
+// added, with a message that names both versions, and the refusal is an
+// event on each side. (The peer here is the real handler told to speak
+// protocol 2: a stand-in for a later Cairn.)
+func TestReplicationIncompatiblePeer(t *testing.T) {
+	src, dst := newSite(t), newSite(t)
+	var farSide []string
+	h := replicator.NewHandler(replTarget{dst.g}, replicator.HandlerOptions{Protocol: 2,
+		OnIncompatible: func(local, remote string) { farSide = append(farSide, local+" vs "+remote) }})
+	t.Cleanup(func() { h.Close() })
+	later := httptest.NewServer(h)
+	t.Cleanup(later.Close)
+	_, err := src.g.AddRemote(t.Context(), RemoteConfig{Name: "later", Endpoint: later.URL, AccessKey: "rootkey", SecretKey: "rootsecret"})
+	var ae *AdminError
+	if !errors.As(err, &ae) || ae.Code != "IncompatiblePeer" || !strings.Contains(ae.Message, "protocol 2") || !strings.Contains(ae.Message, "protocol 1") {
+		t.Fatalf("adding a peer of another protocol: %v", err)
+	}
+	evs, err := src.g.Events(t.Context(), 0, 10, 0)
+	if err != nil || len(evs) != 1 || evs[0].Kind != events.ReplicationIncompatible || evs[0].Subject != "later" {
+		t.Fatalf("events at the source: %+v, %v", evs, err)
+	}
+	if len(src.g.Remotes()) != 0 {
+		t.Fatal("an incompatible remote was registered")
+	}
+	// The far side refuses a request of protocol 1 too, and says so.
+	p := replicator.NewPeer(later.URL, "rootkey", "rootsecret", "us-east-1", nil, replicator.PeerOptions{})
+	if err := p.Apply(t.Context(), "b", []byte(`{"op":"claim"}`)); err == nil {
+		t.Fatal("a request of protocol 1 to a protocol 2 server went through")
+	}
+	if len(farSide) == 0 {
+		t.Fatal("the far side did not report the incompatible peer")
 	}
 }

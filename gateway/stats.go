@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/gateway/events"
 )
 
 // Stats are the figures `cairn admin stats` prints.
@@ -167,6 +168,9 @@ func (g *Gateway) Clean(ctx context.Context) (CleanResult, error) {
 			g.cleanSt.set(CleanStatus{Running: true, Group: name, Done: p.Done, Total: p.Total, BytesReclaimed: base + p.BytesReclaimed})
 		})
 		if err != nil {
+			if ctx.Err() == nil { // a caller that went away is no failure
+				g.event(events.CleanerFailed, name, fmt.Sprintf("the cleaner failed on storage group %s: %v", name, err))
+			}
 			return out, err
 		}
 		g.log.Info("cleaned", "group", name, "reclaimed", rep.BytesReclaimed)

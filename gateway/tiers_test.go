@@ -22,6 +22,7 @@ import (
 
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/cloudtier"
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/s3api"
 	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 )
@@ -409,6 +410,9 @@ func TestTierDownKeepsLocal(t *testing.T) {
 	st := waitMover(t, g, "cold")
 	if st.Failed != 1 || st.Moved != 0 || !strings.Contains(st.LastError, "tier cold") {
 		t.Fatalf("a move to a tier that is down: %+v", st)
+	}
+	if e := waitEvent(t, g, events.TierFailing); e.Subject != "cold" || !strings.Contains(e.Message, "tier cold") {
+		t.Fatalf("the failed move's event: %+v", e)
 	}
 	if _, err := g.Clean(ctx); err != nil {
 		t.Fatal(err)

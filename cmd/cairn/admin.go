@@ -38,6 +38,7 @@ const adminUsage = `Usage:
   cairn admin replication add BUCKET --remote NAME --bucket REPLICA [--prefix P] [--delete-markers=false]
                      [--schedule 22:00-06:00] [--bandwidth 50MB/s]
   cairn admin replication ls | rm BUCKET | pause BUCKET | resume BUCKET | run BUCKET
+  cairn admin events [--follow] [--after SEQ] [--last N] [--json] [--data DIR] [--endpoint URL]
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
   cairn admin scrub --tier NAME [--read-data] [--data DIR]           (with cairn serve stopped)
   cairn admin lifecycle run [BUCKET] | status   [--data DIR] [--endpoint URL] [--json]
@@ -90,6 +91,9 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 1 && args[0] == "clean" && slices.Contains([]string{"status", "pause", "resume"}, args[1]) {
 		return adminCleanSchedule(ctx, args[1], args[2:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "events" {
+		return adminEvents(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || (args[0] != "stats" && args[0] != "clean") {
 		fmt.Fprint(stderr, adminUsage)

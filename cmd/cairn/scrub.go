@@ -14,6 +14,7 @@ import (
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/cloudtier"
 	"github.com/cairn-backup/cairn/gateway"
+	"github.com/cairn-backup/cairn/gateway/events"
 )
 
 const scrubUsage = `Usage:
@@ -38,7 +39,7 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("cairn admin scrub", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	setUsage(fs, scrubUsage)
-	data := fs.String("data", env("CAIRN_DATA", "./cairn-data"), "the server's data directory (CAIRN_DATA)")
+	dataDir := fs.String("data", env("CAIRN_DATA", "./cairn-data"), "the server's data directory (CAIRN_DATA)")
 	repair := fs.Bool("repair", false, "rebuild each group's index from its container files after the checks")
 	tier := fs.String("tier", "", "check this tier's packs and catalog instead of the groups")
 	readData := fs.Bool("read-data", false, "with --tier: read and check every pack's data, not only its index")
@@ -49,15 +50,16 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if _, err := os.Stat(*data); err != nil {
+	data := *dataDir
+	if _, err := os.Stat(data); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	cfg := gateway.DefaultConfig(*data)
+	cfg := gateway.DefaultConfig(data)
 	cfg.Groups = groups
 	dirs := cfg.GroupDirs()
 	// Every group the data directory knows, not only those named here: a
 	// group left out would be reported "ok" unread.
-	known, err := gateway.RegisteredGroups(*data)
+	known, err := gateway.RegisteredGroups(data)
 	if errors.Is(err, gateway.ErrInUse) {
 		return fmt.Errorf("%w: stop cairn serve before scrubbing", err)
 	}
@@ -80,7 +82,7 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if *repair {
 			return errors.New("--repair is for the groups; a tier is repaired by tiering again (tier clean removes what is damaged beyond use)")
 		}
-		return scrubTier(ctx, *data, *tier, *readData, dirs, names, tty, stdout, stderr)
+		return scrubTier(ctx, data, *tier, *readData, dirs, names, tty, stdout, stderr)
 	}
 	if *readData {
 		return errors.New("--read-data goes with --tier NAME")
@@ -90,6 +92,7 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if _, err := os.Stat(dirs[name]); err != nil {
 			faults++
 			fmt.Fprintf(stdout, "group %s: FAULTS\n  its directory %s: %v\n", name, dirs[name], err)
+			emitEvent(data, events.ScrubDamage, name, fmt.Sprintf("scrub: the directory of storage group %s is unreadable: %v", name, err), stderr)
 			continue
 		}
 		s, err := chunkstore.Open(ctx, chunkstore.DefaultConfig(dirs[name]))
@@ -129,6 +132,9 @@ func adminScrub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		for _, d := range damaged {
 			lost++
 			fmt.Fprintf(stdout, "  damaged: bucket %s key %q version %s: back it up again\n", d.Bucket, d.Key, d.VersionID)
+		}
+		if status != "ok" {
+			emitEvent(data, events.ScrubDamage, name, scrubEventMessage(name, rep, len(damaged)), stderr)
 		}
 	}
 	switch {
@@ -194,7 +200,22 @@ func scrubTier(ctx context.Context, data, name string, readData bool, dirs map[s
 	}
 	fmt.Fprintf(stdout, "tier %s: %s in %s\n  %s\n", name, status, time.Since(start).Round(time.Millisecond), strings.ReplaceAll(rep.String(), "\n", "\n  "))
 	if !rep.OK() {
+		emitEvent(data, events.ScrubDamage, "tier "+name, fmt.Sprintf("scrub found %d problems in tier %s; the first: %s", len(rep.Problems), name, firstOf(rep.Problems)), stderr)
 		return fmt.Errorf("tier %s has %d problems; see above", name, len(rep.Problems))
 	}
 	return nil
+}
+
+// scrubEventMessage sums up a group's scrub faults in one line for the
+// event log; the scrub's output has the whole report.
+func scrubEventMessage(group string, rep chunkstore.ScrubReport, damaged int) string {
+	return fmt.Sprintf("scrub found faults in storage group %s: %d damaged object versions, %d corrupt bytes, %d missing chunks, %d dangling references, %d reference count mismatches; the first: %s",
+		group, damaged, rep.CorruptRecords, rep.MissingChunks, rep.DanglingRefs, rep.RefMismatches, firstOf(rep.Problems))
+}
+
+func firstOf(problems []string) string {
+	if len(problems) == 0 {
+		return "(none named)"
+	}
+	return problems[0]
 }

@@ -35,6 +35,8 @@ type serveOptions struct {
 	metrics                                metricsOptions
 	maxConns, maxConnsPerHost              int
 	clean                                  cleanOptions
+	eventWebhook                           string
+	diskFullPercent                        float64
 }
 
 // cleanOptions are the quota floor and the cleaner's own schedule.
@@ -101,6 +103,8 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	fs.DurationVar(&o.clean.gap, "clean-gap", 5*time.Minute, "least time between two cleaner runs on a group nearing its quota or its disk (CAIRN_CLEAN_GAP)")
 	fs.StringVar(&o.metrics.listen, "metrics-listen", "", "address to serve Prometheus metrics on, at /metrics, without authentication; off when empty (CAIRN_METRICS_LISTEN)")
 	fs.StringVar(&o.metrics.tokenFile, "metrics-token-file", "", "file holding a bearer token that GET /_cairn/metrics on the S3 port accepts besides root's SigV4 (CAIRN_METRICS_TOKEN_FILE)")
+	fs.StringVar(&o.eventWebhook, "event-webhook", "", "URL to POST every event to as JSON, retried until taken (CAIRN_EVENT_WEBHOOK)")
+	fs.Float64Var(&o.diskFullPercent, "disk-full-percent", gateway.DefaultConfig("").DiskFullPercent, "a storage group's filesystem this full (percent used) writes a disk_nearly_full event (CAIRN_DISK_FULL_PERCENT)")
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
 	})
@@ -191,6 +195,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	gcfg.CleanInterval, gcfg.CleanCheck, gcfg.CleanGap = o.clean.interval, o.clean.check, o.clean.gap
 	if o.clean.interval < 0 || o.clean.check <= 0 || o.clean.gap <= 0 {
 		return fmt.Errorf("--clean-interval %v, --clean-check %v, --clean-gap %v: want positive durations (the interval may be 0: no schedule)", o.clean.interval, o.clean.check, o.clean.gap)
+	}
+	gcfg.EventWebhook, gcfg.DiskFullPercent = o.eventWebhook, o.diskFullPercent
+	if o.diskFullPercent <= 0 || o.diskFullPercent > 100 {
+		return fmt.Errorf("--disk-full-percent %v: want a percentage above 0, at most 100", o.diskFullPercent)
 	}
 	if o.lifecycle.catalog <= 0 {
 		return fmt.Errorf("--tier-catalog-interval %v: want a positive duration (1m in production)", o.lifecycle.catalog)
@@ -303,6 +311,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		},
 	}
+	srv.RegisterOnShutdown(gw.StopLongPolls) // cairn admin events --follow's
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.Info("listening", "addr", addr, "data", o.data, "region", o.region)
