@@ -293,7 +293,12 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return fail(err)
 	}
 	g.senders = map[string]*replSender{}
-	g.replHTTP = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	// A request to a peer is bounded, so that a link that goes silent
+	// (a WAN black-holing traffic) fails and is retried rather than hang
+	// the relationship: the largest body is 16 MiB of records.
+	rt := http.DefaultTransport.(*http.Transport).Clone()
+	rt.ResponseHeaderTimeout = 2 * time.Minute
+	g.replHTTP = &http.Client{Transport: rt, Timeout: 5 * time.Minute}
 	g.replHandler = replicator.NewHandler(replTarget{g}, replicator.HandlerOptions{
 		Logger:         log.With("part", "replication"),
 		OnIncompatible: func(local, remote string) { g.incompatiblePeer("a source", local, remote) },
