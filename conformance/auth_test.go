@@ -280,7 +280,6 @@ func TestUnimplementedSubresources(t *testing.T) {
 		{"GET", "/" + b, "cors", nil},
 		{"GET", "/" + b, "policy", nil},
 		{"GET", "/" + b, "website", nil},
-		{"GET", "/" + b, "replication", nil},
 		{"GET", "/" + b, "object-lock", nil},
 		{"GET", "/" + b, "logging", nil},
 		{"GET", "/" + b, "notification", nil},
@@ -294,10 +293,14 @@ func TestUnimplementedSubresources(t *testing.T) {
 			header: map[string]string{"Content-MD5": md5b64(tc.body)}}.do(t)
 		wantRawError(t, resp, body, 501, "NotImplemented", what)
 	}
+	// Bucket replication is implemented: a bucket without a configuration
+	// answers as S3 does.
+	resp, rb := rawRequest{method: "GET", path: "/" + b, query: url.Values{"replication": {""}}}.do(t)
+	wantRawError(t, resp, rb, 404, "ReplicationConfigurationNotFoundError", "GET /bucket?replication without one")
 	// RestoreObject is implemented, for tiered objects: one whose data is
 	// local is refused as S3 refuses a restore of a non-archived object.
 	body := []byte(`<RestoreRequest><Days>1</Days></RestoreRequest>`)
-	resp, rb := rawRequest{method: "POST", path: "/" + b + "/k", query: url.Values{"restore": {""}}, body: body,
+	resp, rb = rawRequest{method: "POST", path: "/" + b + "/k", query: url.Values{"restore": {""}}, body: body,
 		header: map[string]string{"Content-MD5": md5b64(body)}}.do(t)
 	wantRawError(t, resp, rb, 403, "InvalidObjectState", "POST /bucket/k?restore of a local object")
 	// Nothing changed: the object is still there.

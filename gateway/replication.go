@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/cairn-backup/cairn/chunkstore"
@@ -30,6 +32,9 @@ type ReplicationSpec struct {
 	DeleteMarkers bool   `json:"delete_markers"`
 	Schedule      string `json:"schedule,omitempty"`
 	Bandwidth     int64  `json:"bandwidth,omitempty"`
+	// Existing sends the versions the bucket holds already too (S3's
+	// ExistingObjectReplication); otherwise only what is written from now.
+	Existing bool `json:"existing,omitempty"`
 }
 
 // ReplicationRun is what a manual run sent.
@@ -57,7 +62,7 @@ func (g *Gateway) AddReplication(ctx context.Context, spec ReplicationSpec) erro
 	}
 	return g.setReplication(ctx, spec.Bucket, replRecord{
 		Remote: spec.Remote, Bucket: spec.ReplicaBucket, Schedule: spec.Schedule, Bandwidth: spec.Bandwidth,
-		Rules: []replRule{{ID: "cairn", Enabled: true, Prefix: spec.Prefix, DeleteMarkers: spec.DeleteMarkers, Filter: true}},
+		Rules: []replRule{{ID: "cairn", Enabled: true, Prefix: spec.Prefix, DeleteMarkers: spec.DeleteMarkers, Filter: true, Existing: spec.Existing}},
 	})
 }
 
@@ -102,7 +107,57 @@ func (g *Gateway) setReplication(ctx context.Context, bucket string, rec replRec
 	}
 	g.replSources.Store(bucket, true)
 	g.log.Info("replication set", "bucket", bucket, "remote", rec.Remote, "replica", rec.Bucket)
+	if slices.ContainsFunc(rec.Rules, func(r replRule) bool { return r.Enabled && r.Existing }) {
+		n, err := g.logExisting(ctx, bucket)
+		if err != nil {
+			return fmt.Errorf("queueing the existing versions of %s: %w", bucket, err)
+		}
+		g.log.Info("replication: existing versions queued", "bucket", bucket, "versions", n)
+	}
 	return g.startSender(bucket, rec)
+}
+
+// logExisting queues every version the bucket holds (that a rule selects)
+// as a change, a thousand per transaction: the sender sends what the
+// replica lacks, which for a replica seeded from this bucket is little.
+func (g *Gateway) logExisting(ctx context.Context, bucket string) (int, error) {
+	var after []byte
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n := 0
+		err := g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+			c := k.ver.Cursor()
+			ck, v := c.First()
+			if after != nil {
+				if ck, v = c.Seek(after); ck != nil && bytes.Equal(ck, after) {
+					ck, v = c.Next()
+				}
+			}
+			for ; ck != nil && n < 1000; ck, v = c.Next() {
+				key, seq, err := splitComposite(ck)
+				if err != nil {
+					return err
+				}
+				var rec versionRecord
+				if err := decode(v, &rec); err != nil {
+					return err
+				}
+				if err := k.logChange(replPut, key, bytes.Clone(seq), rec); err != nil {
+					return err
+				}
+				after = bytes.Clone(ck)
+				n++
+			}
+			return nil
+		})
+		total += n
+		if err != nil || n < 1000 {
+			return total, err
+		}
+	}
 }
 
 // RemoveReplication ends a bucket's relationship: its log is dropped and

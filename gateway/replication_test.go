@@ -385,3 +385,34 @@ func TestReplicationManyToOneDedups(t *testing.T) {
 		t.Fatalf("the second source sent %d bytes, the first %d: the target's group did not dedup across them", sent[1], sent[0])
 	}
 }
+
+// Versions written before the relationship are sent only when asked
+// (S3's ExistingObjectReplication, --existing).
+func TestReplicationExistingVersions(t *testing.T) {
+	src, dst := newSite(t), newSite(t)
+	ctx := t.Context()
+	if _, err := src.g.AddRemote(ctx, RemoteConfig{Name: "dr", Endpoint: dst.url, AccessKey: "rootkey", SecretKey: "rootsecret"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range []string{"old", "old2"} {
+		newBucket(t, src.g, b, s3api.VersioningEnabled)
+		for j := range 3 {
+			put(t, src.g, b, fmt.Sprintf("k%d", j), random(uint64(10*i+j), 64<<10))
+		}
+		src.g.DeleteObject(ctx, b, "k0", "")
+		err := src.g.AddReplication(ctx, ReplicationSpec{Bucket: b, Remote: "dr", ReplicaBucket: b + "-dr", DeleteMarkers: true, Existing: i == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, src.g, b, "new", []byte("after"))
+		if _, err := src.g.RunReplication(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := listedVersions(t, src.c, "old"), listedVersions(t, dst.c, "old-dr"); !slices.Equal(a, b) {
+		t.Fatalf("with --existing the replica differs:\nsource  %q\nreplica %q", a, b)
+	}
+	if got := listedVersions(t, dst.c, "old2-dr"); len(got) != 1 || !strings.HasPrefix(got[0], "new ") {
+		t.Fatalf("without --existing the replica holds %q: want only what was written after", got)
+	}
+}

@@ -76,6 +76,9 @@ type replRule struct {
 	// than a top-level Prefix, for GetBucketReplication.
 	Filter       bool   `json:"filter,omitempty"`
 	StorageClass string `json:"storage_class,omitempty"`
+	// Existing: the versions the bucket held when the rule was set are
+	// sent too (S3's ExistingObjectReplication).
+	Existing bool `json:"existing,omitempty"`
 }
 
 // matching is the enabled rule that selects key with tags, if any; of

@@ -45,7 +45,7 @@ func (g *Gateway) PutBucketReplication(ctx context.Context, bucket string, cfg s
 		rec.Rules = append(rec.Rules, replRule{
 			ID: r.ID, Priority: r.Priority, Enabled: r.Status == "Enabled", Prefix: r.Prefix, Tags: maps.Clone(r.Tags),
 			DeleteMarkers: r.DeleteMarkerReplication || !r.Filter, // V1 rules replicate delete markers, as S3's do
-			Filter:        r.Filter, StorageClass: r.DestinationStorageClass,
+			Filter:        r.Filter, StorageClass: r.DestinationStorageClass, Existing: r.ExistingObjectReplication,
 		})
 	}
 	rec.Role = cfg.Role
@@ -87,6 +87,7 @@ func (g *Gateway) GetBucketReplication(ctx context.Context, bucket string) (s3ap
 				ID: rule.ID, Priority: rule.Priority, Status: status, Prefix: rule.Prefix, Tags: maps.Clone(rule.Tags),
 				Filter: rule.Filter, DeleteMarkerReplication: rule.DeleteMarkers,
 				DestinationBucket: "arn:cairn:s3:::" + r.Remote + "/" + r.Bucket, DestinationStorageClass: rule.StorageClass,
+				ExistingObjectReplication: rule.Existing,
 			})
 		}
 		return nil
