@@ -152,7 +152,15 @@ type scrapeCollector struct {
 	groups []groupGauge
 	clean  struct{ runs, failures, reclaimed *prometheus.Desc }
 	tiers  []tierMetric
+	repl   []replMetric
 	errors *prometheus.Desc
+}
+
+// replMetric is one per-relationship metric, from ReplicationStatus.
+type replMetric struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(ReplicationStatus) float64
 }
 
 // groupFigures are what the group metrics read: the store's figures and,
@@ -225,7 +233,14 @@ func newScrapeCollector(g *Gateway) *scrapeCollector {
 	tier("cairn_tier_pack_bytes", "Plaintext bytes of the packs the groups record in the tier.", prometheus.GaugeValue, func(s TierStatus) float64 { return float64(s.PackBytes) })
 	tier("cairn_tier_live_bytes", "The part of the tier's pack bytes live chunks use.", prometheus.GaugeValue, func(s TierStatus) float64 { return float64(s.LiveBytes) })
 	tier("cairn_tier_pending_forgets", "Deletions of tiered versions not yet in the tier's catalog.", prometheus.GaugeValue, func(s TierStatus) float64 { return float64(s.Forgets) })
-	// TODO(replication): replication lag, by relationship, once replicator lands.
+	repl := func(name, help string, kind prometheus.ValueType, value func(ReplicationStatus) float64) {
+		c.repl = append(c.repl, replMetric{prometheus.NewDesc(name, help, []string{"bucket", "remote"}, nil), kind, value})
+	}
+	repl("cairn_replication_pending_changes", "Changes of the source bucket not yet at its replica.", prometheus.GaugeValue, func(s ReplicationStatus) float64 { return float64(s.PendingChanges) })
+	repl("cairn_replication_pending_bytes", "Bytes of the versions those changes write.", prometheus.GaugeValue, func(s ReplicationStatus) float64 { return float64(s.PendingBytes) })
+	repl("cairn_replication_lag_seconds", "Age of the oldest change not yet at the replica; 0 when in sync.", prometheus.GaugeValue, func(s ReplicationStatus) float64 { return s.LagSeconds })
+	repl("cairn_replication_sent_bytes_total", "Record bytes sent to the replica since the start.", prometheus.CounterValue, func(s ReplicationStatus) float64 { return float64(s.BytesSent) })
+	repl("cairn_replication_logical_bytes_total", "Logical bytes of the versions replicated since the start.", prometheus.CounterValue, func(s ReplicationStatus) float64 { return float64(s.LogicalBytes) })
 
 	c.errors = prometheus.NewDesc("cairn_scrape_errors", "Figures this scrape could not read (see the server log).", []string{"what"}, nil)
 	return c
@@ -240,6 +255,9 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.clean.reclaimed
 	for _, tm := range c.tiers {
 		ch <- tm.desc
+	}
+	for _, rm := range c.repl {
+		ch <- rm.desc
 	}
 	ch <- c.errors
 }
@@ -276,6 +294,16 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, ts := range tiers {
 		for _, tm := range c.tiers {
 			ch <- prometheus.MustNewConstMetric(tm.desc, tm.kind, tm.value(ts), ts.Name)
+		}
+	}
+	repls, err := g.Replications()
+	if err != nil {
+		g.log.Warn("metrics: replication status", "err", err)
+		tierErrs++
+	}
+	for _, rs := range repls {
+		for _, rm := range c.repl {
+			ch <- prometheus.MustNewConstMetric(rm.desc, rm.kind, rm.value(rs), rs.Bucket, rs.Remote)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.GaugeValue, float64(groupErrs), "group")

@@ -238,6 +238,14 @@ func TestReplicationPausesOnFullReplica(t *testing.T) {
 	if len(st) != 1 || st[0].PendingChanges != 1 || !strings.Contains(st[0].State, "full") {
 		t.Fatalf("status of a relationship into a full replica: %+v", st)
 	}
+	// The metrics show the backlog and its age.
+	fams := scrape(t, metricsServer(t, src.g, "0123456789abcdef0123"), "0123456789abcdef0123")
+	if v := value(fams, "cairn_replication_pending_changes", "bucket", "b", "remote", "dr"); v != 1 {
+		t.Fatalf("cairn_replication_pending_changes = %v, want 1", v)
+	}
+	if v := value(fams, "cairn_replication_lag_seconds", "bucket", "b", "remote", "dr"); v <= 0 {
+		t.Fatalf("cairn_replication_lag_seconds = %v, want > 0", v)
+	}
 	q = 0
 	if _, err := dst.g.SetGroup(ctx, DefaultGroup, GroupChange{Quota: &q}); err != nil {
 		t.Fatal(err)
