@@ -54,6 +54,7 @@ type Peer struct {
 	local    Hello
 	onIncomp func(local, remote string)
 	sent     atomic.Int64
+	bodies   bodyBuffers // SendVersion's records bodies
 }
 
 // NewPeer returns a client of the Cairn at endpoint (scheme, host and
@@ -67,7 +68,7 @@ func NewPeer(endpoint, accessKey, secretKey, region string, hc *http.Client, opt
 	if lim == nil {
 		lim = NewLimiter(opts.BytesPerSecond)
 	}
-	return &Peer{
+	p := &Peer{
 		endpoint: strings.TrimSuffix(endpoint, "/"),
 		creds:    aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
 		region:   region,
@@ -77,6 +78,8 @@ func NewPeer(endpoint, accessKey, secretKey, region string, hc *http.Client, opt
 		local:    Hello{Protocol: ProtocolVersion, RecordFormat: RecordFormat},
 		onIncomp: opts.OnIncompatible,
 	}
+	p.bodies = newBodyBuffers(2)
+	return p
 }
 
 // Endpoint is the peer's endpoint, for logs.

@@ -73,8 +73,9 @@ func sendAttempt(ctx context.Context, src *chunkstore.Store, id chunkstore.Manif
 	if err != nil {
 		return err
 	}
-	vs := &versionSender{src: src, p: p, transfer: tid, st: st}
+	vs := &versionSender{src: src, p: p, transfer: tid, st: st, body: p.bodies.get()}
 	err = vs.run(ctx, id, op)
+	p.bodies.put(vs.body)
 	if err != nil && !errors.Is(err, ErrNoSuchTransfer) {
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 		_ = p.Abort(actx, tid) // best effort: the peer's janitor is the backstop
@@ -94,8 +95,8 @@ type versionSender struct {
 
 	seen    map[chunkstore.ChunkID]struct{}
 	ids     []chunkstore.ChunkID
-	body    []byte // one records body
-	scratch []byte // ReadRecord's buffer
+	body    *[]byte // one records body, from the Peer's pool
+	scratch []byte  // ReadRecord's buffer
 }
 
 func (vs *versionSender) run(ctx context.Context, id chunkstore.ManifestID, op json.RawMessage) error {
@@ -175,7 +176,7 @@ func (vs *versionSender) sendBatch(ctx context.Context, batch []chunkstore.Entry
 // sendRecords reads the records of ids as stored (no recompression) and
 // sends them in bodies of about recordsBodyTarget.
 func (vs *versionSender) sendRecords(ctx context.Context, ids []chunkstore.ChunkID) error {
-	body, n := vs.body[:0], 0
+	body, n := (*vs.body)[:0], 0
 	flush := func() error {
 		if n == 0 {
 			return nil
@@ -203,6 +204,6 @@ func (vs *versionSender) sendRecords(ctx context.Context, ids []chunkstore.Chunk
 		n++
 	}
 	err := flush()
-	vs.body = body[:0]
+	*vs.body = body[:0]
 	return err
 }

@@ -67,6 +67,7 @@ type Handler struct {
 	transfers *transferTable
 	stop      chan struct{}
 	janitor   chan struct{} // closed when the janitor has returned
+	bodies    bodyBuffers
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -100,6 +101,7 @@ func NewHandler(t Target, opts HandlerOptions) *Handler {
 		maxTransfers = 256
 	}
 	h.transfers = newTransferTable(maxTransfers)
+	h.bodies = newBodyBuffers(2)
 	go h.runJanitor()
 	return h
 }
@@ -284,7 +286,9 @@ func (h *Handler) need(w http.ResponseWriter, r *http.Request, tr *transfer) {
 }
 
 func (h *Handler) putRecords(w http.ResponseWriter, r *http.Request, tr *transfer) {
-	body, ok := readBody(w, r, MaxRecordsBody)
+	buf := h.bodies.get()
+	defer h.bodies.put(buf) // PutRecords has written the records by then
+	body, ok := readBodyInto(w, r, MaxRecordsBody, buf)
 	if !ok {
 		return
 	}
@@ -421,6 +425,12 @@ func (h *Handler) apply(w http.ResponseWriter, r *http.Request) {
 // readBody reads a request body of at most max bytes, answering 400 (or
 // 413) itself when it cannot.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) {
+	var buf []byte
+	return readBodyInto(w, r, max, &buf)
+}
+
+// readBodyInto is readBody into *buf, grown if needed.
+func readBodyInto(w http.ResponseWriter, r *http.Request, max int64, buf *[]byte) ([]byte, bool) {
 	if r.ContentLength > max {
 		writeJSONError(w, http.StatusRequestEntityTooLarge, CodeBadRequest, fmt.Sprintf("body of %d bytes: at most %d", r.ContentLength, max))
 		return nil, false
@@ -429,7 +439,10 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, bool) 
 	var b []byte
 	var err error
 	if r.ContentLength >= 0 {
-		b = make([]byte, r.ContentLength)
+		if int64(cap(*buf)) < r.ContentLength {
+			*buf = make([]byte, r.ContentLength)
+		}
+		b = (*buf)[:r.ContentLength]
 		_, err = io.ReadFull(rd, b)
 	} else {
 		b, err = io.ReadAll(rd)
