@@ -126,6 +126,10 @@ func TestSendVersionRestartsWhenTransferLost(t *testing.T) {
 	if st.Restarts != 1 {
 		t.Errorf("%d restarts, want 1", st.Restarts)
 	}
+	// The lost transfer's records stayed in the replica's store.
+	if st.ChunksSent != m.Chunks {
+		t.Errorf("%d chunks sent over both attempts, want each of the %d once", st.ChunksSent, m.Chunks)
+	}
 	v := ts.target.versions(t, "replica")
 	if got := chunkstoretest.Read(t, ts.target.stores["replica"], v["v1"]); !bytes.Equal(got, data) {
 		t.Fatal("replica differs from the source")
