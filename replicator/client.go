@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -264,9 +265,12 @@ func (p *Peer) answerError(route string, resp *http.Response, body []byte) error
 	var eb errorBody
 	if json.Unmarshal(body, &eb) == nil && eb.Code != "" {
 		pe.Code, pe.Message = eb.Code, eb.Error
+	} else if s3 := (s3Error{}); xml.Unmarshal(body, &s3) == nil && s3.Code != "" {
+		// The gateway's S3 layer answered before the handler: a refused
+		// signature, credentials that may not replicate.
+		pe.Code, pe.Message = s3.Code, s3.Message
 	} else {
-		// Not our handler's answer: the gateway's S3 layer (a refused
-		// signature) or a proxy. Keep its start for the message.
+		// A proxy's answer, perhaps: keep its start for the message.
 		pe.Message = strings.TrimSpace(string(body[:min(len(body), 512)]))
 	}
 	if pe.Code == "" {
@@ -278,4 +282,10 @@ func (p *Peer) answerError(route string, resp *http.Response, body []byte) error
 		return fmt.Errorf("replication peer %s: %s: %w (%w)", p.endpoint, route, p.incompatible(remote), pe)
 	}
 	return fmt.Errorf("replication peer %s: %s: %w", p.endpoint, route, pe)
+}
+
+// s3Error is the part of an S3 error answer the client reports.
+type s3Error struct {
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
 }

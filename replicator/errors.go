@@ -14,6 +14,7 @@ const (
 	CodeMissingChunks    = "MissingChunks"    // 409: Append names chunks the target lacks; body: their IDs
 	CodeOffsetMismatch   = "OffsetMismatch"   // 409: Append or Commit at another size than the transfer's
 	CodeTooManyTransfers = "TooManyTransfers" // 503: the transfer table is full; retry later
+	CodeShuttingDown     = "ShuttingDown"     // 503: the handler is closing; retry later
 	CodeQuotaExceeded    = "QuotaExceeded"    // 507: the target's storage group is full
 	CodeInternalError    = "InternalError"    // 500
 )

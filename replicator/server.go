@@ -240,12 +240,12 @@ func (h *Handler) newTransfer(w http.ResponseWriter, r *http.Request) {
 		if err := im.Abort(); err != nil {
 			h.log.Warn("replication: abort refused import", "bucket", bucket, "err", err)
 		}
-		msg := "the handler is closing"
-		if full {
-			msg = "too many transfers open; retry later"
-		}
 		w.Header().Set("Retry-After", "10")
-		writeJSONError(w, http.StatusServiceUnavailable, CodeTooManyTransfers, msg)
+		if full {
+			writeJSONError(w, http.StatusServiceUnavailable, CodeTooManyTransfers, "too many transfers open; retry later")
+		} else {
+			writeJSONError(w, http.StatusServiceUnavailable, CodeShuttingDown, "the replication handler is shutting down; retry later")
+		}
 		return
 	}
 	writeJSON(w, transferBody{ID: tr.id})
