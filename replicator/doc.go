@@ -68,8 +68,9 @@
 //     then fsynced and indexed. After a cut the records are in the
 //     replica's store: a restart's Need finds them and they do not travel
 //     twice (TestSendVersionRestartsWhenTransferLost sends each chunk once
-//     over two attempts). One bad record refuses the call whole
-//     (TestBadRecordRefused).
+//     over two attempts; TestLinkCutMidBody cuts the link inside a body,
+//     and sending again sends only the records that had not arrived). One
+//     bad record refuses the call whole (TestBadRecordRefused).
 //   - append: carries the offset it appends at, so one repeated after a
 //     lost answer is refused (409 OffsetMismatch) rather than doubling the
 //     object (TestAppendRepeatedRefused). If the replica lacks a chunk it
@@ -79,7 +80,8 @@
 //     one transaction, or neither. Committed but the answer lost: sending
 //     the version again finds it applied (Target.CommitFunc returns
 //     ErrAlreadyApplied), the new import is dropped and the answer is a
-//     success, with one version at the replica (TestSendVersionIdempotent).
+//     success, with one version at the replica (TestSendVersionIdempotent,
+//     TestCommitAnswerLost).
 //     A commit of another size than was appended is refused.
 //   - a replica restart or a janitor's abort mid-way: the next call gets
 //     404 NoSuchTransfer and SendVersion starts the version over, at most
@@ -89,7 +91,9 @@
 //     crash the gateway's log drives the version again.
 //
 // On any other error SendVersion aborts the transfer (best effort; the
-// janitor is the backstop) and returns the error. Calls racing on one
+// janitor is the backstop) and returns the error. It does not retry a
+// broken link itself: the gateway's log sends the version again later,
+// which costs only what had not arrived. Calls racing on one
 // transfer (a retry and its original) are serialized by the handler
 // (TestConcurrentCallsOnOneTransfer, under -race).
 //

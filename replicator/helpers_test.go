@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -121,6 +123,9 @@ type testServer struct {
 	opts   HandlerOptions
 	h      atomic.Pointer[Handler]
 	before atomic.Pointer[func(route string)]
+	// dropAnswer names a route whose next answer is lost: the handler
+	// does the work, then the connection is cut.
+	dropAnswer atomic.Pointer[string]
 }
 
 // newTestServer serves buckets "replica" (and any in more) on fresh
@@ -139,8 +144,14 @@ func newTestServer(t testing.TB, opts HandlerOptions, more ...string) *testServe
 		if fn := ts.before.Load(); fn != nil {
 			(*fn)(strings.TrimPrefix(r.URL.Path, PathPrefix))
 		}
+		route := strings.TrimPrefix(r.URL.Path, PathPrefix)
+		if drop := ts.dropAnswer.Load(); drop != nil && *drop == route && ts.dropAnswer.CompareAndSwap(drop, nil) {
+			ts.h.Load().ServeHTTP(httptest.NewRecorder(), r)
+			panic(http.ErrAbortHandler) // cuts the connection, answer unsent
+		}
 		ts.h.Load().ServeHTTP(w, r)
 	}))
+	ts.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the cut's panic is expected
 	t.Cleanup(func() {
 		ts.srv.Close()
 		ts.h.Load().Close()
