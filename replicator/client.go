@@ -219,17 +219,15 @@ func (p *Peer) do(ctx context.Context, method, route string, q url.Values, body 
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	var rd io.Reader
-	if body != nil {
-		rd = &limitedReader{ctx: ctx, r: bytes.NewReader(body), lim: p.lim, count: func(n int) { p.sent.Add(int64(n)) }}
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := http.NewRequestWithContext(ctx, method, u, http.NoBody)
 	if err != nil {
 		return nil, fmt.Errorf("replication peer %s: %s: %w", p.endpoint, route, err)
 	}
-	req.ContentLength = int64(len(body))
-	if body == nil {
-		req.Body = http.NoBody
+	if len(body) > 0 {
+		// Set after NewRequest, which would otherwise not know the length
+		// of a limitedReader and send the body chunked.
+		req.Body = io.NopCloser(&limitedReader{ctx: ctx, r: bytes.NewReader(body), lim: p.lim, count: func(n int) { p.sent.Add(int64(n)) }})
+		req.ContentLength = int64(len(body))
 	}
 	req.Header.Set(VersionHeader, p.local.Version())
 	req.Header.Set("X-Amz-Content-Sha256", unsignedPayload)

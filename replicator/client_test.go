@@ -16,7 +16,8 @@ import (
 
 // TestPeerSignsRequests re-signs what the server received, over the
 // headers the request says it signed, and compares: every request is
-// SigV4 (s3, UNSIGNED-PAYLOAD) with the replica's credentials.
+// SigV4 (s3, UNSIGNED-PAYLOAD) with the replica's credentials, and says
+// its body's length (the handler reads a body of known length in one go).
 func TestPeerSignsRequests(t *testing.T) {
 	var mu sync.Mutex
 	var problems []string
@@ -25,6 +26,9 @@ func TestPeerSignsRequests(t *testing.T) {
 		defer mu.Unlock()
 		if p := checkSignature(r); p != "" {
 			problems = append(problems, r.URL.Path+": "+p)
+		}
+		if r.ContentLength < 0 {
+			problems = append(problems, r.URL.Path+": body sent chunked, without its length")
 		}
 		switch r.URL.Path {
 		case PathPrefix + "hello":
