@@ -20,6 +20,13 @@ const (
 	AdminReplicationPausePath  = "/_cairn/admin/replication/pause"
 	AdminReplicationResumePath = "/_cairn/admin/replication/resume"
 	AdminReplicationRunPath    = "/_cairn/admin/replication/run"
+	// AdminSeedPath answers the SeedStatus of the run in progress (GET);
+	// AdminSeedExportPath (POST ?bucket=&dir=) exports a bucket's seed to
+	// a directory on the server, AdminSeedImportPath (POST ?bucket=&dir=)
+	// imports one; both answer a SeedResult.
+	AdminSeedPath       = "/_cairn/admin/seed"
+	AdminSeedExportPath = "/_cairn/admin/seed/export"
+	AdminSeedImportPath = "/_cairn/admin/seed/import"
 	// ReplicationProtocolPath is where peers speak the replication
 	// protocol (package replicator).
 	ReplicationProtocolPath = "/_cairn/replication/"
@@ -66,6 +73,19 @@ func (g *Gateway) replicationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+AdminReplicationResumePath, func(w http.ResponseWriter, r *http.Request) {
 		b := r.URL.Query().Get("bucket")
 		g.reply(w, r, map[string]string{"result": "replication of " + b + " resumed"}, g.PauseReplication(b, false))
+	})
+	mux.HandleFunc("GET "+AdminSeedPath, func(w http.ResponseWriter, r *http.Request) {
+		g.reply(w, r, g.SeedStatus(), nil)
+	})
+	mux.HandleFunc("POST "+AdminSeedExportPath, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		res, err := g.ExportSeed(r.Context(), q.Get("bucket"), q.Get("dir"))
+		g.reply(w, r, res, err)
+	})
+	mux.HandleFunc("POST "+AdminSeedImportPath, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		res, err := g.ImportSeed(r.Context(), q.Get("bucket"), q.Get("dir"))
+		g.reply(w, r, res, err)
 	})
 	mux.HandleFunc("POST "+AdminReplicationRunPath, func(w http.ResponseWriter, r *http.Request) {
 		run, err := g.RunReplication(r.Context(), r.URL.Query().Get("bucket"))

@@ -217,6 +217,8 @@ type Gateway struct {
 	// to S3 clients); replSources holds the buckets that replicate.
 	replicas    sync.Map // string -> string
 	replSources sync.Map // string -> bool
+	seedPending sync.Map // replica buckets waiting for their seed -> true
+	seedSt      seedState
 	// remotes are the peers; senders replicate the source buckets, one
 	// each, through replHTTP; replHandler serves peers replicating here.
 	remotes          *remotes
@@ -299,8 +301,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	rt := http.DefaultTransport.(*http.Transport).Clone()
 	rt.ResponseHeaderTimeout = 2 * time.Minute
 	g.replHTTP = &http.Client{Transport: rt, Timeout: 5 * time.Minute}
-	g.replHandler = replicator.NewHandler(replTarget{g}, replicator.HandlerOptions{
+	g.replHandler = replicator.NewHandler(replTarget{g: g}, replicator.HandlerOptions{
 		Logger:         log.With("part", "replication"),
+		Server:         g.siteName(),
 		OnIncompatible: func(local, remote string) { g.incompatiblePeer("a source", local, remote) },
 	})
 	// Packs half sealed when the last process stopped were never recorded.

@@ -30,6 +30,10 @@ type bucketRecord struct {
 	// what: read-only to S3 clients.
 	Replication *replRecord `json:"repl,omitempty"`
 	ReplicaOf   string      `json:"replica_of,omitempty"`
+	// SeedPending says a replica waits for its seed (seed.go): it takes no
+	// change until a seed exported after SeedSince is imported.
+	SeedPending bool      `json:"seed_pending,omitempty"`
+	SeedSince   time.Time `json:"seed_since,omitzero"`
 }
 
 // objectMeta is what a client set on an object.

@@ -35,6 +35,9 @@ type ReplicationSpec struct {
 	// Existing sends the versions the bucket holds already too (S3's
 	// ExistingObjectReplication); otherwise only what is written from now.
 	Existing bool `json:"existing,omitempty"`
+	// Seed: the replica starts from a seed (cairn admin seed export, then
+	// import there), exported after this call; changes wait for it.
+	Seed bool `json:"seed,omitempty"`
 }
 
 // ReplicationRun is what a manual run sent.
@@ -60,7 +63,10 @@ func (g *Gateway) AddReplication(ctx context.Context, spec ReplicationSpec) erro
 	if spec.Bandwidth < 0 {
 		return badRequest("bandwidth must not be negative")
 	}
-	return g.setReplication(ctx, spec.Bucket, replRecord{
+	if spec.Seed && spec.Existing {
+		return badRequest("--seed and --existing: a seed carries what the bucket holds; give one")
+	}
+	return g.setReplication(ctx, spec.Bucket, spec.Seed, replRecord{
 		Remote: spec.Remote, Bucket: spec.ReplicaBucket, Schedule: spec.Schedule, Bandwidth: spec.Bandwidth,
 		Rules: []replRule{{ID: "cairn", Enabled: true, Prefix: spec.Prefix, DeleteMarkers: spec.DeleteMarkers, Filter: true, Existing: spec.Existing}},
 	})
@@ -69,7 +75,7 @@ func (g *Gateway) AddReplication(ctx context.Context, spec ReplicationSpec) erro
 // setReplication checks a relationship, claims the replica and records it,
 // replacing any the bucket had; versions written before it are not sent
 // (S3's rule: existing objects need a batch copy, or a seed).
-func (g *Gateway) setReplication(ctx context.Context, bucket string, rec replRecord) error {
+func (g *Gateway) setReplication(ctx context.Context, bucket string, seed bool, rec replRecord) error {
 	if err := g.writable(bucket); err != nil {
 		return err
 	}
@@ -89,7 +95,7 @@ func (g *Gateway) setReplication(ctx context.Context, bucket string, rec replRec
 		return s3api.ErrReplicationRequiresVersioning
 	}
 	// The replica first: a relationship whose replica refuses is not set.
-	claim, err := json.Marshal(replOp{Op: opClaim, Source: g.siteName() + " bucket " + bucket})
+	claim, err := json.Marshal(replOp{Op: opClaim, Source: g.sourceName(bucket), Seed: seed, Since: time.Now().UTC()})
 	if err != nil {
 		return err
 	}

@@ -276,6 +276,9 @@ func (g *Gateway) loadReplicas(gr *group) error {
 			if k.rec.ReplicaOf != "" {
 				g.replicas.Store(k.name, k.rec.ReplicaOf)
 			}
+			if k.rec.SeedPending {
+				g.seedPending.Store(k.name, true)
+			}
 			if k.rec.Replication != nil {
 				g.replSources.Store(k.name, true)
 			}

@@ -36,6 +36,9 @@ type replOp struct {
 	Rec    *versionRecord    `json:"rec,omitempty"`
 	Tags   map[string]string `json:"tags,omitempty"`
 	Source string            `json:"source,omitempty"` // opClaim: what the replica replicates
+	// opClaim with Seed: the replica waits for a seed exported after Since.
+	Seed  bool      `json:"seed,omitempty"`
+	Since time.Time `json:"since,omitzero"`
 }
 
 // Operations on the replica bucket itself.

@@ -20,7 +20,11 @@ import (
 // operation is idempotent (a version already there is not written twice, a
 // delete of one gone is done).
 
-type replTarget struct{ g *Gateway }
+type replTarget struct {
+	g *Gateway
+	// seeding: a seed import, which a replica waiting for its seed takes.
+	seeding bool
+}
 
 var _ replicator.Target = replTarget{}
 
@@ -37,6 +41,9 @@ func (t replTarget) replicaGroup(bucket string, writing bool) (*group, error) {
 	}
 	if _, ok := t.g.replicas.Load(bucket); !ok {
 		return nil, targetError(http.StatusForbidden, "NotAReplica", "bucket %s here is not a replica: set the replication again to claim it", bucket)
+	}
+	if _, ok := t.g.seedPending.Load(bucket); ok && !t.seeding {
+		return nil, seedPendingError(bucket)
 	}
 	if writing {
 		if err := gr.store.AtQuota(); err != nil {
@@ -131,7 +138,7 @@ func (t replTarget) Apply(ctx context.Context, bucket string, doc json.RawMessag
 	}
 	switch op.Op {
 	case opClaim:
-		return t.claim(ctx, bucket, op.Source)
+		return t.claim(ctx, bucket, op.Source, op.Seed, op.Since)
 	case opRelease:
 		return t.release(bucket)
 	}
@@ -179,14 +186,15 @@ func (t replTarget) Apply(ctx context.Context, bucket string, doc json.RawMessag
 
 // claim makes bucket a replica of source: a new bucket (in the default
 // group), or one that is already its replica, or an empty one. A bucket
-// that holds objects, or replicates from elsewhere, is refused.
-func (t replTarget) claim(ctx context.Context, bucket, source string) error {
+// that holds objects, or replicates from elsewhere, is refused. seed says
+// the replica is to wait for a seed exported after since.
+func (t replTarget) claim(ctx context.Context, bucket, source string, seed bool, since time.Time) error {
 	if err := t.g.CreateBucket(ctx, bucket, ""); err != nil && !errors.Is(err, s3api.ErrBucketAlreadyOwnedByYou) {
 		return targetError(http.StatusBadRequest, "InvalidBucket", "replica bucket %s: %v", bucket, err)
 	}
 	if cur, ok := t.g.replicas.Load(bucket); ok {
 		if cur == source {
-			return nil
+			return t.markSeed(bucket, seed, since)
 		}
 		return targetError(http.StatusConflict, "ReplicaInUse", "bucket %s here is the replica of %s already", bucket, cur)
 	}
@@ -199,10 +207,14 @@ func (t replTarget) claim(ctx context.Context, bucket, source string) error {
 		}
 		k.rec.ReplicaOf = source
 		k.rec.Versioning = string(s3api.VersioningEnabled)
+		k.rec.SeedPending, k.rec.SeedSince = seed, since
 		return k.saveInfo()
 	})
 	if err != nil {
 		return err
+	}
+	if seed {
+		t.g.seedPending.Store(bucket, true)
 	}
 	t.g.replicas.Store(bucket, source)
 	t.g.log.Info("bucket is now a replica", "bucket", bucket, "source", source, "at", time.Now().UTC())
@@ -224,4 +236,23 @@ func (t replTarget) release(bucket string) error {
 	t.g.replicas.Delete(bucket)
 	t.g.log.Info("bucket is no longer a replica", "bucket", bucket)
 	return nil
+}
+
+// markSeed makes a replica wait for a seed exported after since (a --seed
+// relationship set again), unless it waits already.
+func (t replTarget) markSeed(bucket string, seed bool, since time.Time) error {
+	if !seed {
+		return nil
+	}
+	if _, ok := t.g.seedPending.Load(bucket); ok {
+		return nil
+	}
+	err := t.g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		k.rec.SeedPending, k.rec.SeedSince = true, since
+		return k.saveInfo()
+	})
+	if err == nil {
+		t.g.seedPending.Store(bucket, true)
+	}
+	return err
 }

@@ -59,7 +59,7 @@ func (g *Gateway) PutBucketReplication(ctx context.Context, bucket string, cfg s
 	if err != nil {
 		return mapErr(err)
 	}
-	if err := g.setReplication(ctx, bucket, rec); err != nil {
+	if err := g.setReplication(ctx, bucket, false, rec); err != nil {
 		var ae *AdminError
 		if errors.As(err, &ae) {
 			return s3api.ErrInvalidRequest.WithMessage(ae.Message)

@@ -36,8 +36,9 @@ const adminUsage = `Usage:
   cairn admin remote add NAME --endpoint URL --access-key K --secret-key S [--region R] | ls | rm NAME
                      (remote add names this server with --server URL, as --endpoint is the remote's)
   cairn admin replication add BUCKET --remote NAME --bucket REPLICA [--prefix P] [--delete-markers=false]
-                     [--schedule 22:00-06:00] [--bandwidth 50MB/s]
+                     [--schedule 22:00-06:00] [--bandwidth 50MB/s] [--existing | --seed]
   cairn admin replication ls | rm BUCKET | pause BUCKET | resume BUCKET | run BUCKET
+  cairn admin seed export BUCKET --to DIR | import --from DIR --bucket REPLICA   (DIR on the server's machine)
   cairn admin events [--follow] [--after SEQ] [--last N] [--json] [--data DIR] [--endpoint URL]
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)
   cairn admin scrub --tier NAME [--read-data] [--data DIR]           (with cairn serve stopped)
@@ -88,6 +89,9 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 0 && args[0] == "replication" {
 		return adminReplication(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "seed" {
+		return adminSeed(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 1 && args[0] == "clean" && slices.Contains([]string{"status", "pause", "resume"}, args[1]) {
 		return adminCleanSchedule(ctx, args[1], args[2:], stdout, stderr)

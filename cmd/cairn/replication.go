@@ -110,6 +110,7 @@ func adminReplication(ctx context.Context, args []string, stdout, stderr io.Writ
 		fs.StringVar(&spec.ReplicaBucket, "bucket", "", "the replica bucket at the remote: made if missing; read-only to S3 clients there")
 		fs.StringVar(&spec.Prefix, "prefix", "", "replicate only keys with this prefix")
 		fs.BoolVar(&spec.Existing, "existing", false, "send the versions the bucket holds already too, not only what is written from now")
+		fs.BoolVar(&spec.Seed, "seed", false, "the replica starts from a seed: export one now (cairn admin seed export) and import it there; changes wait for it")
 		fs.BoolVar(&spec.DeleteMarkers, "delete-markers", true, "replicate delete markers (deletes of versions always replicate)")
 		fs.StringVar(&spec.Schedule, "schedule", "", "send only in a daily window, such as 22:00-06:00 (server's local time); default: continuously")
 		fs.StringVar(&bandwidth, "bandwidth", "", "bound the bytes sent per second, such as 50MB/s; default: unbounded")
