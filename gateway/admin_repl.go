@@ -20,6 +20,9 @@ const (
 	AdminReplicationPausePath  = "/_cairn/admin/replication/pause"
 	AdminReplicationResumePath = "/_cairn/admin/replication/resume"
 	AdminReplicationRunPath    = "/_cairn/admin/replication/run"
+	// AdminReplicationReversePath (POST ?bucket=&back=REMOTE, or &abort=1)
+	// reverses a relationship (reverse.go) and answers a ReverseResult.
+	AdminReplicationReversePath = "/_cairn/admin/replication/reverse"
 	// AdminSeedPath answers the SeedStatus of the run in progress (GET);
 	// AdminSeedExportPath (POST ?bucket=&dir=) exports a bucket's seed to
 	// a directory on the server, AdminSeedImportPath (POST ?bucket=&dir=)
@@ -85,6 +88,11 @@ func (g *Gateway) replicationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+AdminSeedImportPath, func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		res, err := g.ImportSeed(r.Context(), q.Get("bucket"), q.Get("dir"))
+		g.reply(w, r, res, err)
+	})
+	mux.HandleFunc("POST "+AdminReplicationReversePath, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		res, err := g.ReverseReplication(r.Context(), q.Get("bucket"), q.Get("back"), q.Get("abort") == "1")
 		g.reply(w, r, res, err)
 	})
 	mux.HandleFunc("POST "+AdminReplicationRunPath, func(w http.ResponseWriter, r *http.Request) {

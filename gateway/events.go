@@ -7,10 +7,8 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"maps"
 	"net/http"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -108,8 +106,8 @@ func (g *Gateway) startDiskCheck() {
 // at Config.DiskFullPercent or more (as df counts: used over used plus
 // what an unprivileged writer may still use).
 func (g *Gateway) checkDisks() {
-	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
-		dir := g.groups[name].dir
+	for _, gr := range g.groupList() {
+		name, dir := gr.name, gr.dir
 		var st syscall.Statfs_t
 		if err := syscall.Statfs(dir, &st); err != nil {
 			g.log.Warn("disk check", "group", name, "dir", dir, "err", err)

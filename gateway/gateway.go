@@ -219,6 +219,14 @@ type Gateway struct {
 	replSources sync.Map // string -> bool
 	seedPending sync.Map // replica buckets waiting for their seed -> true
 	seedSt      seedState
+	// frozen holds the buckets whose roles a reversal is moving (writes
+	// get 503); reversing, at start-up, those with a reversal to finish.
+	frozen    sync.Map
+	reversing []string
+	reverseMu sync.Mutex
+	// bgCtx ends at Close: background work started by New.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 	// remotes are the peers; senders replicate the source buckets, one
 	// each, through replHTTP; replHandler serves peers replicating here.
 	remotes          *remotes
@@ -359,6 +367,8 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		g.startAutoClean(gr)
 	}
 	g.startSenders()
+	g.bgCtx, g.bgCancel = context.WithCancel(context.Background())
+	g.resumeReversals(g.bgCtx, g.reversing)
 	// Every tier's mover runs from the start: forgets left by the last
 	// run go to the catalog even if nothing is transitioned.
 	for _, name := range g.tiers.reg.Names() {
@@ -433,6 +443,9 @@ func (g *Gateway) Close() error {
 		g.rst.close()
 		if g.tiers != nil {
 			g.closeMovers()
+		}
+		if g.bgCancel != nil {
+			g.bgCancel()
 		}
 		if g.senders != nil {
 			g.closeSenders()

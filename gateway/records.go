@@ -34,6 +34,11 @@ type bucketRecord struct {
 	// change until a seed exported after SeedSince is imported.
 	SeedPending bool      `json:"seed_pending,omitempty"`
 	SeedSince   time.Time `json:"seed_since,omitzero"`
+	// Reverse is a reversal of the bucket's relationship in progress
+	// (reverse.go); Promoting says the bucket, a replica promoted by such
+	// a reversal, takes no writes until its old source is its replica.
+	Reverse   *reverseRecord `json:"reverse,omitempty"`
+	Promoting bool           `json:"promoting,omitempty"`
 }
 
 // objectMeta is what a client set on an object.

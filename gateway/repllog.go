@@ -112,6 +112,11 @@ func (k *bkt) logChange(op, key string, seq []byte, rec versionRecord) error {
 	if r == nil {
 		return nil
 	}
+	// Frozen for a reversal: refused in the transaction, so that no
+	// commit lands after the freeze whatever was checked before it.
+	if (k.rec.Reverse != nil && k.rec.Reverse.Phase != reverseActivating) || k.rec.Promoting {
+		return frozenError(k.name)
+	}
 	if _, ok := r.matching(key, rec.Meta.Tags); !ok {
 		return nil
 	}
@@ -255,6 +260,9 @@ func (k *bkt) dropReplLog() error {
 // writable refuses a write to a replica bucket: only its source writes to
 // it, through the replication protocol.
 func (g *Gateway) writable(bucket string) error {
+	if _, ok := g.frozen.Load(bucket); ok {
+		return frozenError(bucket)
+	}
 	if src, ok := g.replicas.Load(bucket); ok {
 		return s3api.ErrReadOnlyReplica.WithMessagef("The bucket %s is a replica of %s and is read-only: write to the source bucket.", bucket, src)
 	}
@@ -278,6 +286,12 @@ func (g *Gateway) loadReplicas(gr *group) error {
 			}
 			if k.rec.SeedPending {
 				g.seedPending.Store(k.name, true)
+			}
+			if (k.rec.Reverse != nil && k.rec.Reverse.Phase != reverseActivating) || k.rec.Promoting {
+				g.frozen.Store(k.name, true)
+			}
+			if k.rec.Reverse != nil {
+				g.reversing = append(g.reversing, k.name)
 			}
 			if k.rec.Replication != nil {
 				g.replSources.Store(k.name, true)

@@ -39,6 +39,9 @@ type replOp struct {
 	// opClaim with Seed: the replica waits for a seed exported after Since.
 	Seed  bool      `json:"seed,omitempty"`
 	Since time.Time `json:"since,omitzero"`
+	// opPromote: replicate back to bucket Dest through remote Back.
+	Back string `json:"back,omitempty"`
+	Dest string `json:"dest,omitempty"`
 }
 
 // Operations on the replica bucket itself.

@@ -71,7 +71,7 @@ func decodeOp(doc json.RawMessage) (replOp, error) {
 	if err := json.Unmarshal(doc, &op); err != nil {
 		return op, targetError(http.StatusBadRequest, "MalformedOperation", "replication operation: %v", err)
 	}
-	if op.Op != opClaim && op.Op != opRelease && (op.Key == "" || len(op.Seq) != seqLen) {
+	if (op.Op == replPut || op.Op == replDrop || op.Op == replTags) && (op.Key == "" || len(op.Seq) != seqLen) {
 		return op, targetError(http.StatusBadRequest, "MalformedOperation", "replication operation %q without a key and version", op.Op)
 	}
 	return op, nil
@@ -141,6 +141,12 @@ func (t replTarget) Apply(ctx context.Context, bucket string, doc json.RawMessag
 		return t.claim(ctx, bucket, op.Source, op.Seed, op.Since)
 	case opRelease:
 		return t.release(bucket)
+	case opPromote:
+		return t.promote(bucket, op)
+	case opActivate:
+		return t.activate(bucket)
+	case opDemote:
+		return t.demote(bucket, op)
 	}
 	gr, err := t.replicaGroup(bucket, op.Op == replPut)
 	if err != nil {

@@ -38,6 +38,7 @@ const adminUsage = `Usage:
   cairn admin replication add BUCKET --remote NAME --bucket REPLICA [--prefix P] [--delete-markers=false]
                      [--schedule 22:00-06:00] [--bandwidth 50MB/s] [--existing | --seed]
   cairn admin replication ls | rm BUCKET | pause BUCKET | resume BUCKET | run BUCKET
+  cairn admin replication reverse BUCKET --back REMOTE-AT-THE-REPLICA [--abort]
   cairn admin seed export BUCKET --to DIR | import --from DIR --bucket REPLICA   (DIR on the server's machine)
   cairn admin events [--follow] [--after SEQ] [--last N] [--json] [--data DIR] [--endpoint URL]
   cairn admin scrub [--data DIR] [--group NAME=DIR ...] [--repair]   (with cairn serve stopped)

@@ -93,7 +93,7 @@ func adminRemote(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 // adminReplication is `cairn admin replication add|ls|rm|pause|resume|run`.
 func adminReplication(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || !slices.Contains([]string{"add", "ls", "rm", "pause", "resume", "run"}, args[0]) {
+	if len(args) == 0 || !slices.Contains([]string{"add", "ls", "rm", "pause", "resume", "run", "reverse"}, args[0]) {
 		fmt.Fprint(stderr, adminUsage)
 		return errUsage
 	}
@@ -104,7 +104,12 @@ func adminReplication(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	o, fs := adminFlags("cairn admin replication "+cmd, stderr)
 	spec := gateway.ReplicationSpec{Bucket: bucket}
-	var bandwidth string
+	var bandwidth, back string
+	var abort bool
+	if cmd == "reverse" {
+		fs.StringVar(&back, "back", "", "the remote, at the replica's site, that names this site (cairn admin remote add there): the replica, promoted, replicates back through it")
+		fs.BoolVar(&abort, "abort", false, "undo a reversal that has not yet made this bucket a replica")
+	}
 	if cmd == "add" {
 		fs.StringVar(&spec.Remote, "remote", "", "the remote (cairn admin remote add) that holds the replica")
 		fs.StringVar(&spec.ReplicaBucket, "bucket", "", "the replica bucket at the remote: made if missing; read-only to S3 clients there")
@@ -139,6 +144,25 @@ func adminReplication(ctx context.Context, args []string, stdout, stderr io.Writ
 		return callAndSay(ctx, o, stdout, http.MethodPost, gateway.AdminReplicationPausePath+q)
 	case "resume":
 		return callAndSay(ctx, o, stdout, http.MethodPost, gateway.AdminReplicationResumePath+q)
+	case "reverse":
+		path := gateway.AdminReplicationReversePath + q + "&back=" + url.QueryEscape(back)
+		if abort {
+			path += "&abort=1"
+		}
+		body, err := callWithProgress(ctx, o, stderr, http.MethodPost, path, func() string { return replicationLine(ctx, o, bucket) })
+		if err != nil || o.json {
+			return writeBody(stdout, body, err)
+		}
+		var res gateway.ReverseResult
+		if err := json.Unmarshal(body, &res); err != nil {
+			return fmt.Errorf("replication reverse: %w", err)
+		}
+		if res.Aborted {
+			fmt.Fprintf(stdout, "reversal of %s aborted: it takes writes again, and the replica at %s is a replica again\n", bucket, res.Remote)
+			return nil
+		}
+		fmt.Fprintf(stdout, "bucket %s is now a read-only replica of %s, which takes the writes (at remote %s) and replicates back here; %.1fs\n", bucket, res.NowReplicaOf, res.Remote, res.Seconds)
+		return nil
 	case "run":
 		body, err := callWithProgress(ctx, o, stderr, http.MethodPost, gateway.AdminReplicationRunPath+q, func() string { return replicationLine(ctx, o, bucket) })
 		if err != nil || o.json {
