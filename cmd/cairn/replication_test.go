@@ -185,5 +185,29 @@ func TestReplicationTwoSites(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "backups-dr") || !strings.Contains(out, "0 (0 B)") {
 		t.Fatalf("replication ls: exit %d\n%s%s", code, out, errs)
 	}
-	_ = dstEnv
+
+	// Failback: the replica becomes the source, this site its replica.
+	screds := readCreds(t, srcDir).Value
+	out, errs, code = cairn(t, dstEnv, "admin", "remote", "add", "home", "--endpoint", src.url(), "--access-key", screds.AccessKeyID, "--secret-key", screds.SecretAccessKey)
+	if code != 0 {
+		t.Fatalf("remote add at the replica: exit %d\n%s%s", code, out, errs)
+	}
+	out, errs, code = cairn(t, srcEnv, "admin", "replication", "reverse", "backups", "--back", "home")
+	if code != 0 || !strings.Contains(out, "is now a read-only replica") {
+		t.Fatalf("replication reverse: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := dc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("backups-dr"), Key: aws.String("after-failover"), Body: strings.NewReader("ok")}); err != nil {
+		t.Fatalf("a PUT to the promoted replica: %v", err)
+	}
+	_, err = sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("backups"), Key: aws.String("x"), Body: strings.NewReader("x")})
+	if !errors.As(err, &ae) || ae.ErrorCode() != "AccessDenied" {
+		t.Fatalf("a PUT to the old source: %v", err)
+	}
+	out, errs, code = cairn(t, dstEnv, "admin", "replication", "run", "backups-dr")
+	if code != 0 {
+		t.Fatalf("replication run back: exit %d\n%s%s", code, out, errs)
+	}
+	if got, err := getBytes(t, sc, "backups", "after-failover"); err != nil || string(got) != "ok" {
+		t.Fatalf("replicated back: %q, %v", got, err)
+	}
 }
