@@ -38,9 +38,15 @@ type site struct {
 	h   atomic.Pointer[http.Handler]
 }
 
-func newSite(t *testing.T) *site {
+func newSite(t *testing.T) *site { return newBenchSite(t) }
+
+// newBenchSite is newSite for a test or a benchmark.
+func newBenchSite(t testing.TB) *site {
 	t.Helper()
 	s := &site{cfg: testConfig(t)}
+	if _, bench := t.(*testing.B); bench {
+		s.cfg.ChunkStore = nil // the chunk store's own defaults: what a server runs
+	}
 	s.serve(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*s.h.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
@@ -54,7 +60,7 @@ func newSite(t *testing.T) *site {
 
 // serve opens the site's gateway on its data directory and serves it at
 // the site's address: at a restart, the same address.
-func (s *site) serve(t *testing.T) {
+func (s *site) serve(t testing.TB) {
 	t.Helper()
 	s.g = open(t, s.cfg)
 	h, err := s3api.NewHandler(s3api.Config{
@@ -71,7 +77,7 @@ func (s *site) serve(t *testing.T) {
 }
 
 // restart closes the site's gateway and opens it again.
-func (s *site) restart(t *testing.T) {
+func (s *site) restart(t testing.TB) {
 	t.Helper()
 	s.g.Close()
 	s.serve(t)

@@ -134,6 +134,19 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "\nsecure connect: %d sessions from %d clients, %d links, %d connections; %s in, %s out; %d resends, %d reconnects, %d refused, %d expired\n",
 				sc.Sessions, sc.Clients, sc.Links, sc.Streams, bytesIEC(sc.BytesIn), bytesIEC(sc.BytesOut), sc.Resends, sc.Reconnects, sc.Refused, sc.Expired)
 		}
+		// Replication, when a bucket replicates.
+		if body, err := o.call(ctx, http.MethodGet, gateway.AdminReplicationPath); err == nil {
+			var rs []gateway.ReplicationStatus
+			if err := json.Unmarshal(body, &rs); err != nil {
+				return fmt.Errorf("replication status: %w", err)
+			}
+			if len(rs) > 0 {
+				fmt.Fprintln(stdout)
+				if err := printReplications(stdout, rs); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	default:
 		body, err := callWithProgress(ctx, o, stderr, http.MethodPost, gateway.AdminCleanPath, func() string { return cleanLine(ctx, o) })

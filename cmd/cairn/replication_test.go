@@ -185,6 +185,10 @@ func TestReplicationTwoSites(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "backups-dr") || !strings.Contains(out, "0 (0 B)") {
 		t.Fatalf("replication ls: exit %d\n%s%s", code, out, errs)
 	}
+	out, errs, code = cairn(t, srcEnv, "admin", "stats")
+	if code != 0 || !strings.Contains(out, "REPLICA") || !strings.Contains(out, "backups-dr") {
+		t.Fatalf("admin stats shows no replication: exit %d\n%s%s", code, out, errs)
+	}
 
 	// Failback: the replica becomes the source, this site its replica.
 	screds := readCreds(t, srcDir).Value
