@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/cairn-backup/cairn/gateway"
+	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 )
 
 // versionLines lists a bucket's versions and delete markers as sorted
@@ -213,5 +216,58 @@ func TestReplicationTwoSites(t *testing.T) {
 	}
 	if got, err := getBytes(t, sc, "backups", "after-failover"); err != nil || string(got) != "ok" {
 		t.Fatalf("replicated back: %q, %v", got, err)
+	}
+}
+
+// Replication across a WAN through secure connect: the remote is the
+// local end of a cairn connect tunnel to the replica's site, and the
+// tunnel's link is cut while a backup replicates; the replica converges.
+func TestReplicationOverSecureConnect(t *testing.T) {
+	needBinary(t)
+	ctx := context.Background()
+	srcDir, dstDir := t.TempDir(), t.TempDir()
+	dst := startServe(t, dstDir, "--secure-listen", "127.0.0.1:0", "--secure-keepalive", "250ms")
+	secureAddr := waitForFile(t, filepath.Join(dstDir, secureAddrFile), dst)
+	cred := filepath.Join(t.TempDir(), "site-a.pem")
+	out, errs, code := cairn(t, nil, "admin", "secure-connect", "issue", "site-a", "--data", dstDir, "--out", cred)
+	m := regexp.MustCompile(`--fingerprint (SHA256:\S+)`).FindStringSubmatch(out)
+	if code != 0 || m == nil {
+		t.Fatalf("issue: exit %d\n%s%s", code, out, errs)
+	}
+	wan := linktest.New(t, secureAddr)
+	local := startConnect(t, "--server", wan.Addr(), "--credential", cred, "--fingerprint", m[1], "--listen", "127.0.0.1:0", "--keepalive", "250ms")
+
+	src := startServe(t, srcDir)
+	srcEnv := []string{"CAIRN_DATA=" + srcDir}
+	dcreds := readCreds(t, dstDir).Value
+	out, errs, code = cairn(t, srcEnv, "admin", "remote", "add", "dr", "--endpoint", "http://"+local, "--access-key", dcreds.AccessKeyID, "--secret-key", dcreds.SecretAccessKey)
+	if code != 0 {
+		t.Fatalf("remote add through the tunnel: exit %d\n%s%s", code, out, errs)
+	}
+	sc := client(t, src, srcDir)
+	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("wan")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("wan"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := cairn(t, srcEnv, "admin", "replication", "add", "wan", "--remote", "dr", "--bucket", "wan-dr"); code != 0 {
+		t.Fatalf("replication add: exit %d\n%s%s", code, out, errs)
+	}
+	data := random(77, 48<<20)
+	if _, err := sc.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("wan"), Key: aws.String("image"), Body: bytes.NewReader(data)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+	wan.ResetAll() // the WAN drops while the image replicates
+	time.Sleep(150 * time.Millisecond)
+	wan.Stall(500 * time.Millisecond)
+	if out, errs, code := cairn(t, srcEnv, "admin", "replication", "run", "wan"); code != 0 {
+		t.Fatalf("replication run: exit %d\n%s%s", code, out, errs)
+	}
+	got, err := getBytes(t, client(t, dst, dstDir), "wan-dr", "image")
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("the replica through secure connect: %v", err)
 	}
 }
