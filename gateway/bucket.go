@@ -16,15 +16,7 @@ func (g *Gateway) ListBuckets(ctx context.Context) ([]s3api.BucketInfo, error) {
 	var out []s3api.BucketInfo
 	for _, gr := range g.groupList() {
 		err := gr.store.View(func(tx *chunkstore.Tx) error {
-			root := tx.Bucket().Bucket(bktBuckets)
-			if root == nil {
-				return nil
-			}
-			return root.ForEachBucket(func(name []byte) error {
-				k, err := openBkt(tx, string(name))
-				if err != nil {
-					return err
-				}
+			return eachBucket(tx, func(k *bkt) error {
 				out = append(out, k.bucketInfo())
 				return nil
 			})

@@ -96,23 +96,9 @@ func (g *Gateway) loadBuckets() error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
 		gr := g.groups[name]
-		var owner string
-		var buckets []string
-		err := gr.store.View(func(tx *chunkstore.Tx) error {
-			if sys := tx.Bucket().Bucket(bktSys); sys != nil {
-				owner = string(sys.Get(keyGroupName))
-			}
-			root := tx.Bucket().Bucket(bktBuckets)
-			if root == nil {
-				return nil
-			}
-			return root.ForEachBucket(func(k []byte) error {
-				buckets = append(buckets, string(k))
-				return nil
-			})
-		})
+		owner, buckets, err := groupContents(gr)
 		if err != nil {
-			return fmt.Errorf("storage group %q: %w", name, err)
+			return err
 		}
 		switch r := rows[name]; {
 		case owner != "" && owner != name:
@@ -222,15 +208,7 @@ func DamagedObjects(s *chunkstore.Store, ids []chunkstore.ManifestID) ([]Damaged
 	}
 	var out []DamagedObject
 	err := s.View(func(tx *chunkstore.Tx) error {
-		root := tx.Bucket().Bucket(bktBuckets)
-		if root == nil {
-			return nil
-		}
-		return root.ForEachBucket(func(name []byte) error {
-			k, err := openBkt(tx, string(name))
-			if err != nil {
-				return err
-			}
+		return eachBucket(tx, func(k *bkt) error {
 			return k.ver.ForEach(func(ck, v []byte) error {
 				var rec versionRecord
 				if err := decode(v, &rec); err != nil {
@@ -243,7 +221,7 @@ func DamagedObjects(s *chunkstore.Store, ids []chunkstore.ManifestID) ([]Damaged
 				if err != nil {
 					return err
 				}
-				out = append(out, DamagedObject{Bucket: string(name), Key: key, VersionID: rec.ID})
+				out = append(out, DamagedObject{Bucket: k.name, Key: key, VersionID: rec.ID})
 				return nil
 			})
 		})

@@ -232,6 +232,55 @@ func openBkt(tx *chunkstore.Tx, name string) (*bkt, error) {
 	return k, nil
 }
 
+// versionBatch is how many versions a long walk reads per transaction, so
+// that no transaction stays open long on a large bucket.
+const versionBatch = 1000
+
+// nextVersions calls fn for up to versionBatch versions of k after the
+// composite key after (nil: from the first), in key order, and answers
+// the last one's composite key, nil when none was left.
+func (k *bkt) nextVersions(after []byte, fn func(key string, seq []byte, rec versionRecord) error) ([]byte, error) {
+	c := k.ver.Cursor()
+	ck, v := c.First()
+	if after != nil {
+		if ck, v = c.Seek(after); ck != nil && bytes.Equal(ck, after) {
+			ck, v = c.Next()
+		}
+	}
+	var last []byte
+	for n := 0; ck != nil && n < versionBatch; ck, v = c.Next() {
+		key, seq, err := splitComposite(ck)
+		if err != nil {
+			return nil, err
+		}
+		var rec versionRecord
+		if err := decode(v, &rec); err != nil {
+			return nil, err
+		}
+		if err := fn(key, bytes.Clone(seq), rec); err != nil {
+			return nil, err
+		}
+		last = bytes.Clone(ck)
+		n++
+	}
+	return last, nil
+}
+
+// eachBucket opens every bucket of a group's transaction in turn.
+func eachBucket(tx *chunkstore.Tx, fn func(k *bkt) error) error {
+	root := tx.Bucket().Bucket(bktBuckets)
+	if root == nil {
+		return nil
+	}
+	return root.ForEachBucket(func(name []byte) error {
+		k, err := openBkt(tx, string(name))
+		if err != nil {
+			return err
+		}
+		return fn(k)
+	})
+}
+
 func (k *bkt) versioning() s3api.Versioning { return s3api.Versioning(k.rec.Versioning) }
 
 func (k *bkt) saveInfo() error {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,6 +53,9 @@ type ReplicationRun struct {
 func (g *Gateway) AddReplication(ctx context.Context, spec ReplicationSpec) error {
 	if spec.ReplicaBucket == "" {
 		return badRequest("name the replica bucket at remote %s (--bucket)", spec.Remote)
+	}
+	if p := s3api.BucketNameProblem(spec.ReplicaBucket); p != "" {
+		return badRequest("replica bucket %q: %s", spec.ReplicaBucket, p)
 	}
 	if spec.Schedule != "" {
 		if _, _, err := parseWindow(spec.Schedule); err != nil {
@@ -124,8 +126,8 @@ func (g *Gateway) setReplication(ctx context.Context, bucket string, seed bool, 
 }
 
 // logExisting queues every version the bucket holds (that a rule selects)
-// as a change, a thousand per transaction: the sender sends what the
-// replica lacks, which for a replica seeded from this bucket is little.
+// as a change, a batch per transaction: the sender sends what the replica
+// lacks, which for a replica seeded from this bucket is little.
 func (g *Gateway) logExisting(ctx context.Context, bucket string) (int, error) {
 	var after []byte
 	total := 0
@@ -133,34 +135,15 @@ func (g *Gateway) logExisting(ctx context.Context, bucket string) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		n := 0
 		err := g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
-			c := k.ver.Cursor()
-			ck, v := c.First()
-			if after != nil {
-				if ck, v = c.Seek(after); ck != nil && bytes.Equal(ck, after) {
-					ck, v = c.Next()
-				}
-			}
-			for ; ck != nil && n < 1000; ck, v = c.Next() {
-				key, seq, err := splitComposite(ck)
-				if err != nil {
-					return err
-				}
-				var rec versionRecord
-				if err := decode(v, &rec); err != nil {
-					return err
-				}
-				if err := k.logChange(replPut, key, bytes.Clone(seq), rec); err != nil {
-					return err
-				}
-				after = bytes.Clone(ck)
-				n++
-			}
-			return nil
+			var err error
+			after, err = k.nextVersions(after, func(key string, seq []byte, rec versionRecord) error {
+				total++
+				return k.logChange(replPut, key, seq, rec)
+			})
+			return err
 		})
-		total += n
-		if err != nil || n < 1000 {
+		if err != nil || after == nil {
 			return total, err
 		}
 	}

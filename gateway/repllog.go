@@ -272,15 +272,7 @@ func (g *Gateway) writable(bucket string) error {
 // loadReplicas reads which buckets of gr are replicas.
 func (g *Gateway) loadReplicas(gr *group) error {
 	return gr.store.View(func(tx *chunkstore.Tx) error {
-		root := tx.Bucket().Bucket(bktBuckets)
-		if root == nil {
-			return nil
-		}
-		return root.ForEachBucket(func(name []byte) error {
-			k, err := openBkt(tx, string(name))
-			if err != nil {
-				return err
-			}
+		return eachBucket(tx, func(k *bkt) error {
 			if k.rec.ReplicaOf != "" {
 				g.replicas.Store(k.name, k.rec.ReplicaOf)
 			}

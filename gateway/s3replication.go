@@ -22,7 +22,7 @@ var _ s3api.ReplicationBackend = (*Gateway)(nil)
 func parseDestination(arn string) (remote, bucket string, err error) {
 	for _, p := range []string{"arn:cairn:s3:::", "arn:aws:s3:::"} {
 		if rest, ok := strings.CutPrefix(arn, p); ok {
-			if r, b, ok := strings.Cut(rest, "/"); ok && r != "" && b != "" && !strings.Contains(b, "/") {
+			if r, b, ok := strings.Cut(rest, "/"); ok && r != "" && s3api.BucketNameProblem(b) == "" {
 				return r, b, nil
 			}
 		}

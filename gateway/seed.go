@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -92,30 +91,13 @@ func (g *Gateway) SeedVersions(ctx context.Context, bucket string, fn func(op js
 	for {
 		var items []item
 		err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
-			c := k.ver.Cursor()
-			ck, v := c.First()
-			if after != nil {
-				if ck, v = c.Seek(after); ck != nil && bytes.Equal(ck, after) {
-					ck, v = c.Next()
-				}
-			}
-			for ; ck != nil && len(items) < 1000; ck, v = c.Next() {
-				key, seq, err := splitComposite(ck)
-				if err != nil {
-					return err
-				}
-				var rec versionRecord
-				if err := decode(v, &rec); err != nil {
-					return err
-				}
-				op, err := json.Marshal(replOp{Op: replPut, Key: key, Seq: bytes.Clone(seq), Rec: replicaRecord(rec)})
-				if err != nil {
-					return err
-				}
+			var err error
+			after, err = k.nextVersions(after, func(key string, seq []byte, rec versionRecord) error {
+				op, err := json.Marshal(replOp{Op: replPut, Key: key, Seq: seq, Rec: replicaRecord(rec)})
 				items = append(items, item{op, rec.Manifest, !rec.DeleteMarker})
-				after = bytes.Clone(ck)
-			}
-			return nil
+				return err
+			})
+			return err
 		})
 		if err != nil {
 			return mapErr(err)
@@ -125,7 +107,7 @@ func (g *Gateway) SeedVersions(ctx context.Context, bucket string, fn func(op js
 				return err
 			}
 		}
-		if len(items) < 1000 {
+		if after == nil {
 			return nil
 		}
 	}

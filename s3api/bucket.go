@@ -14,11 +14,11 @@ import (
 // validBucketName applies S3's naming rules for general purpose buckets.
 // Only CreateBucket checks them: a malformed name elsewhere simply names no
 // bucket, and the backend says NoSuchBucket.
-func validBucketName(name string) bool { return bucketNameProblem(name) == "" }
+func validBucketName(name string) bool { return BucketNameProblem(name) == "" }
 
-// bucketNameProblem says which of S3's bucket naming rules name breaks, or
+// BucketNameProblem says which of S3's bucket naming rules name breaks, or
 // "" when it breaks none.
-func bucketNameProblem(name string) string {
+func BucketNameProblem(name string) string {
 	if len(name) < 3 || len(name) > 63 {
 		return fmt.Sprintf("it is %d characters long; a bucket name has 3 to 63", len(name))
 	}
@@ -137,7 +137,7 @@ type createBucketConfiguration struct {
 
 func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
-	if problem := bucketNameProblem(st.bucket); problem != "" {
+	if problem := BucketNameProblem(st.bucket); problem != "" {
 		h.writeError(w, r, ErrInvalidBucketName.WithMessagef("The specified bucket is not valid: %q: %s.", st.bucket, problem))
 		return
 	}
