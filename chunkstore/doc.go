@@ -95,6 +95,19 @@
 // A reader holds one segment (36 KiB), one chunk and, reading from a tier,
 // one span of records (Config.RemoteReadahead, 4 MiB).
 //
+// # Quota
+//
+// Config.Quota (SetQuota while running) bounds the store's physical
+// bytes: the blocks its container files and index occupy (quota.go).
+// Writers and imports reserve each batch of records before appending it
+// and fail with a *QuotaError (errors.Is ErrQuotaExceeded) past the quota,
+// so a write crossing it fails whole; concurrent writers can overshoot by
+// at most one batch each. AtQuota says a store is within a batch of its
+// quota, for callers that refuse writes before they read a byte. The use
+// is measured at most every two seconds plus what was admitted since, and
+// again after each clean, so space the cleaner frees is seen at once
+// (TestQuotaRefusesWholeAndResumesAfterClean, TestQuotaConcurrentWritersCrossing).
+//
 // # Streams
 //
 // A stream is one write in progress: a Writer from its first byte, or an

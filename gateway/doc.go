@@ -37,4 +37,17 @@
 // Metrics (metrics.go) count S3 requests as s3api reports them and, at each
 // scrape, read figures the gateway already keeps (store counters, cleaner
 // totals, tier movers); a scrape never walks objects, Stats does.
+//
+// Storage groups are added, changed and removed while the gateway runs
+// (groupadmin.go), their settings (performance tier, quota, stream limit)
+// in meta.db's group rows. A quota (quota.go) refuses writes with 507
+// QuotaExceeded; each group's cleaner also runs on its own (autoclean.go).
+//
+// Replication (package replicator does the protocol and seeding): a
+// replicating bucket logs each change in the transaction that makes it
+// (repllog.go), one sender per bucket sends the log (replsend.go), the
+// gateway is the replicator.Target for the buckets it holds as replicas
+// (repltarget.go), relationships are set by the admin or by S3's
+// PutBucketReplication (replication.go, s3replication.go), and a reversal
+// swaps the roles of source and replica without a write lost (reverse.go).
 package gateway

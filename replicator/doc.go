@@ -112,6 +112,18 @@
 // (TestIncompatiblePeer). Versions must be equal for now; a later version
 // will say here what older ones it still speaks.
 //
+// # Seeding
+//
+// ExportSeed writes a bucket's unique chunks (records as stored) and its
+// versions to a directory, and ImportSeed puts them into a replica through
+// the same Target, so the first sync can travel on a disk (seed.go says
+// the layout). An export resumes after a cut from its last finished record
+// file; every file's SHA-256 is in seed.json, checked as the import reads
+// it, and each record is checked against its chunk ID as ever. Import
+// holds the records it puts until the versions that need them commit, and
+// skips versions the replica has: run again, it does what is left
+// (TestSeedExportImport, TestSeedExportResumes, TestSeedImportDamaged).
+//
 // # Memory
 //
 // The sender holds one batch of entries (4096, under 200 KiB with its
