@@ -132,7 +132,19 @@ func (g *Gateway) DeleteBucket(ctx context.Context, name string) error {
 		return mapErr(err)
 	}
 	delete(g.buckets, name)
+	g.replicas.Delete(name)
+	g.seedPending.Delete(name)
 	g.log.Info("bucket deleted", "bucket", name)
+	if _, ok := g.replSources.LoadAndDelete(name); ok {
+		// Its relationship went with it; the replica is told, later.
+		if s := g.sender(name); s != nil {
+			rec := s.record()
+			go func() {
+				g.stopSender(name)
+				g.releaseReplica(context.Background(), name, rec)
+			}()
+		}
+	}
 	return nil
 }
 

@@ -200,6 +200,11 @@ func (g *Gateway) RunLifecycle(ctx context.Context, bucket string, progress func
 // scanBucket runs (or resumes) one scan of a bucket with rules; nil when it
 // has none.
 func (g *Gateway) scanBucket(ctx context.Context, name string, progress func(string, ScanCounts)) (*ScanRun, error) {
+	// A replica runs no rules of its own: it converges to its source,
+	// whose expirations reach it as deletes.
+	if _, ok := g.replicas.Load(name); ok {
+		return nil, nil
+	}
 	defer g.scan.lock(name)()
 	gr, err := g.bucketGroup(name)
 	if err != nil {

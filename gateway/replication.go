@@ -96,6 +96,10 @@ func (g *Gateway) setReplication(ctx context.Context, bucket string, seed bool, 
 	if vers != s3api.VersioningEnabled {
 		return s3api.ErrReplicationRequiresVersioning
 	}
+	var old *replRecord
+	if err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error { old = k.rec.Replication; return nil }); err != nil {
+		return mapErr(err)
+	}
 	// The replica first: a relationship whose replica refuses is not set.
 	claim, err := json.Marshal(replOp{Op: opClaim, Source: g.sourceName(bucket), Seed: seed, Since: time.Now().UTC()})
 	if err != nil {
@@ -115,6 +119,9 @@ func (g *Gateway) setReplication(ctx context.Context, bucket string, seed bool, 
 	}
 	g.replSources.Store(bucket, true)
 	g.log.Info("replication set", "bucket", bucket, "remote", rec.Remote, "replica", rec.Bucket)
+	if old != nil && (old.Remote != rec.Remote || old.Bucket != rec.Bucket) {
+		g.releaseReplica(ctx, bucket, *old) // the replica it had is an ordinary bucket again
+	}
 	if slices.ContainsFunc(rec.Rules, func(r replRule) bool { return r.Enabled && r.Existing }) {
 		n, err := g.logExisting(ctx, bucket)
 		if err != nil {
@@ -173,16 +180,24 @@ func (g *Gateway) RemoveReplication(ctx context.Context, bucket string) error {
 		return s3api.ErrReplicationConfigurationNotFound
 	}
 	g.replSources.Delete(bucket)
-	if c, ok := g.remotes.get(rec.Remote); ok {
-		doc, _ := json.Marshal(replOp{Op: opRelease})
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		defer cancel()
-		if err := g.peer(c, 0).Apply(cctx, rec.Bucket, doc); err != nil {
-			g.log.Warn("replication removed, but the replica could not be told", "bucket", bucket, "remote", rec.Remote, "replica", rec.Bucket, "err", err)
-		}
-	}
+	g.releaseReplica(ctx, bucket, *rec)
 	g.log.Info("replication removed", "bucket", bucket)
 	return nil
+}
+
+// releaseReplica tells a replica it is an ordinary bucket again (best
+// effort: an unreachable remote keeps it read-only until told again).
+func (g *Gateway) releaseReplica(ctx context.Context, bucket string, rec replRecord) {
+	c, ok := g.remotes.get(rec.Remote)
+	if !ok {
+		return
+	}
+	doc, _ := json.Marshal(replOp{Op: opRelease})
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := g.peer(c, 0).Apply(cctx, rec.Bucket, doc); err != nil {
+		g.log.Warn("the replica could not be told it is one no more", "bucket", bucket, "remote", rec.Remote, "replica", rec.Bucket, "err", err)
+	}
 }
 
 // PauseReplication pauses or resumes a relationship, durably.

@@ -95,6 +95,12 @@ type replSender struct {
 	drained chan struct{}
 }
 
+func (s *replSender) record() replRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec
+}
+
 func (s *replSender) remote() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
