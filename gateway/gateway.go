@@ -230,6 +230,7 @@ type Gateway struct {
 	// remotes are the peers; senders replicate the source buckets, one
 	// each, through replHTTP; replHandler serves peers replicating here.
 	remotes          *remotes
+	tunnels          tunnels
 	replMu           sync.Mutex
 	senders          map[string]*replSender
 	replHTTP         *http.Client
@@ -302,6 +303,7 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 	if g.remotes, err = loadRemotes(cfg.DataDir); err != nil {
 		return fail(err)
 	}
+	g.startTunnels()
 	g.senders = map[string]*replSender{}
 	// A request to a peer is bounded, so that a link that goes silent
 	// (a WAN black-holing traffic) fails and is retried rather than hang
@@ -450,6 +452,7 @@ func (g *Gateway) Close() error {
 		if g.senders != nil {
 			g.closeSenders()
 		}
+		g.stopTunnels()
 		if g.replHandler != nil {
 			g.replHandler.Close()
 		}

@@ -34,6 +34,9 @@ type RemoteConfig struct {
 	AccessKey string `json:"access_key"`
 	SecretKey string `json:"secret_key,omitempty"`
 	Region    string `json:"region,omitempty"`
+	// Secure, when set, reaches the remote through secure connect
+	// (tunnels.go); Endpoint may then be empty.
+	Secure *RemoteSecure `json:"secure_connect,omitempty"`
 }
 
 // RemoteStatus is a remote as cairn admin remote ls shows it: no secret.
@@ -95,8 +98,11 @@ func (c RemoteConfig) validate() error {
 	if err := validGroupName(c.Name); err != nil {
 		return badRequest("remote: %v", err)
 	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if c.Secure != nil {
+		if c.Secure.Server == "" || c.Secure.Credential == "" {
+			return badRequest("remote %s: secure connect needs the remote's secure connect address and a credential file it issued", c.Name)
+		}
+	} else if u, err := url.Parse(c.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return badRequest("remote %s: endpoint %q: want http://HOST:PORT or https://HOST:PORT", c.Name, c.Endpoint)
 	}
 	if c.AccessKey == "" || c.SecretKey == "" {
@@ -112,7 +118,11 @@ func (g *Gateway) peer(c RemoteConfig, bandwidth int64) *replicator.Peer {
 	if region == "" {
 		region = "us-east-1"
 	}
-	return replicator.NewPeer(c.Endpoint, c.AccessKey, c.SecretKey, region, g.replHTTP, replicator.PeerOptions{
+	endpoint := c.Endpoint
+	if c.Secure != nil {
+		endpoint = "http://" + g.tunnelAddr(c.Name)
+	}
+	return replicator.NewPeer(endpoint, c.AccessKey, c.SecretKey, region, g.replHTTP, replicator.PeerOptions{
 		BytesPerSecond: bandwidth,
 		OnIncompatible: func(local, remote string) { g.incompatiblePeer(c.Name, local, remote) },
 	})
@@ -133,10 +143,18 @@ func (g *Gateway) AddRemote(ctx context.Context, c RemoteConfig) (replicator.Hel
 	if _, ok := g.remotes.get(c.Name); ok {
 		return replicator.Hello{}, conflict("RemoteExists", "remote %s exists (cairn admin remote rm %s first)", c.Name, c.Name)
 	}
+	if c.Secure != nil {
+		if _, err := g.startTunnel(c); err != nil {
+			return replicator.Hello{}, err
+		}
+	}
 	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	hello, err := g.peer(c, 0).Hello(pctx)
 	if err != nil {
+		if c.Secure != nil {
+			g.stopTunnel(c.Name)
+		}
 		return replicator.Hello{}, probeError(c, err)
 	}
 	g.remotes.mu.Lock()
@@ -183,6 +201,7 @@ func (g *Gateway) RemoveRemote(ctx context.Context, name string) error {
 		g.remotes.list[name] = c
 		return err
 	}
+	g.stopTunnel(name)
 	return nil
 }
 
@@ -206,6 +225,9 @@ func (g *Gateway) remoteStatus(name string) *RemoteStatus {
 		return nil
 	}
 	st := &RemoteStatus{Name: c.Name, Endpoint: c.Endpoint, AccessKey: c.AccessKey, Region: c.Region, Buckets: []string{}}
+	if c.Secure != nil {
+		st.Endpoint = "secure connect " + c.Secure.Server
+	}
 	for _, s := range g.senderList() {
 		if s.remote() == name {
 			st.Buckets = append(st.Buckets, s.bucket)

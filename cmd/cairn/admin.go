@@ -34,6 +34,7 @@ const adminUsage = `Usage:
   cairn admin group set NAME [--quota SIZE|none] [--streams N] [--performance[=false]]
   cairn admin group ls | rm NAME
   cairn admin remote add NAME --endpoint URL --access-key K --secret-key S [--region R] | ls | rm NAME
+  cairn admin remote add NAME --secure-connect HOST:9443 --credential FILE --fingerprint SHA256:... --access-key K --secret-key S
                      (remote add names this server with --server URL, as --endpoint is the remote's)
   cairn admin replication add BUCKET --remote NAME --bucket REPLICA [--prefix P] [--delete-markers=false]
                      [--schedule 22:00-06:00] [--bandwidth 50MB/s] [--existing | --seed]

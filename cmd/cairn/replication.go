@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -34,8 +35,14 @@ func adminRemote(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		o, fs = adminFlagsAs("cairn admin remote add", stderr, "server", "server-region")
 	}
 	var c gateway.RemoteConfig
+	var sec gateway.RemoteSecure
 	if cmd == "add" {
 		fs.StringVar(&c.Endpoint, "endpoint", "", "the remote Cairn's S3 address, such as https://dr-site:9000 (or a cairn connect tunnel's)")
+		fs.StringVar(&sec.Server, "secure-connect", "", "reach the remote through secure connect instead: its secure connect address, HOST:9443")
+		fs.StringVar(&sec.Credential, "credential", "", "with --secure-connect: a credential file the remote's site issued (cairn admin secure-connect issue)")
+		fs.StringVar(&sec.Fingerprint, "fingerprint", "", "with --secure-connect: pin the remote's certificate, SHA256:... as its cairn serve prints it")
+		fs.StringVar(&sec.CAFile, "ca", "", "with --secure-connect: a CA certificate (PEM) to verify the remote by")
+		fs.IntVar(&sec.Connections, "connections", 0, "with --secure-connect: TCP connections to spread the tunnel over (multiconnect)")
 		fs.StringVar(&c.AccessKey, "access-key", "", "the remote's root access key")
 		fs.StringVar(&c.SecretKey, "secret-key", "", "the remote's root secret key")
 		fs.StringVar(&c.Region, "region", "", "the remote's region (default us-east-1)")
@@ -74,6 +81,14 @@ func adminRemote(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 	c.Name = name
+	if sec.Server != "" {
+		abs, err := filepath.Abs(sec.Credential)
+		if err != nil || sec.Credential == "" {
+			return errors.New("--secure-connect needs --credential FILE: a credential the remote's site issued")
+		}
+		sec.Credential = abs
+		c.Secure = &sec
+	}
 	doc, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -87,7 +102,11 @@ func adminRemote(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		Server                 string
 	}
 	json.Unmarshal(body, &hello)
-	fmt.Fprintf(stdout, "remote %s added: %s answers (%s, replication protocol %d)\n", name, c.Endpoint, orDash(hello.Server), hello.Protocol)
+	where := c.Endpoint
+	if c.Secure != nil {
+		where = "secure connect " + c.Secure.Server
+	}
+	fmt.Fprintf(stdout, "remote %s added: %s answers (%s, replication protocol %d)\n", name, where, orDash(hello.Server), hello.Protocol)
 	return nil
 }
 

@@ -219,9 +219,10 @@ func TestReplicationTwoSites(t *testing.T) {
 	}
 }
 
-// Replication across a WAN through secure connect: the remote is the
-// local end of a cairn connect tunnel to the replica's site, and the
-// tunnel's link is cut while a backup replicates; the replica converges.
+// Replication across a WAN through secure connect: the source runs the
+// tunnel to the replica's secure connect port itself (remote add
+// --secure-connect), and the WAN link is cut while a backup replicates;
+// the replica converges.
 func TestReplicationOverSecureConnect(t *testing.T) {
 	needBinary(t)
 	ctx := context.Background()
@@ -235,14 +236,14 @@ func TestReplicationOverSecureConnect(t *testing.T) {
 		t.Fatalf("issue: exit %d\n%s%s", code, out, errs)
 	}
 	wan := linktest.New(t, secureAddr)
-	local := startConnect(t, "--server", wan.Addr(), "--credential", cred, "--fingerprint", m[1], "--listen", "127.0.0.1:0", "--keepalive", "250ms")
 
 	src := startServe(t, srcDir)
 	srcEnv := []string{"CAIRN_DATA=" + srcDir}
 	dcreds := readCreds(t, dstDir).Value
-	out, errs, code = cairn(t, srcEnv, "admin", "remote", "add", "dr", "--endpoint", "http://"+local, "--access-key", dcreds.AccessKeyID, "--secret-key", dcreds.SecretAccessKey)
-	if code != 0 {
-		t.Fatalf("remote add through the tunnel: exit %d\n%s%s", code, out, errs)
+	out, errs, code = cairn(t, srcEnv, "admin", "remote", "add", "dr", "--secure-connect", wan.Addr(), "--credential", cred, "--fingerprint", m[1],
+		"--access-key", dcreds.AccessKeyID, "--secret-key", dcreds.SecretAccessKey)
+	if code != 0 || !strings.Contains(out, "secure connect") {
+		t.Fatalf("remote add through secure connect: exit %d\n%s%s", code, out, errs)
 	}
 	sc := client(t, src, srcDir)
 	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("wan")}); err != nil {
@@ -269,5 +270,17 @@ func TestReplicationOverSecureConnect(t *testing.T) {
 	got, err := getBytes(t, client(t, dst, dstDir), "wan-dr", "image")
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("the replica through secure connect: %v", err)
+	}
+	// The tunnel comes back with the source after a restart.
+	src.stop(syscall.SIGTERM)
+	src = startServe(t, srcDir, "--listen", src.addr)
+	if _, err := client(t, src, srcDir).PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("wan"), Key: aws.String("next"), Body: strings.NewReader("after a restart")}); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := cairn(t, srcEnv, "admin", "replication", "run", "wan"); code != 0 {
+		t.Fatalf("replication run after a restart: exit %d\n%s%s", code, out, errs)
+	}
+	if got, err := getBytes(t, client(t, dst, dstDir), "wan-dr", "next"); err != nil || string(got) != "after a restart" {
+		t.Fatalf("replicated after a restart: %q, %v", got, err)
 	}
 }
