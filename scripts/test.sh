@@ -44,6 +44,7 @@ go test -count=1 -timeout 25m ./...
 # The README, followed as a new user would (ports 9000, 9443 and 9100).
 ./scripts/readme-walkthrough.sh
 # The race detector over the packages where requests meet: the chunk store
-# (writers, readers, the cleaner), the gateway and the S3 layer. -short skips
-# the crash and real-client scenarios, which the plain run above covered.
-go test -count=1 -race -short -timeout 15m ./chunkstore/... ./gateway/... ./s3api/...
+# (writers, readers, the cleaner), the gateway, the S3 layer and replication.
+# -short skips the crash and real-client scenarios, which the plain run
+# above covered.
+go test -count=1 -race -short -timeout 15m ./chunkstore/... ./gateway/... ./s3api/... ./replicator/...
