@@ -43,6 +43,24 @@ grep -q backups "$T/stats.log" || fail "stats does not show the bucket"
 grep -q fast-backups "$T/stats.log" || fail "stats does not show the fast bucket"
 ./cairn admin clean >"$T/clean.log" 2>&1 || fail "cairn admin clean without --data"
 
+# "Storage groups, performance tiers, quotas and streams": a group added
+# while the server runs, a bucket in it, the quota rules, the cleaner's
+# schedule; and the event log.
+mkdir -p "$T/nvme"
+./cairn admin group add perf --path "$T/nvme" --performance --streams 8 >"$T/group.log" 2>&1 || fail "group add"
+$AWS --endpoint-url http://127.0.0.1:9000 s3api create-bucket --bucket vm-images \
+  --create-bucket-configuration LocationConstraint=perf >/dev/null || fail "create-bucket in an added group"
+$AWS --endpoint-url http://127.0.0.1:9000 s3api get-bucket-location --bucket vm-images >"$T/loc.log" || fail "get-bucket-location"
+grep -q perf "$T/loc.log" || fail "get-bucket-location does not name the group"
+./cairn admin group ls >"$T/groups.log" 2>&1 || fail "group ls"
+grep -q "perf (perf)" "$T/groups.log" || fail "group ls does not show the performance group"
+if ./cairn admin group set perf --quota 1GiB >"$T/quota.log" 2>&1; then fail "a quota under the 100 GiB minimum was taken"; fi
+grep -q "below the minimum" "$T/quota.log" || fail "the quota refusal does not say which rule"
+if ./cairn admin group rm perf >"$T/rm.log" 2>&1; then fail "group rm of a group with a bucket"; fi
+grep -q vm-images "$T/rm.log" || fail "group rm does not name the bucket"
+./cairn admin clean status >"$T/cleanst.log" 2>&1 || fail "clean status"
+./cairn admin events >"$T/events.log" 2>&1 || fail "admin events"
+
 # Secure connect on the same machine: the client's default port is not 9000.
 ./cairn admin secure-connect issue laptop --data "$T/srv" --out laptop.pem >"$T/issue.log" 2>&1 || fail "secure-connect issue"
 fp="$(grep -o 'SHA256:[0-9a-f]*' "$T/serve.out" | head -1)"
