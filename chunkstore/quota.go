@@ -58,6 +58,13 @@ func (s *Store) SetQuota(bytes int64) error {
 		return fmt.Errorf("chunkstore: quota %d is negative", bytes)
 	}
 	s.use.quota.Store(bytes)
+	if bytes > 0 {
+		// Measured now, so that no writer ever goes by an estimate that
+		// starts from nothing.
+		if _, err := s.PhysicalBytes(); err != nil {
+			return fmt.Errorf("chunkstore: measuring the space used for the quota: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -69,6 +76,11 @@ func (s *Store) Quota() int64 { return s.use.quota.Load() }
 func (s *Store) PhysicalBytes() (int64, error) {
 	s.use.measure.Lock()
 	defer s.use.measure.Unlock()
+	return s.measureLocked()
+}
+
+// measureLocked measures; the caller holds use.measure.
+func (s *Store) measureLocked() (int64, error) {
 	// Appends admitted from here on are not in this measurement, or are and
 	// count twice until the next one: never under, briefly over.
 	before := s.use.since.Load()
@@ -83,10 +95,13 @@ func (s *Store) PhysicalBytes() (int64, error) {
 }
 
 // Usage is the store's physical bytes as last measured plus what was
-// admitted since; a measurement older than usageTTL is taken again first.
+// admitted since; a measurement older than usageTTL is taken again first,
+// by one caller: the others meanwhile go on with the estimate.
 func (s *Store) Usage() (int64, error) {
-	if time.Duration(time.Now().UnixNano()-s.use.at.Load()) > usageTTL {
-		if _, err := s.PhysicalBytes(); err != nil {
+	if time.Duration(time.Now().UnixNano()-s.use.at.Load()) > usageTTL && s.use.measure.TryLock() {
+		_, err := s.measureLocked()
+		s.use.measure.Unlock()
+		if err != nil {
 			return 0, err
 		}
 	}

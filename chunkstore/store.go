@@ -153,7 +153,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, ctrDir: filepath.Join(cfg.Dir, "containers")}
-	s.use.quota.Store(cfg.Quota)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -323,6 +322,9 @@ func (s *Store) recover(ctx context.Context) ([]ManifestID, error) {
 	}
 	s.pool = newContainerPool(s.ctrDir, maxID+1, s.cfg.MaxStreams, s.cfg.ContainerSize)
 	s.makeReserve()
+	if err := s.SetQuota(s.cfg.Quota); err != nil {
+		return nil, err
+	}
 	return work, nil
 }
 
