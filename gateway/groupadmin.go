@@ -54,8 +54,11 @@ type GroupInfo struct {
 	Capacity   int64  `json:"capacity"`
 	Free       int64  `json:"free"`
 	// Used is the group's physical bytes: what its quota counts.
-	Used  int64 `json:"used"`
-	Quota int64 `json:"quota,omitempty"`
+	Used int64 `json:"used"`
+	// DedupRatio is logical bytes per unique byte (Ratio, beside it, is
+	// logical bytes per byte on disk: dedup and compression).
+	DedupRatio float64 `json:"dedup_ratio"`
+	Quota      int64   `json:"quota,omitempty"`
 	// Streams is the stream limit; ActiveStreams the writes under way now,
 	// StreamOverflows how often since the start a write had to share a
 	// container file because the limit was reached.
@@ -329,7 +332,7 @@ func (g *Gateway) groupInfo(ctx context.Context, gr *group) (GroupInfo, error) {
 	row := gr.settings()
 	gi := GroupInfo{
 		GroupStats: groupStats(gr.name, gr.dir, st), Performance: row.Performance,
-		Used: used, Quota: gr.store.Quota(), Streams: st.MaxStreams, Buckets: []string{},
+		Used: used, DedupRatio: st.DedupRatio(), Quota: gr.store.Quota(), Streams: st.MaxStreams, Buckets: []string{},
 		ActiveStreams: st.ActiveStreams, StreamOverflows: st.StreamOverflows,
 	}
 	var fs syscall.Statfs_t

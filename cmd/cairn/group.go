@@ -145,7 +145,7 @@ func groupSettings(gi gateway.GroupInfo) string {
 
 func printGroups(w io.Writer, gs []gateway.GroupInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tPATH\tFS\tCAPACITY\tFREE\tUSED\tQUOTA\tLOGICAL\tUNIQUE\tSTORED\tRATIO\tSTREAMS\tBUCKETS")
+	fmt.Fprintln(tw, "GROUP\tPATH\tFS\tCAPACITY\tFREE\tUSED\tQUOTA\tLOGICAL\tUNIQUE\tSTORED\tDEDUP\tRATIO\tSTREAMS\tBUCKETS")
 	for _, g := range gs {
 		name := shortName(g.Name)
 		if g.Performance {
@@ -162,9 +162,9 @@ func printGroups(w io.Writer, gs []gateway.GroupInfo) error {
 				buckets += fmt.Sprintf(" +%d", len(g.Buckets)-3)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%d\t%s\n", name, g.Dir, g.Filesystem,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%.2fx\t%d\t%s\n", name, g.Dir, g.Filesystem,
 			bytesIEC(g.Capacity), bytesIEC(g.Free), bytesIEC(g.Used), quota, bytesIEC(g.LogicalBytes),
-			bytesIEC(g.UniqueBytes), bytesIEC(g.StoredBytes), g.Ratio, g.Streams, buckets)
+			bytesIEC(g.UniqueBytes), bytesIEC(g.StoredBytes), g.DedupRatio, g.Ratio, g.Streams, buckets)
 	}
 	return tw.Flush()
 }
