@@ -350,8 +350,10 @@ func (s *Store) finishAll(ctx context.Context, ids []ManifestID) error {
 		}
 		done := 0
 		err := s.freeing(func() error {
-			done = 0
-			return s.update(func(t *txn) error {
+			// In a commit group with the writes that released them: one
+			// fsync for both. It may run more than once (commit.go).
+			return s.batch(func(t *txn) error {
+				done = 0
 				for _, id := range ids[:min(len(ids), concatBatch)] {
 					more, err := t.finishStep(id, s.leases.mayDrain)
 					if err != nil {

@@ -139,7 +139,8 @@ type Store struct {
 
 	leases  *leases
 	drainer *drainer
-	use     usage // physical bytes against the quota (quota.go)
+	use     usage     // physical bytes against the quota (quota.go)
+	commits committer // group commit of small transactions (commit.go)
 
 	closed atomic.Bool
 }

@@ -100,7 +100,10 @@ func (s *Store) Update(fn func(tx *Tx) error) error {
 // CommitFunc runs in the transaction that commits a manifest (Writer,
 // Concat, Import), with the manifest it commits. Returning an error rolls
 // the commit back: the manifest never becomes visible, and the write
-// fails with that error.
+// fails with that error. A Writer's commit is grouped with concurrent ones
+// (commit.go), so fn may run more than once, in a fresh transaction each
+// time: it must keep its effects inside tx and set, not accumulate, what it
+// reports to its caller.
 type CommitFunc func(tx *Tx, m Manifest) error
 
 // then runs a CommitFunc, if any, in t.

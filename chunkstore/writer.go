@@ -515,8 +515,14 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 // index references every chunk of the batch and records its segment; the
 // last batch's transaction commits the manifest (and runs w.then).
 func (w *Writer) index(b *batch, locs []entry, end int64) error {
-	id, hdr := w.id, w.hdr
-	err := w.s.update(func(t *txn) error {
+	var (
+		id  ManifestID
+		hdr manifestHeader
+	)
+	// In a commit group: this may run more than once (commit.go), so it
+	// starts from the writer's state each time.
+	err := w.s.batch(func(t *txn) error {
+		id, hdr = w.id, w.hdr
 		created := id == 0
 		if created {
 			var err error

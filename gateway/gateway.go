@@ -602,6 +602,23 @@ func (g *Gateway) updateBucket(name string, fn func(tx *chunkstore.Tx, k *bkt) e
 	return updateIn(gr, name, fn)
 }
 
+// batchBucket is updateBucket with the commit shared with concurrent
+// small writes (chunkstore.Store.Batch): fn may run more than once, so it
+// must keep its effects in tx and set, not accumulate, its results.
+func (g *Gateway) batchBucket(name string, fn func(tx *chunkstore.Tx, k *bkt) error) error {
+	gr, err := g.bucketGroup(name)
+	if err != nil {
+		return err
+	}
+	return gr.store.Batch(func(tx *chunkstore.Tx) error {
+		k, err := openBkt(tx, name)
+		if err != nil {
+			return err
+		}
+		return fn(tx, k)
+	})
+}
+
 // updateIn is updateBucket in a group already resolved.
 func updateIn(gr *group, name string, fn func(tx *chunkstore.Tx, k *bkt) error) error {
 	return gr.store.Update(func(tx *chunkstore.Tx) error {

@@ -25,7 +25,9 @@ type commitFunc func(tx *chunkstore.Tx, m chunkstore.Manifest, md5 []byte) error
 // error from body (a digest mismatch s3api detected, a client gone) or from
 // record comes back unchanged. size is the declared length, -1 when
 // unknown. ownMD5 asks for the MD5 of the bytes (the caller has no digest
-// from s3api).
+// from s3api). The commit is shared with concurrent ones, so record may
+// run more than once (chunkstore.CommitFunc): it keeps its effects in tx
+// and sets its results.
 func stream(ctx context.Context, gr *group, body io.Reader, size int64, ownMD5 bool, record commitFunc) (chunkstore.Manifest, error) {
 	w := gr.store.NewWriter(ctx)
 	var h hash.Hash
@@ -201,7 +203,8 @@ func (g *Gateway) DeleteObject(ctx context.Context, bucket, key, versionID strin
 		return s3api.DeleteResult{}, err
 	}
 	var res s3api.DeleteResult
-	err := g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+	err := g.batchBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		res = s3api.DeleteResult{} // this may run more than once
 		if versionID != "" {
 			v, err := k.find(key, versionID)
 			if errors.Is(err, s3api.ErrNoSuchVersion) {
