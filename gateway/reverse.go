@@ -291,6 +291,9 @@ func (t replTarget) promote(bucket string, op replOp) error {
 	if _, ok := t.g.remotes.get(back); !ok {
 		return targetError(http.StatusBadRequest, "NoSuchRemote", "there is no remote %s here to replicate %s back through (cairn admin remote add %s ... at this site)", back, bucket, back)
 	}
+	// Frozen before the record says promoted: a client never sees the
+	// bucket between the two (neither a replica nor frozen).
+	_, wasFrozen := t.g.frozen.LoadOrStore(bucket, true)
 	err := t.g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		if k.rec.ReplicaOf == "" && k.rec.Promoting && k.rec.Replication != nil && k.rec.Replication.Bucket == dst {
 			return nil // promoted already: the answer was lost
@@ -303,10 +306,12 @@ func (t replTarget) promote(bucket string, op replOp) error {
 		return k.saveInfo()
 	})
 	if err != nil {
+		if !wasFrozen {
+			t.g.frozen.Delete(bucket)
+		}
 		return err
 	}
 	t.g.replicas.Delete(bucket)
-	t.g.frozen.Store(bucket, true)
 	t.g.replSources.Store(bucket, true)
 	return nil
 }
@@ -353,8 +358,9 @@ func (t replTarget) demote(bucket string, op replOp) error {
 	if err != nil {
 		return err
 	}
-	t.g.frozen.Delete(bucket)
-	t.g.replSources.Delete(bucket)
+	// A replica again before it is unfrozen: never writable between.
 	t.g.replicas.Store(bucket, op.Source)
+	t.g.replSources.Delete(bucket)
+	t.g.frozen.Delete(bucket)
 	return nil
 }
