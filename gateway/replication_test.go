@@ -453,3 +453,31 @@ func TestReplicationExistingVersions(t *testing.T) {
 		t.Fatalf("without --existing the replica holds %q: want only what was written after", got)
 	}
 }
+
+// Daily windows: inside, outside, over midnight; bad ones refused.
+func TestReplicationWindow(t *testing.T) {
+	at := func(h, m int) time.Time { return time.Date(2026, 12, 7, h, m, 0, 0, time.Local) }
+	for _, tc := range []struct {
+		w    string
+		now  time.Time
+		want bool
+	}{
+		{"", at(12, 0), true},
+		{"22:00-06:00", at(23, 30), true},
+		{"22:00-06:00", at(3, 0), true},
+		{"22:00-06:00", at(6, 0), false},
+		{"22:00-06:00", at(12, 0), false},
+		{"08:30-17:00", at(8, 30), true},
+		{"08:30-17:00", at(17, 0), false},
+		{"00:00-24:00", at(23, 59), true},
+	} {
+		if got := inWindow(tc.w, tc.now); got != tc.want {
+			t.Errorf("inWindow(%q, %s) = %v, want %v", tc.w, tc.now.Format("15:04"), got, tc.want)
+		}
+	}
+	for _, bad := range []string{"25:00-01:00", "10:00-10:00", "10-12", "22:00-24:30", "aa:bb-cc:dd"} {
+		if _, _, err := parseWindow(bad); err == nil {
+			t.Errorf("parseWindow(%q) took it", bad)
+		}
+	}
+}
