@@ -287,3 +287,58 @@ func TestReplicationOverSecureConnect(t *testing.T) {
 		t.Fatalf("replicated after a restart: %q, %v", got, err)
 	}
 }
+
+// Three cairn serve processes: two sites replicate into replica buckets of
+// the third's default group, which dedups across them: the second site's
+// copy of the image the first already sent costs only its own change.
+func TestReplicationManyToOneProcesses(t *testing.T) {
+	needBinary(t)
+	ctx := context.Background()
+	hubDir := t.TempDir()
+	hub := startServe(t, hubDir)
+	hcreds := readCreds(t, hubDir).Value
+	image := random(31, 16<<20)
+	var sent [2]int64
+	for i := range 2 {
+		dir := t.TempDir()
+		s := startServe(t, dir)
+		env := []string{"CAIRN_DATA=" + dir}
+		if out, errs, code := cairn(t, env, "admin", "remote", "add", "hub", "--endpoint", hub.url(), "--access-key", hcreds.AccessKeyID, "--secret-key", hcreds.SecretAccessKey); code != 0 {
+			t.Fatalf("remote add: exit %d\n%s%s", code, out, errs)
+		}
+		c := client(t, s, dir)
+		if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("vms")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("vms"),
+			VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+			t.Fatal(err)
+		}
+		replica := fmt.Sprintf("site%d-vms", i)
+		if out, errs, code := cairn(t, env, "admin", "replication", "add", "vms", "--remote", "hub", "--bucket", replica); code != 0 {
+			t.Fatalf("replication add: exit %d\n%s%s", code, out, errs)
+		}
+		data := bytes.Clone(image)
+		copy(data[8<<20:], random(uint64(40+i), 512<<10)) // the site's own change
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("vms"), Key: aws.String("golden.img"), Body: bytes.NewReader(data)}); err != nil {
+			t.Fatal(err)
+		}
+		out, errs, code := cairn(t, env, "admin", "replication", "run", "vms", "--json")
+		if code != 0 {
+			t.Fatalf("replication run: exit %d\n%s%s", code, out, errs)
+		}
+		var run gateway.ReplicationRun
+		if err := json.Unmarshal([]byte(out), &run); err != nil {
+			t.Fatal(err)
+		}
+		sent[i] = run.BytesSent
+		got, err := getBytes(t, client(t, hub, hubDir), replica, "golden.img")
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("site %d's replica at the hub: %v", i, err)
+		}
+	}
+	t.Logf("the first site sent %d bytes, the second %d for the same 16 MiB image with its own 512 KiB change", sent[0], sent[1])
+	if sent[1] > sent[0]/8 {
+		t.Fatalf("the second site sent %d bytes, the first %d: the hub did not dedup across them", sent[1], sent[0])
+	}
+}
