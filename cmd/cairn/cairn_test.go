@@ -283,6 +283,11 @@ func TestServeEndToEnd(t *testing.T) {
 		"export AWS_ACCESS_KEY_ID=" + c.AccessKey + " AWS_SECRET_ACCESS_KEY=" + c.SecretKey + " AWS_DEFAULT_REGION=us-east-1",
 		"aws --endpoint-url http://" + s.addr + " s3 ls",
 	} {
+		// Printed before serve.addr is written, but the pipe from the
+		// process may deliver it a moment after.
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(s.stdout.String(), want) && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		if !strings.Contains(s.stdout.String(), want) {
 			t.Fatalf("stdout lacks %q:\n%s", want, s.stdout)
 		}

@@ -285,15 +285,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// The credentials first: serve.addr says the server is ready, and a
+	// script that waits for it reads the snippet next.
+	if created {
+		printCredentials(stdout, creds, o.region, addr, filepath.Join(o.data, credentialsFile))
+	}
 	addrPath := filepath.Join(o.data, serveAddrFile)
 	if err := writeFileAtomic(addrPath, []byte(addr+"\n"), 0o644); err != nil {
 		ln.Close()
 		return err
 	}
 	defer os.Remove(addrPath)
-	if created {
-		printCredentials(stdout, creds, o.region, addr, filepath.Join(o.data, credentialsFile))
-	}
 
 	srv := &http.Server{
 		Handler:           h,
