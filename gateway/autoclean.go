@@ -181,7 +181,7 @@ func (g *Gateway) pressure(gr *group, refused bool) string {
 
 func (g *Gateway) autoCleanRun(ctx context.Context, gr *group, reason string) {
 	gr.clean.setStatus(func(st *GroupCleanStatus) { st.Running = true })
-	rep, err := g.cleanGroup(ctx, gr, nil)
+	rep, err := g.cleanGroup(ctx, gr, "on its own, for "+reason, nil)
 	if ctx.Err() != nil {
 		gr.clean.setStatus(func(st *GroupCleanStatus) { st.Running = false })
 		return // stopping
@@ -194,20 +194,25 @@ func (g *Gateway) autoCleanRun(ctx context.Context, gr *group, reason string) {
 		}
 	})
 	if err != nil {
-		g.event(events.CleanerFailed, gr.name, fmt.Sprintf("the cleaner failed on storage group %s (run on its own, for %s): %v", gr.name, reason, err))
-		return
+		return // an event says so (cleanGroup)
 	}
 	g.log.Info("cleaned on its own", "group", gr.name, "reason", reason, "reclaimed", rep.BytesReclaimed)
 }
 
 // cleanGroup runs the cleaner on one group: the one way both the admin's
-// runs and the group's own go.
-func (g *Gateway) cleanGroup(ctx context.Context, gr *group, progress func(chunkstore.CleanProgress)) (chunkstore.CleanReport, error) {
+// runs and the group's own go, counted for the metrics and, when it fails,
+// an event (why says who ran it). A caller that went away is no failure.
+func (g *Gateway) cleanGroup(ctx context.Context, gr *group, why string, progress func(chunkstore.CleanProgress)) (chunkstore.CleanReport, error) {
 	rep, err := gr.store.Clean(ctx, chunkstore.CleanOptions{Progress: progress})
-	if ctx.Err() == nil {
+	gone := ctx.Err() != nil
+	if !gone {
 		g.cleanSt.count(gr.name, rep.BytesReclaimed, err)
 	}
 	if err != nil {
+		if gone {
+			return rep, fmt.Errorf("group %s: %w", gr.name, err)
+		}
+		g.event(events.CleanerFailed, gr.name, fmt.Sprintf("the cleaner failed on storage group %s (run %s): %v", gr.name, why, err))
 		return rep, fmt.Errorf("group %s: %w", gr.name, err)
 	}
 	return rep, nil

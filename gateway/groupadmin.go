@@ -239,8 +239,14 @@ func (g *Gateway) checkQuota(name, dir string, quota, used int64) error {
 	if quota < used {
 		return badRequest("storage group %q: a quota of %s is below what the group uses, %s: delete data and run the cleaner first", name, iec(quota), iec(used))
 	}
+	// A group being added may name a directory not made yet: its
+	// filesystem is its nearest existing parent's.
 	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err == nil {
+	fsDir := dir
+	for syscall.Statfs(fsDir, &st) != nil && filepath.Dir(fsDir) != fsDir {
+		fsDir = filepath.Dir(fsDir)
+	}
+	if st.Blocks > 0 {
 		if capacity := int64(st.Blocks) * st.Bsize; quota > capacity {
 			return badRequest("storage group %q: a quota of %s is above the capacity of its filesystem at %s, %s", name, iec(quota), dir, iec(capacity))
 		}

@@ -408,3 +408,17 @@ func TestQuotaConcurrentPuts(t *testing.T) {
 		t.Fatalf("the group is %d bytes over its quota", over)
 	}
 }
+
+// A quota above the filesystem's capacity is refused for a group being
+// added on a directory not made yet, and nothing is made.
+func TestGroupAddQuotaAboveCapacityMakesNothing(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MinQuota = 1 << 20
+	g := open(t, cfg)
+	dir := filepath.Join(t.TempDir(), "not", "yet")
+	_, err := g.AddGroup(t.Context(), GroupSpec{Name: "big", Dir: dir, Quota: 1 << 60})
+	wantAdminErr(t, err, http.StatusBadRequest, "above the capacity")
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused group add left %s: %v", dir, err)
+	}
+}

@@ -154,6 +154,8 @@ type scrapeCollector struct {
 	tiers  []tierMetric
 	repl   []replMetric
 	errors *prometheus.Desc
+	// incompatible counts replication peers refused for their protocol.
+	incompatible *prometheus.Desc
 }
 
 // replMetric is one per-relationship metric, from ReplicationStatus.
@@ -242,6 +244,7 @@ func newScrapeCollector(g *Gateway) *scrapeCollector {
 	repl("cairn_replication_sent_bytes_total", "Record bytes sent to the replica since the start.", prometheus.CounterValue, func(s ReplicationStatus) float64 { return float64(s.BytesSent) })
 	repl("cairn_replication_logical_bytes_total", "Logical bytes of the versions replicated since the start.", prometheus.CounterValue, func(s ReplicationStatus) float64 { return float64(s.LogicalBytes) })
 
+	c.incompatible = prometheus.NewDesc("cairn_replication_incompatible_total", "Replication peers refused since the start because they speak another protocol version (an event names each).", nil, nil)
 	c.errors = prometheus.NewDesc("cairn_scrape_errors", "Figures this scrape could not read (see the server log).", []string{"what"}, nil)
 	return c
 }
@@ -259,6 +262,7 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, rm := range c.repl {
 		ch <- rm.desc
 	}
+	ch <- c.incompatible
 	ch <- c.errors
 }
 
@@ -306,6 +310,7 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(rm.desc, rm.kind, rm.value(rs), rs.Bucket, rs.Remote)
 		}
 	}
+	ch <- prometheus.MustNewConstMetric(c.incompatible, prometheus.CounterValue, float64(g.replIncompatible.Load()))
 	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.GaugeValue, float64(groupErrs), "group")
 	ch <- prometheus.MustNewConstMetric(c.errors, prometheus.GaugeValue, float64(tierErrs), "tier")
 }

@@ -309,6 +309,9 @@ func TestReplicationIncompatiblePeer(t *testing.T) {
 	if err != nil || len(evs) != 1 || evs[0].Kind != events.ReplicationIncompatible || evs[0].Subject != "later" {
 		t.Fatalf("events at the source: %+v, %v", evs, err)
 	}
+	if n := src.g.replIncompatible.Load(); n != 1 {
+		t.Fatalf("%d incompatible peers counted, want 1", n)
+	}
 	if len(src.g.Remotes()) != 0 {
 		t.Fatal("an incompatible remote was registered")
 	}

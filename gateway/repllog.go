@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -291,14 +290,4 @@ func (g *Gateway) loadReplicas(gr *group) error {
 			return nil
 		})
 	})
-}
-
-// replicationRules copies a relationship's rules (nil-safe).
-func cloneRules(rs []replRule) []replRule {
-	out := make([]replRule, len(rs))
-	for i, r := range rs {
-		r.Tags = maps.Clone(r.Tags)
-		out[i] = r
-	}
-	return out
 }

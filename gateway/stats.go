@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/cairn-backup/cairn/chunkstore"
-	"github.com/cairn-backup/cairn/gateway/events"
 )
 
 // Stats are the figures `cairn admin stats` prints.
@@ -164,13 +163,10 @@ func (g *Gateway) Clean(ctx context.Context) (CleanResult, error) {
 		name := gr.name
 		g.cleanSt.set(CleanStatus{Running: true, Group: name, BytesReclaimed: out.BytesReclaimed})
 		base := out.BytesReclaimed
-		rep, err := g.cleanGroup(ctx, gr, func(p chunkstore.CleanProgress) {
+		rep, err := g.cleanGroup(ctx, gr, "by the admin", func(p chunkstore.CleanProgress) {
 			g.cleanSt.set(CleanStatus{Running: true, Group: name, Done: p.Done, Total: p.Total, BytesReclaimed: base + p.BytesReclaimed})
 		})
 		if err != nil {
-			if ctx.Err() == nil { // a caller that went away is no failure
-				g.event(events.CleanerFailed, name, fmt.Sprintf("the cleaner failed on storage group %s: %v", name, err))
-			}
 			return out, err
 		}
 		g.log.Info("cleaned", "group", name, "reclaimed", rep.BytesReclaimed)

@@ -51,12 +51,8 @@ func adminGroup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	switch cmd {
 	case "ls":
 		body, err := o.call(ctx, http.MethodGet, gateway.AdminGroupsPath)
-		if err != nil {
-			return err
-		}
-		if o.json {
-			_, err = stdout.Write(body)
-			return err
+		if err != nil || o.json {
+			return writeBody(stdout, body, err)
 		}
 		var gs []gateway.GroupInfo
 		if err := json.Unmarshal(body, &gs); err != nil {
@@ -112,12 +108,8 @@ func adminGroup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	body, err := o.send(ctx, method, path, b)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		_, err = stdout.Write(body)
-		return err
+	if err != nil || o.json {
+		return writeBody(stdout, body, err)
 	}
 	var gi gateway.GroupInfo
 	if err := json.Unmarshal(body, &gi); err != nil {
@@ -234,24 +226,11 @@ func adminCleanSchedule(ctx context.Context, cmd string, args []string, stdout, 
 		if cmd == "resume" {
 			path = gateway.AdminCleanResumePath
 		}
-		body, err := o.call(ctx, http.MethodPost, path)
-		if err != nil {
-			return err
-		}
-		var r struct{ Result string }
-		if err := json.Unmarshal(body, &r); err != nil {
-			return fmt.Errorf("clean %s: %w", cmd, err)
-		}
-		fmt.Fprintln(stdout, r.Result)
-		return nil
+		return callAndSay(ctx, o, stdout, http.MethodPost, path)
 	}
 	body, err := o.call(ctx, http.MethodGet, gateway.AdminCleanSchedulePath)
-	if err != nil {
-		return err
-	}
-	if o.json {
-		_, err = stdout.Write(body)
-		return err
+	if err != nil || o.json {
+		return writeBody(stdout, body, err)
 	}
 	var cs gateway.CleanSchedule
 	if err := json.Unmarshal(body, &cs); err != nil {
