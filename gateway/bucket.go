@@ -171,6 +171,9 @@ func (g *Gateway) PutBucketVersioning(ctx context.Context, name string, v s3api.
 		return s3api.ErrIllegalVersioningConfiguration.WithMessagef("The versioning status %q is not Enabled or Suspended.", v)
 	}
 	return mapErr(g.updateInfo(name, func(k *bkt) error {
+		if k.rec.Lock != nil && v != s3api.VersioningEnabled {
+			return s3api.ErrLockKeepsVersioning
+		}
 		k.rec.Versioning = string(v)
 		return nil
 	}))

@@ -211,6 +211,9 @@ type bkt struct {
 	rec                     bucketRecord
 	b                       *bolt.Bucket
 	cur, ver, nul, upl, prt *bolt.Bucket
+	// bypassGovernance lets drop remove a version under GOVERNANCE
+	// retention: set by a caller that was granted it (objectlock.go).
+	bypassGovernance bool
 }
 
 // openBkt opens bucket name in a group's transaction, or answers

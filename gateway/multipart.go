@@ -96,7 +96,15 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 			return err
 		}
 		uid := newUID(stamp)
-		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: metaRecord(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType})
+		// The lock is checked against the bucket now, as S3 does, and
+		// applied (with the default retention) when the upload completes.
+		var lock versionRecord
+		lock.setLock(in.Lock)
+		if probe := lock; k.lockNew(&probe, time.Now()) != nil {
+			return s3api.ErrMissingObjectLockConfiguration
+		}
+		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: metaRecord(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType,
+			LockMode: lock.LockMode, LockUntil: lock.LockUntil, LegalHold: lock.LegalHold})
 		if err != nil {
 			return err
 		}
@@ -377,6 +385,9 @@ func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
 		Checksum:  checksumOf(multipartChecksum(u, parts)),
 		Parts:     len(parts),
 		PartSizes: sizes,
+		LockMode:  u.LockMode,
+		LockUntil: u.LockUntil,
+		LegalHold: u.LegalHold,
 	}, nil
 }
 

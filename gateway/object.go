@@ -89,6 +89,7 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 			Meta:     metaRecord(in.Meta),
 			Checksum: checksumOf(ck),
 		}
+		rec.setLock(in.Lock)
 		var err error
 		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch)
 		return err
@@ -205,6 +206,7 @@ func (g *Gateway) DeleteObject(ctx context.Context, bucket, key, versionID strin
 	var res s3api.DeleteResult
 	err := g.batchBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		res = s3api.DeleteResult{} // this may run more than once
+		k.bypassGovernance = s3api.BypassGovernance(ctx)
 		if versionID != "" {
 			v, err := k.find(key, versionID)
 			if errors.Is(err, s3api.ErrNoSuchVersion) {
@@ -266,6 +268,9 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		Parts:     src.v.rec.Parts,
 		PartSizes: src.v.rec.PartSizes,
 	}
+	// A copy never takes its source's lock: only what the request asks
+	// for, or the destination bucket's default.
+	rec.setLock(in.Lock)
 	if in.Meta != nil {
 		rec.Meta = metaRecord(*in.Meta)
 		rec.Meta.Tags = src.v.rec.Meta.Tags

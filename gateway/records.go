@@ -39,6 +39,9 @@ type bucketRecord struct {
 	// a reversal, takes no writes until its old source is its replica.
 	Reverse   *reverseRecord `json:"reverse,omitempty"`
 	Promoting bool           `json:"promoting,omitempty"`
+	// Lock is the bucket's object lock configuration (objectlock.go),
+	// nil until lock is enabled, never nil again after.
+	Lock *lockRecord `json:"lock,omitempty"`
 }
 
 // objectMeta is what a client set on an object.
@@ -112,6 +115,11 @@ type versionRecord struct {
 	// Catalogs are the tiers whose catalog may hold the version (marked
 	// before the catalog is written): each gets a forget when it goes.
 	Catalogs []string `json:"cats,omitempty"`
+	// LockMode and LockUntil are the version's retention (objectlock.go),
+	// LegalHold its legal hold ("ON", "OFF", "" never set).
+	LockMode  string    `json:"lkm,omitempty"`
+	LockUntil time.Time `json:"lku,omitzero"`
+	LegalHold string    `json:"lh,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.
@@ -120,6 +128,10 @@ type uploadRecord struct {
 	Meta              objectMeta `json:"meta"`
 	ChecksumAlgorithm string     `json:"ckalg,omitempty"`
 	ChecksumType      string     `json:"cktype,omitempty"`
+	// The lock the upload's object gets (x-amz-object-lock-* headers).
+	LockMode  string    `json:"lkm,omitempty"`
+	LockUntil time.Time `json:"lku,omitzero"`
+	LegalHold string    `json:"lh,omitempty"`
 }
 
 // partRecord is one uploaded part.

@@ -40,6 +40,7 @@ const (
 	replPut  = "put"  // a version or delete marker was written
 	replDrop = "drop" // a version or delete marker was deleted
 	replTags = "tags" // a version's tags changed
+	replLock = "lock" // a version's retention or legal hold changed
 )
 
 // replLogRow is one change to replicate.

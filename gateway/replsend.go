@@ -331,6 +331,11 @@ func (s *replSender) apply(ctx context.Context, gr *group, rec replRecord, row r
 			return false, nil
 		}
 		op.Tags = v.Meta.Tags
+	case replLock:
+		if !found {
+			return false, nil
+		}
+		op.Rec = replicaRecord(v)
 	}
 	return false, s.applyOp(ctx, rec, op)
 }
@@ -356,6 +361,7 @@ func replicaRecord(v versionRecord) *versionRecord {
 	return &versionRecord{
 		ID: v.ID, DeleteMarker: v.DeleteMarker, Size: v.Size, ETag: v.ETag, Modified: v.Modified,
 		Meta: v.Meta, Checksum: v.Checksum, Parts: v.Parts, PartSizes: v.PartSizes,
+		LockMode: v.LockMode, LockUntil: v.LockUntil, LegalHold: v.LegalHold,
 	}
 }
 

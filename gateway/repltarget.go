@@ -71,7 +71,7 @@ func decodeOp(doc json.RawMessage) (replOp, error) {
 	if err := json.Unmarshal(doc, &op); err != nil {
 		return op, targetError(http.StatusBadRequest, "MalformedOperation", "replication operation: %v", err)
 	}
-	if (op.Op == replPut || op.Op == replDrop || op.Op == replTags) && (op.Key == "" || len(op.Seq) != seqLen) {
+	if (op.Op == replPut || op.Op == replDrop || op.Op == replTags || op.Op == replLock) && (op.Key == "" || len(op.Seq) != seqLen) {
 		return op, targetError(http.StatusBadRequest, "MalformedOperation", "replication operation %q without a key and version", op.Op)
 	}
 	return op, nil
@@ -168,7 +168,19 @@ func (t replTarget) Apply(ctx context.Context, bucket string, doc json.RawMessag
 			if err := decode(b, &v.rec); err != nil {
 				return err
 			}
-			return k.drop(op.Key, v)
+			// The source dropped it: past its retention, or through
+			// GOVERNANCE with bypass. What the source could never drop
+			// (COMPLIANCE, a legal hold) the replica refuses too.
+			k.bypassGovernance = true
+			if err := k.drop(op.Key, v); err != nil {
+				return lockRefused(op.Key, err)
+			}
+			return nil
+		case replLock:
+			if op.Rec == nil {
+				return targetError(http.StatusBadRequest, "MalformedOperation", "a lock change without its record")
+			}
+			return lockRefused(op.Key, k.applyReplicatedLock(op.Key, op.Seq, *op.Rec))
 		case replTags:
 			ck := composite(op.Key, op.Seq)
 			b := k.ver.Get(ck)

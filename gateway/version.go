@@ -104,6 +104,9 @@ func (k *bkt) put(key string, seq []byte, rec versionRecord) error {
 // drop removes one version and, in the same transaction, releases its
 // manifest (readers that hold it keep reading until they close).
 func (k *bkt) drop(key string, v version) error {
+	if err := k.checkUnlocked(v); err != nil {
+		return err
+	}
 	if err := k.ver.Delete(composite(key, v.seq)); err != nil {
 		return err
 	}
@@ -206,6 +209,7 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 		Restore:      restoreHeader(v.rec),
 
 		ReplicationStatus: k.replicationStatus(key, v),
+		Lock:              v.rec.lockOf(),
 	}
 }
 
@@ -233,6 +237,9 @@ func storageClass(rec versionRecord) string {
 // headers ifMatch and ifNoneMatch; what it displaces is released with it.
 func (k *bkt) write(key string, rec versionRecord, ifMatch, ifNoneMatch string) (version, error) {
 	if err := k.checkWrite(key, ifMatch, ifNoneMatch); err != nil {
+		return version{}, err
+	}
+	if err := k.lockNew(&rec, time.Now()); err != nil {
 		return version{}, err
 	}
 	return k.push(key, rec)

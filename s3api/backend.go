@@ -116,6 +116,8 @@ type ObjectInfo struct {
 	// "COMPLETED" or "FAILED" for a version a replication rule covers,
 	// "REPLICA" for a replica; "" when replication does not concern it.
 	ReplicationStatus string
+	// Lock is the version's retention and legal hold (objectlock.go).
+	Lock ObjectLock
 }
 
 // PutObjectInput is one PutObject.
@@ -137,6 +139,9 @@ type PutObjectInput struct {
 	// (ErrNoSuchKey when there is none).
 	IfMatch     string
 	IfNoneMatch string
+	// Lock is what the x-amz-object-lock-* headers asked for; a backend
+	// without ObjectLockBackend never sees it set.
+	Lock ObjectLock
 }
 
 // DeleteResult is what a DeleteObject did.
@@ -157,6 +162,9 @@ type CopyObjectInput struct {
 	// SourceCheck, when set, is called with the source version inside the
 	// operation (copy-source conditionals); its error aborts the copy.
 	SourceCheck func(ObjectInfo) error
+	// Lock is what the x-amz-object-lock-* headers asked for: a copy
+	// never takes the source's lock.
+	Lock ObjectLock
 }
 
 // ListInput asks for one page of a bucket's current objects, in key order.
@@ -248,6 +256,9 @@ type UploadInfo struct {
 	// "COMPOSITE" (a checksum of the part checksums, "-N") or "FULL_OBJECT"
 	// (the checksum of the whole object, combined from the parts' CRCs).
 	ChecksumType string
+	// Lock is what the x-amz-object-lock-* headers asked for, applied to
+	// the object the upload completes.
+	Lock ObjectLock
 }
 
 // UploadPartInput is one UploadPart.

@@ -137,6 +137,7 @@ type createBucketConfiguration struct {
 
 func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
+	var err error
 	if problem := BucketNameProblem(st.bucket); problem != "" {
 		h.writeError(w, r, ErrInvalidBucketName.WithMessagef("The specified bucket is not valid: %q: %s.", st.bucket, problem))
 		return
@@ -145,9 +146,12 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	var lb ObjectLockBackend
 	if strings.EqualFold(r.Header.Get("x-amz-bucket-object-lock-enabled"), "true") {
-		h.writeError(w, r, ErrNotImplemented.WithMessage("Object Lock is not supported."))
-		return
+		if lb, err = h.lockBackend(); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
 	data, err := h.readSmallBody(r, maxConfigXML, false)
 	if err != nil {
@@ -169,6 +173,9 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
 		location = ""
 	}
 	err = h.b.CreateBucket(r.Context(), st.bucket, location)
+	if err == nil && lb != nil {
+		err = enableLock(r.Context(), h.b, lb, st.bucket)
+	}
 	if errors.Is(err, ErrBucketAlreadyOwnedByYou) && location == "" && h.cfg.Region == "us-east-1" {
 		// AWS, for legacy compatibility, answers 200 to the owner who
 		// creates a bucket again in us-east-1 (409 in every other region).

@@ -134,9 +134,13 @@ func (h *handler) parseCopyObject(r *http.Request) (CopyObjectInput, error) {
 	if err != nil {
 		return CopyObjectInput{}, err
 	}
+	lock, err := h.writeLock(r.Header, false)
+	if err != nil {
+		return CopyObjectInput{}, err
+	}
 	in := CopyObjectInput{
 		SrcBucket: cs.bucket, SrcKey: cs.key, SrcVersionID: cs.versionID,
-		DstBucket: st.bucket, DstKey: st.key,
+		DstBucket: st.bucket, DstKey: st.key, Lock: lock,
 	}
 	if cs.bucket == st.bucket && cs.key == st.key && cs.versionID == "" && !replaceMeta {
 		return CopyObjectInput{}, ErrCopyToItself

@@ -68,6 +68,7 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, ErrNotImplemented.WithMessage("MFA Delete is not supported."))
 		return
 	}
+	r = withBypass(r)
 	data, err := h.readSmallBody(r, maxDeleteXML, true)
 	if err != nil {
 		h.writeError(w, r, err)

@@ -112,8 +112,6 @@ func checkWriteHeaders(h http.Header) error {
 			return ErrNotImplemented.WithMessagef("%s is not supported; Cairn objects are private to their owner.", k)
 		case strings.HasPrefix(lk, "x-amz-server-side-encryption"):
 			return ErrNotImplemented.WithMessagef("%s is not supported: Cairn does not offer server-side encryption of its own store.", k)
-		case strings.HasPrefix(lk, "x-amz-object-lock-"):
-			return ErrNotImplemented.WithMessage("Object Lock is not supported.")
 		case lk == "x-amz-website-redirect-location", lk == "x-amz-write-offset-bytes":
 			return ErrNotImplemented.WithMessagef("%s is not supported.", k)
 		}
@@ -150,6 +148,7 @@ func setObjectHeaders(hdr http.Header, info ObjectInfo) {
 	if info.Restore != "" {
 		hdr.Set("x-amz-restore", info.Restore)
 	}
+	setLockHeaders(hdr, info.Lock)
 	if info.ReplicationStatus != "" {
 		hdr.Set("x-amz-replication-status", info.ReplicationStatus)
 	}

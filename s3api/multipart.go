@@ -82,6 +82,9 @@ func (h *handler) createMultipartUpload(w http.ResponseWriter, r *http.Request) 
 	if err == nil {
 		in.ChecksumAlgorithm, in.ChecksumType, err = uploadChecksum(r.Header)
 	}
+	if err == nil {
+		in.Lock, err = h.writeLock(r.Header, false)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return

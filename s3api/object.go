@@ -35,6 +35,9 @@ func (h *handler) putObject(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		in.IfMatch, in.IfNoneMatch, err = writeConditions(r.Header)
 	}
+	if err == nil {
+		in.Lock, err = h.writeLock(r.Header, true)
+	}
 	var p *payload
 	if err == nil {
 		p, err = h.openPayload(r)
@@ -240,6 +243,7 @@ func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, ErrNotImplemented.WithMessage("Conditional deletes are not supported."))
 		return
 	}
+	r = withBypass(r)
 	res, err := h.b.DeleteObject(r.Context(), st.bucket, st.key, vid)
 	if err != nil && !(errors.Is(err, ErrNoSuchKey) && vid == "") {
 		h.writeError(w, r, err)

@@ -36,6 +36,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodGet).MatcherFunc(query("lifecycle")).Name("GetBucketLifecycleConfiguration").HandlerFunc(h.getBucketLifecycle)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("replication")).Name("GetBucketReplication").HandlerFunc(h.getBucketReplication)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetBucketAcl").HandlerFunc(h.getBucketACL)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("object-lock")).Name("GetObjectLockConfiguration").HandlerFunc(h.getObjectLockConfiguration)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).Name("ListMultipartUploads").HandlerFunc(h.listMultipartUploads)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versions")).Name("ListObjectVersions").HandlerFunc(h.listObjectVersions)
 	bkt.Methods(http.MethodGet).Queries("list-type", "2").Name("ListObjectsV2").HandlerFunc(h.listObjectsV2)
@@ -47,6 +48,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodPut).MatcherFunc(query("lifecycle")).Name("PutBucketLifecycleConfiguration").HandlerFunc(h.putBucketLifecycle)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("replication")).Name("PutBucketReplication").HandlerFunc(h.putBucketReplication)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).Name("PutBucketAcl").HandlerFunc(h.putBucketACL)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("object-lock")).Name("PutObjectLockConfiguration").HandlerFunc(h.putObjectLockConfiguration)
 	bkt.Methods(http.MethodPut).Name("CreateBucket").HandlerFunc(h.createBucket)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).Name("DeleteBucketTagging").HandlerFunc(h.deleteBucketTagging)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("lifecycle")).Name("DeleteBucketLifecycle").HandlerFunc(h.deleteBucketLifecycle)
@@ -57,11 +59,15 @@ func (h *handler) routes() *mux.Router {
 	obj := r.MatcherFunc(level(levelObject)).Subrouter()
 	obj.Methods(http.MethodGet).MatcherFunc(query("tagging")).Name("GetObjectTagging").HandlerFunc(h.getObjectTagging)
 	obj.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetObjectAcl").HandlerFunc(h.getObjectACL)
+	obj.Methods(http.MethodGet).MatcherFunc(query("retention")).Name("GetObjectRetention").HandlerFunc(h.getObjectRetention)
+	obj.Methods(http.MethodGet).MatcherFunc(query("legal-hold")).Name("GetObjectLegalHold").HandlerFunc(h.getObjectLegalHold)
 	obj.Methods(http.MethodGet).MatcherFunc(query("uploadId")).Name("ListParts").HandlerFunc(h.listParts)
 	obj.Methods(http.MethodGet).Name("GetObject").HandlerFunc(h.getObject)
 	obj.Methods(http.MethodHead).Name("HeadObject").HandlerFunc(h.headObject)
 	obj.Methods(http.MethodPut).MatcherFunc(query("tagging")).Name("PutObjectTagging").HandlerFunc(h.putObjectTagging)
 	obj.Methods(http.MethodPut).MatcherFunc(query("acl")).Name("PutObjectAcl").HandlerFunc(h.putObjectACL)
+	obj.Methods(http.MethodPut).MatcherFunc(query("retention")).Name("PutObjectRetention").HandlerFunc(h.putObjectRetention)
+	obj.Methods(http.MethodPut).MatcherFunc(query("legal-hold")).Name("PutObjectLegalHold").HandlerFunc(h.putObjectLegalHold)
 	obj.Methods(http.MethodPut).MatcherFunc(query("uploadId")).Headers("x-amz-copy-source", "").Name("UploadPartCopy").HandlerFunc(h.uploadPartCopy)
 	obj.Methods(http.MethodPut).MatcherFunc(query("uploadId")).Name("UploadPart").HandlerFunc(h.uploadPart)
 	obj.Methods(http.MethodPut).Headers("x-amz-copy-source", "").Name("CopyObject").HandlerFunc(h.copyObject)
@@ -117,7 +123,9 @@ func hasQuery(u *url.URL, name string) bool {
 // a 200 listing), so they are refused before routing. Lifecycle exists for
 // buckets only, restore for a POST to an object only, replication for GET,
 // PUT and DELETE of a bucket only (and then only when the backend is a
-// ReplicationBackend, which its handlers check).
+// ReplicationBackend, which its handlers check), object-lock for GET and
+// PUT of a bucket, retention and legal-hold for GET and PUT of an object
+// (and then only when the backend is an ObjectLockBackend).
 func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["lifecycle"]; ok && object {
 		return "lifecycle"
@@ -128,13 +136,24 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["restore"]; ok && (!object || method != http.MethodPost) {
 		return "restore"
 	}
+	// Object lock: the configuration of a bucket, the retention and legal
+	// hold of an object, each read with GET and set with PUT.
+	getOrPut := method == http.MethodGet || method == http.MethodPut
+	if _, ok := q["object-lock"]; ok && (object || !getOrPut) {
+		return "object-lock"
+	}
+	for _, s := range [...]string{"retention", "legal-hold"} {
+		if _, ok := q[s]; ok && (!object || !getOrPut) {
+			return s
+		}
+	}
 	for _, s := range [...]string{
 		"accelerate", "analytics", "attributes", "cors", "encryption",
-		"intelligent-tiering", "inventory", "legal-hold", "logging",
+		"intelligent-tiering", "inventory", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
-		"object-lock", "ownershipControls", "policy", "policyStatus",
+		"ownershipControls", "policy", "policyStatus",
 		"publicAccessBlock", "renameObject", "requestPayment",
-		"retention", "select", "session", "torrent", "website",
+		"select", "session", "torrent", "website",
 	} {
 		if _, ok := q[s]; ok {
 			return s
