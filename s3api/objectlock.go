@@ -223,9 +223,15 @@ func parseLockDate(s string) (time.Time, error) {
 // lockHeaderDigest enforces S3's rule that a PutObject with lock
 // parameters carries Content-MD5 or an additional checksum (in a header or
 // announced for the trailer). An algorithm named without a value verifies
-// nothing, so it does not count.
+// nothing, so it does not count. A signed payload counts too: its SHA-256
+// (x-amz-content-sha256) or its chunk signatures are verified as it
+// streams, which is what the rule is for. The AWS SDKs send one instead of
+// a checksum over plain HTTP, where S3 itself is never reached.
 func lockHeaderDigest(hdr http.Header) error {
 	if hdr.Get("Content-MD5") != "" {
+		return nil
+	}
+	if sha := hdr.Get("X-Amz-Content-Sha256"); len(sha) == 64 || strings.HasPrefix(sha, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") {
 		return nil
 	}
 	if _, value, inTrailer, err := checksum.FromHeaders(hdr); err == nil && (value != "" || inTrailer) {
