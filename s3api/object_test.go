@@ -118,7 +118,11 @@ func TestPutObjectRefusals(t *testing.T) {
 		{"public-read", "/bkt/o", http.Header{"X-Amz-Acl": {"public-read"}}, 501, "NotImplemented"},
 		{"grant", "/bkt/o", http.Header{"X-Amz-Grant-Read": {"id=x"}}, 501, "NotImplemented"},
 		{"sse", "/bkt/o", http.Header{"X-Amz-Server-Side-Encryption": {"aws:kms"}}, 501, "NotImplemented"},
-		{"object lock", "/bkt/o", http.Header{"X-Amz-Object-Lock-Mode": {"GOVERNANCE"}}, 501, "NotImplemented"},
+		// A backend without ObjectLockBackend: refused, after the
+		// headers are checked (objectlock_test.go covers one with it).
+		{"object lock, backend without it", "/bkt/o", http.Header{"X-Amz-Object-Lock-Mode": {"GOVERNANCE"},
+			"X-Amz-Object-Lock-Retain-Until-Date": {"2099-01-01T00:00:00Z"}}, 501, "NotImplemented"},
+		{"object lock mode alone", "/bkt/o", http.Header{"X-Amz-Object-Lock-Mode": {"GOVERNANCE"}}, 400, "InvalidArgument"},
 		{"glacier", "/bkt/o", http.Header{"X-Amz-Storage-Class": {"GLACIER"}}, 400, "InvalidStorageClass"},
 		{"unknown class", "/bkt/o", http.Header{"X-Amz-Storage-Class": {"CHEAP"}}, 400, "InvalidStorageClass"},
 		{"bad tagging", "/bkt/o", http.Header{"X-Amz-Tagging": {"a=1&a=2"}}, 400, "InvalidTag"},
