@@ -280,12 +280,9 @@ func TestUnimplementedSubresources(t *testing.T) {
 		{"GET", "/" + b, "cors", nil},
 		{"GET", "/" + b, "policy", nil},
 		{"GET", "/" + b, "website", nil},
-		{"GET", "/" + b, "object-lock", nil},
 		{"GET", "/" + b, "logging", nil},
 		{"GET", "/" + b, "notification", nil},
 		{"GET", "/" + b, "encryption", nil},
-		{"GET", "/" + b + "/k", "retention", nil},
-		{"GET", "/" + b + "/k", "legal-hold", nil},
 		{"GET", "/" + b + "/k", "restore", nil},
 	} {
 		what := tc.method + " " + strings.Replace(tc.path, b, "bucket", 1) + "?" + tc.sub
@@ -297,6 +294,13 @@ func TestUnimplementedSubresources(t *testing.T) {
 	// answers as S3 does.
 	resp, rb := rawRequest{method: "GET", path: "/" + b, query: url.Values{"replication": {""}}}.do(t)
 	wantRawError(t, resp, rb, 404, "ReplicationConfigurationNotFoundError", "GET /bucket?replication without one")
+	// Object lock is implemented: a bucket without it answers as S3 does.
+	resp, rb = rawRequest{method: "GET", path: "/" + b, query: url.Values{"object-lock": {""}}}.do(t)
+	wantRawError(t, resp, rb, 404, "ObjectLockConfigurationNotFoundError", "GET /bucket?object-lock without lock")
+	for _, sub := range []string{"retention", "legal-hold"} {
+		resp, rb = rawRequest{method: "GET", path: "/" + b + "/k", query: url.Values{sub: {""}}}.do(t)
+		wantRawError(t, resp, rb, 400, "InvalidRequest", "GET /bucket/k?"+sub+" without lock")
+	}
 	// RestoreObject is implemented, for tiered objects: one whose data is
 	// local is refused as S3 refuses a restore of a non-archived object.
 	body := []byte(`<RestoreRequest><Days>1</Days></RestoreRequest>`)
