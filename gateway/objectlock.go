@@ -146,9 +146,11 @@ func (g *Gateway) PutObjectLockConfiguration(ctx context.Context, bucket string,
 }
 
 // lockedVersion resolves a version for the retention and legal hold calls,
-// which need lock enabled on the bucket.
+// which need lock enabled on the bucket. A replica has its source's locks
+// in its versions without a configuration of its own, and answers reads
+// of them (changes it refuses: it is read-only).
 func lockedVersion(k *bkt, key, versionID string) (version, error) {
-	if k.rec.Lock == nil {
+	if k.rec.Lock == nil && k.rec.ReplicaOf == "" {
 		return version{}, s3api.ErrMissingObjectLockConfiguration
 	}
 	return resolve(k, key, versionID)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/replicator"
+	"github.com/cairn-backup/cairn/s3api"
 )
 
 // TestObjectLockDeleteObjectsAndCleaner: a DeleteObjects batch mixing
@@ -194,10 +195,18 @@ func TestObjectLockReplication(t *testing.T) {
 	if h := head("held", held); h.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn {
 		t.Fatal("replica legal hold still on after the source lifted it")
 	}
+	// The replica answers reads of its versions' locks.
+	ret, err := dst.c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String("worm-dr"), Key: aws.String("comp"), VersionId: aws.String(comp)})
+	if err != nil || ret.Retention.Mode != types.ObjectLockRetentionModeCompliance || !ret.Retention.RetainUntilDate.Equal(later) {
+		t.Fatalf("replica GetObjectRetention: %+v, %v", ret, err)
+	}
+	_, err = dst.c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: aws.String("worm-dr"), Key: aws.String("comp"),
+		LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOn}})
+	wantAPIError(t, err, "AccessDenied", 403, "a client's legal hold in the replica")
 	// Clients cannot delete in a replica; and a forged drop is refused.
 	wantAPIError(t, deleteVersion(dst.c, t, "worm-dr", "comp", comp, true), "AccessDenied", 403, "a client's delete in the replica")
 	var seq []byte
-	err := dst.g.viewBucket("worm-dr", func(_ *chunkstore.Tx, k *bkt) error {
+	err = dst.g.viewBucket("worm-dr", func(_ *chunkstore.Tx, k *bkt) error {
 		v, err := k.find("comp", comp)
 		seq = v.seq
 		return err
@@ -314,4 +323,41 @@ func TestObjectLockMultipartAndCopy(t *testing.T) {
 	_, err = c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("plain"), Key: aws.String("mp"),
 		ObjectLockLegalHoldStatus: types.ObjectLockLegalHoldStatusOn})
 	wantAPIError(t, err, "InvalidRequest", 400, "an upload with lock headers into a bucket without lock")
+}
+
+// TestObjectLockTierMove: a tier move releases a locked version's local
+// chunks but keeps the version: it still reads (from the tier), keeps its
+// lock, and still cannot be deleted; cleaning the store and the tier takes
+// nothing it needs.
+func TestObjectLockTierMove(t *testing.T) {
+	ctx := t.Context()
+	g := open(t, lifecycleConfig(t))
+	addS3Tier(t, g, "cold")
+	newBucket(t, g, "worm", s3api.VersioningEnabled)
+	if err := g.PutObjectLockConfiguration(ctx, "worm", s3api.ObjectLockConfig{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	data := backupLike(71, 2<<20)
+	until := time.Now().Add(time.Hour).UTC()
+	info, err := g.PutObject(ctx, s3api.PutObjectInput{Bucket: "worm", Key: "k", Body: bytes.NewReader(data), Size: int64(len(data)),
+		Lock: s3api.ObjectLock{Mode: s3api.LockCompliance, RetainUntil: until}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moveNowIn(t, g, "worm", "k")
+	if _, err := g.Clean(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.DeleteObject(ctx, "worm", "k", info.VersionID)
+	wantErr(t, err, s3api.ErrObjectLocked)
+	if _, err := g.CleanTier(ctx, "cold"); err != nil {
+		t.Fatal(err)
+	}
+	got, gi, err := get(t, g, "worm", "k", info.VersionID)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GET of the moved locked version: %d bytes, %v", len(got), err)
+	}
+	if gi.StorageClass != "cold" || gi.Lock.Mode != s3api.LockCompliance || !gi.Lock.RetainUntil.Equal(until) {
+		t.Fatalf("the moved version: class %q, lock %+v", gi.StorageClass, gi.Lock)
+	}
 }

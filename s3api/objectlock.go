@@ -144,9 +144,9 @@ func canBypassGovernance(r *http.Request) bool {
 }
 
 // enableLock turns on versioning and lock on a bucket CreateBucket just
-// made (x-amz-bucket-object-lock-enabled), as S3 does. The bucket is new
-// and its creation not yet answered, so no client writes to it between
-// these calls.
+// made (x-amz-bucket-object-lock-enabled), as S3 does. Three calls, not
+// one: a failure between them leaves a bucket without lock, and the
+// CreateBucket answers that failure, so no client believes it has lock.
 func enableLock(ctx context.Context, b Backend, lb ObjectLockBackend, bucket string) error {
 	if err := b.PutBucketVersioning(ctx, bucket, VersioningEnabled); err != nil {
 		return err
