@@ -21,6 +21,11 @@
 //     (an object body or a multipart part). Records name manifests by ID.
 //   - Upload: a multipart upload in progress; each part is a manifest,
 //     stitched together without reading data on completion.
+//   - Lock: a version's object lock (objectlock.go): a retention (GOVERNANCE
+//     or COMPLIANCE until a date) and a legal hold, in its record; a bucket
+//     with lock enabled keeps a default retention and versioning Enabled.
+//     Every removal of a version goes through bkt.drop, which refuses a
+//     locked one (TestObjectLock* name each path).
 //   - Event: what an admin must hear about (a cleaner run failed, a tier
 //     failing, a disk nearly full, ...), written to DATA/events.log by
 //     package events (events.go); g.event never fails its caller.
