@@ -95,7 +95,13 @@ func TestObjectLockRetention(t *testing.T) {
 		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled,
 			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}}}})
 	must(t, err, "PutObjectLockConfiguration")
-	gov := aws.ToString(put(t, c, b, "gov", []byte("governed")).VersionId)
+	// With a default retention every PUT needs Content-MD5 or a checksum;
+	// a signed payload hash is not enough.
+	resp, body := rawRequest{method: "PUT", path: "/" + b + "/nodigest", body: []byte("x")}.do(t)
+	wantRawError(t, resp, body, 400, "InvalidRequest", "PutObject without a digest into a bucket with default retention")
+	pout, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("gov"), Body: bytes.NewReader([]byte("governed")), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	must(t, err, "PutObject with a checksum")
+	gov := aws.ToString(pout.VersionId)
 	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &b, Key: aws.String("gov")})
 	must(t, err, "HeadObject")
 	if head.ObjectLockMode != types.ObjectLockModeGovernance || head.ObjectLockRetainUntilDate == nil || head.ObjectLockRetainUntilDate.Before(time.Now().Add(23*time.Hour)) {
@@ -113,7 +119,7 @@ func TestObjectLockRetention(t *testing.T) {
 
 	until := time.Now().Add(4 * time.Second).Truncate(time.Second).Add(time.Second)
 	out, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: &b, Key: aws.String("comp"), Body: bytes.NewReader([]byte("compliant")),
-		ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: &until})
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: &until})
 	must(t, err, "PutObject with COMPLIANCE")
 	comp := aws.ToString(out.VersionId)
 	ret, err := c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: &b, Key: aws.String("comp"), VersionId: &comp})
@@ -133,7 +139,7 @@ func TestObjectLockRetention(t *testing.T) {
 		ObjectLockMode: types.ObjectLockModeCompliance})
 	wantErr(t, err, 400, "InvalidArgument", "PutObject with a mode and no date")
 	// A PUT with lock headers and neither Content-MD5 nor a checksum.
-	resp, body := rawRequest{method: "PUT", path: "/" + b + "/raw", body: []byte("x"), payloadHash: "UNSIGNED-PAYLOAD",
+	resp, body = rawRequest{method: "PUT", path: "/" + b + "/raw", body: []byte("x"), payloadHash: "UNSIGNED-PAYLOAD",
 		header: map[string]string{"x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}}.do(t)
 	wantRawError(t, resp, body, 400, "InvalidRequest", "PutObject with lock headers and no digest")
 

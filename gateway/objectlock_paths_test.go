@@ -256,7 +256,7 @@ func TestObjectLockMultipartAndCopy(t *testing.T) {
 			t.Fatal(err)
 		}
 		part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("worm"), Key: aws.String(key), UploadId: up.UploadId,
-			PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("part one"))})
+			PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("part one")), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -134,7 +134,7 @@ func (h *handler) parseCopyObject(r *http.Request) (CopyObjectInput, error) {
 	if err != nil {
 		return CopyObjectInput{}, err
 	}
-	lock, err := h.writeLock(r.Header, false)
+	lock, _, err := h.writeLock(r.Header)
 	if err != nil {
 		return CopyObjectInput{}, err
 	}

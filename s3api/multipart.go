@@ -83,7 +83,7 @@ func (h *handler) createMultipartUpload(w http.ResponseWriter, r *http.Request) 
 		in.ChecksumAlgorithm, in.ChecksumType, err = uploadChecksum(r.Header)
 	}
 	if err == nil {
-		in.Lock, err = h.writeLock(r.Header, false)
+		in.Lock, _, err = h.writeLock(r.Header)
 	}
 	if err != nil {
 		h.writeError(w, r, err)
@@ -108,6 +108,9 @@ func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request) {
 	err := checkKey(st.key)
 	if err == nil {
 		in.PartNumber, err = parsePartNumber(q.Get("partNumber"))
+	}
+	if err == nil {
+		err = h.requireLockDigest(r.Context(), r.Header, st.bucket, false, true)
 	}
 	var p *payload
 	if err == nil {

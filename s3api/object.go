@@ -36,7 +36,10 @@ func (h *handler) putObject(w http.ResponseWriter, r *http.Request) {
 		in.IfMatch, in.IfNoneMatch, err = writeConditions(r.Header)
 	}
 	if err == nil {
-		in.Lock, err = h.writeLock(r.Header, true)
+		var explicit bool
+		if in.Lock, explicit, err = h.writeLock(r.Header); err == nil {
+			err = h.requireLockDigest(r.Context(), r.Header, st.bucket, explicit, false)
+		}
 	}
 	var p *payload
 	if err == nil {

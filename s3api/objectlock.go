@@ -100,6 +100,7 @@ var (
 	// ErrLockKeepsVersioning is suspending versioning on a bucket with lock.
 	ErrLockKeepsVersioning = newError("InvalidBucketState", http.StatusConflict, "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
 	errLockDigest          = newError("InvalidRequest", http.StatusBadRequest, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters")
+	errLockPartDigest      = newError("InvalidRequest", http.StatusBadRequest, "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Part requests with Object Lock parameters")
 	errLockBothHeaders     = ErrInvalidArgument.WithMessage("x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied")
 	errLockPastDate        = ErrInvalidArgument.WithMessage("The retain until date must be in the future!")
 	errLockMode            = ErrInvalidArgument.WithMessage("Unknown wormMode directive.")
@@ -220,24 +221,43 @@ func parseLockDate(s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// lockHeaderDigest enforces S3's rule that a PutObject with lock
-// parameters carries Content-MD5 or an additional checksum (in a header or
-// announced for the trailer). An algorithm named without a value verifies
-// nothing, so it does not count. A signed payload counts too: its SHA-256
-// (x-amz-content-sha256) or its chunk signatures are verified as it
-// streams, which is what the rule is for. The AWS SDKs send one instead of
-// a checksum over plain HTTP, where S3 itself is never reached.
-func lockHeaderDigest(hdr http.Header) error {
+// hasDigest says a write carries Content-MD5 or an additional checksum
+// (in a header or announced for the trailer). An algorithm named without a
+// value verifies nothing, and neither, for this rule, does a signed
+// x-amz-content-sha256: S3 refuses a write with only that.
+func hasDigest(hdr http.Header) bool {
 	if hdr.Get("Content-MD5") != "" {
+		return true
+	}
+	_, value, inTrailer, err := checksum.FromHeaders(hdr)
+	return err == nil && (value != "" || inTrailer)
+}
+
+// requireLockDigest enforces S3's rule that a write of data that object
+// lock will keep carries a digest: a PutObject with lock headers
+// (explicit), or a PutObject or UploadPart into a bucket with a default
+// retention. part says which message S3 answers. Whether the bucket has a
+// default is the backend's to say; a bucket it cannot read (missing) is
+// left for the write itself to answer.
+func (h *handler) requireLockDigest(ctx context.Context, hdr http.Header, bucket string, explicit, part bool) error {
+	if hasDigest(hdr) {
 		return nil
 	}
-	if sha := hdr.Get("X-Amz-Content-Sha256"); len(sha) == 64 || strings.HasPrefix(sha, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") {
+	refuse := errLockDigest
+	if part {
+		refuse = errLockPartDigest
+	}
+	if explicit {
+		return refuse
+	}
+	lb, ok := h.b.(ObjectLockBackend)
+	if !ok {
 		return nil
 	}
-	if _, value, inTrailer, err := checksum.FromHeaders(hdr); err == nil && (value != "" || inTrailer) {
-		return nil
+	if cfg, err := lb.GetObjectLockConfiguration(ctx, bucket); err == nil && cfg.DefaultMode != "" {
+		return refuse
 	}
-	return errLockDigest
+	return nil
 }
 
 // setLockHeaders writes x-amz-object-lock-* on GET and HEAD answers.

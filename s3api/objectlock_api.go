@@ -309,21 +309,15 @@ func (h *handler) putObjectLegalHold(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// writeLock reads the lock headers of a write and checks what s3api can:
-// that the backend has lock at all, and the digest a write with a body
-// needs (requireDigest).
-func (h *handler) writeLock(hdr http.Header, requireDigest bool) (ObjectLock, error) {
-	l, set, err := parseLockHeaders(hdr, h.now())
+// writeLock reads the lock headers of a write and checks that the backend
+// has lock at all; set says any was sent.
+func (h *handler) writeLock(hdr http.Header) (l ObjectLock, set bool, err error) {
+	l, set, err = parseLockHeaders(hdr, h.now())
 	if err != nil || !set {
-		return ObjectLock{}, err
+		return ObjectLock{}, false, err
 	}
 	if _, err := h.lockBackend(); err != nil {
-		return ObjectLock{}, err
+		return ObjectLock{}, false, err
 	}
-	if requireDigest {
-		if err := lockHeaderDigest(hdr); err != nil {
-			return ObjectLock{}, err
-		}
-	}
-	return l, nil
+	return l, true, nil
 }

@@ -216,10 +216,12 @@ func TestObjectLockHeadersProtocol(t *testing.T) {
 	if !contains(body, "Content-MD5 OR x-amz-checksum- HTTP header is required") {
 		t.Fatalf("message: %s", body)
 	}
+	// A signed payload's SHA-256 is not enough, as on S3.
+	resp, body = e.do("PUT", "/bkt/k", data, lockHdr)
+	wantStatus(t, resp, body, 400, "InvalidRequest")
 	for name, hdr := range map[string]http.Header{
-		"Content-MD5":   {"Content-Md5": {contentMD5(data)}},
-		"checksum":      {"X-Amz-Checksum-Crc32": {crc32b64(data)}},
-		"signed sha256": nil, // e.do signs the payload's SHA-256
+		"Content-MD5": {"Content-Md5": {contentMD5(data)}},
+		"checksum":    {"X-Amz-Checksum-Crc32": {crc32b64(data)}},
 	} {
 		h := http.Header{}
 		for k, v := range lockHdr {
@@ -228,11 +230,7 @@ func TestObjectLockHeadersProtocol(t *testing.T) {
 		for k, v := range hdr {
 			h[k] = v
 		}
-		do := e.doUnsigned
-		if hdr == nil {
-			do = e.do
-		}
-		resp, body := do("PUT", "/bkt/k", data, h)
+		resp, body := e.doUnsigned("PUT", "/bkt/k", data, h)
 		wantStatus(t, resp, body, 200, "")
 		if got := f.fakeBackend.lastPut.Lock; got.Mode != LockCompliance || !got.RetainUntil.Equal(until) || !got.LegalHold {
 			t.Fatalf("%s: backend got lock %+v", name, got)
@@ -259,6 +257,29 @@ func TestObjectLockHeadersProtocol(t *testing.T) {
 	}
 	resp, body = e.do("GET", "/bkt/bad", nil, nil)
 	wantStatus(t, resp, body, 404, "NoSuchKey")
+
+	// A bucket with a default retention: every PutObject and UploadPart
+	// needs a digest, lock headers or not.
+	resp, body = e.do("PUT", "/bkt/plain", data, nil)
+	wantStatus(t, resp, body, 200, "")
+	f.cfg = ObjectLockConfig{Enabled: true, DefaultMode: LockGovernance, DefaultDays: 1}
+	resp, body = e.do("PUT", "/bkt/plain", data, nil)
+	wantStatus(t, resp, body, 400, "InvalidRequest")
+	resp, body = e.do("PUT", "/bkt/plain", data, md5Of(data))
+	wantStatus(t, resp, body, 200, "")
+	resp, body = e.do("POST", "/bkt/mp?uploads", nil, nil)
+	wantStatus(t, resp, body, 200, "")
+	var up struct{ UploadId string }
+	if err := decodeXML(body, &up); err != nil {
+		t.Fatal(err)
+	}
+	resp, body = e.do("PUT", "/bkt/mp?partNumber=1&uploadId="+up.UploadId, data, nil)
+	wantStatus(t, resp, body, 400, "InvalidRequest")
+	if !contains(body, "Put Part requests") {
+		t.Fatalf("message: %s", body)
+	}
+	resp, body = e.do("PUT", "/bkt/mp?partNumber=1&uploadId="+up.UploadId, data, http.Header{"X-Amz-Checksum-Crc32": {crc32b64(data)}})
+	wantStatus(t, resp, body, 200, "")
 
 	// HEAD shows the lock the backend holds.
 	h := http.Header{}
