@@ -79,6 +79,9 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	if err := g.admitWrite(gr); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	if err := g.admitLock(in.Bucket, in.Lock); err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	var info s3api.ObjectInfo
 	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
 		sum, ck := digestOf(in.Digest, own)

@@ -105,6 +105,21 @@ func (k *bkt) lockNew(rec *versionRecord, now time.Time) error {
 	return nil
 }
 
+// admitLock refuses, before any byte is streamed, a write that asks for a
+// lock in a bucket without lock. The commit checks again (lockNew), in its
+// transaction; this only spares a client sending a large body for nothing.
+func (g *Gateway) admitLock(bucket string, l s3api.ObjectLock) error {
+	if l == (s3api.ObjectLock{}) {
+		return nil
+	}
+	return mapErr(g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		if k.rec.Lock == nil {
+			return s3api.ErrMissingObjectLockConfiguration
+		}
+		return nil
+	}))
+}
+
 // setLock copies what a write asked for into a new record.
 func (rec *versionRecord) setLock(l s3api.ObjectLock) {
 	rec.LockMode, rec.LockUntil = l.Mode, l.RetainUntil.UTC()

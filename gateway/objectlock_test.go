@@ -160,9 +160,12 @@ func TestObjectLockBucketConfiguration(t *testing.T) {
 		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled}})
 	wantAPIError(t, err, "InvalidBucketState", 409, "lock on a bucket without versioning")
 	s.put(t, "plain", "k", []byte("x"), "")
-	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("plain"), Key: aws.String("k2"), Body: strings.NewReader("x"),
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("plain"), Key: aws.String("k2"), Body: strings.NewReader("x"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
 		ObjectLockMode: types.ObjectLockModeGovernance, ObjectLockRetainUntilDate: aws.Time(time.Now().Add(time.Hour))})
 	wantAPIError(t, err, "InvalidRequest", 400, "a PUT with lock headers in a bucket without lock")
+	if !strings.Contains(err.Error(), "Bucket is missing Object Lock Configuration") {
+		t.Fatalf("a PUT with lock headers in a bucket without lock: %v", err)
+	}
 	_, err = c.PutObjectRetention(ctx, &s3.PutObjectRetentionInput{Bucket: aws.String("plain"), Key: aws.String("k"),
 		Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeGovernance, RetainUntilDate: aws.Time(time.Now().Add(time.Hour))}})
 	wantAPIError(t, err, "InvalidRequest", 400, "PutObjectRetention in a bucket without lock")
