@@ -112,8 +112,13 @@ func runningLine(ctx context.Context, o *adminOptions, bucket string) string {
 }
 
 func countsLine(c gateway.ScanCounts) string {
-	return fmt.Sprintf("%d scanned, %d expired, %d noncurrent expired, %d delete markers removed, %d uploads aborted, %d due for a tier, %d errors",
+	line := fmt.Sprintf("%d scanned, %d expired, %d noncurrent expired, %d delete markers removed, %d uploads aborted, %d due for a tier, %d errors",
 		c.Scanned, c.Expired, c.NoncurrentExpired, c.MarkersRemoved, c.UploadsAborted, c.TransitionsDue, c.Errors)
+	if c.LockedSkipped > 0 {
+		// Said only when it happened: most buckets have no object lock.
+		line += fmt.Sprintf(", %d kept by object lock", c.LockedSkipped)
+	}
+	return line
 }
 
 func printLifecycleStatus(w io.Writer, st []gateway.BucketLifecycle) error {
