@@ -105,6 +105,15 @@ func (k *bkt) lockNew(rec *versionRecord, now time.Time) error {
 	return nil
 }
 
+// lockRecordOf is a bucket's object lock configuration for its replica;
+// nil without one (or when it cannot be read: the replica then keeps what
+// it has, never less, since a replica never unsets it).
+func (g *Gateway) lockRecordOf(bucket string) *lockRecord {
+	var l *lockRecord
+	g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error { l = k.rec.Lock; return nil })
+	return l
+}
+
 // admitLock refuses, before any byte is streamed, a write that asks for a
 // lock in a bucket without lock. The commit checks again (lockNew), in its
 // transaction; this only spares a client sending a large body for nothing.

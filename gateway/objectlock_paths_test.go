@@ -145,13 +145,19 @@ func TestObjectLockReplication(t *testing.T) {
 		t.Fatal(err)
 	}
 	lockBucket(t, src.c, "worm")
+	defaultGovernance(t, src.c, "worm")
 	if err := src.g.AddReplication(ctx, ReplicationSpec{Bucket: "worm", Remote: "dr", ReplicaBucket: "worm-dr", DeleteMarkers: true}); err != nil {
 		t.Fatal(err)
+	}
+	// The replica keeps its source's configuration.
+	cfg, err := dst.c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("worm-dr")})
+	if err != nil || cfg.ObjectLockConfiguration.Rule == nil || cfg.ObjectLockConfiguration.Rule.DefaultRetention.Mode != types.ObjectLockRetentionModeGovernance {
+		t.Fatalf("the replica's lock configuration: %+v, %v", cfg, err)
 	}
 	until := time.Now().Add(time.Hour).Truncate(time.Second)
 	comp := putLocked(t, src.c, "worm", "comp", []byte("compliant"), types.ObjectLockModeCompliance, until, false)
 	held := putLocked(t, src.c, "worm", "held", []byte("held"), "", time.Time{}, true)
-	free := src.put(t, "worm", "free", []byte("free"), "")
+	free := putLocked(t, src.c, "worm", "free", []byte("free"), "", time.Time{}, false) // GOVERNANCE by default
 	if _, err := src.g.RunReplication(ctx, "worm"); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +177,7 @@ func TestObjectLockReplication(t *testing.T) {
 	}
 
 	wantAPIError(t, deleteVersion(src.c, t, "worm", "comp", comp, true), "AccessDenied", 403, "source delete of a COMPLIANCE version")
-	if err := deleteVersion(src.c, t, "worm", "free", free, false); err != nil {
+	if err := deleteVersion(src.c, t, "worm", "free", free, true); err != nil {
 		t.Fatal(err)
 	}
 	later := until.Add(24 * time.Hour)
@@ -228,6 +234,56 @@ func TestObjectLockReplication(t *testing.T) {
 	if h := head("comp", comp); h.ObjectLockMode != types.ObjectLockModeCompliance {
 		t.Fatal("the replica's version lost its lock")
 	}
+}
+
+// defaultGovernance gives a lock bucket a default GOVERNANCE retention of
+// a day.
+func defaultGovernance(t *testing.T, c *s3.Client, bucket string) {
+	t.Helper()
+	if _, err := c.PutObjectLockConfiguration(t.Context(), &s3.PutObjectLockConfigurationInput{Bucket: aws.String(bucket),
+		ObjectLockConfiguration: &types.ObjectLockConfiguration{ObjectLockEnabled: types.ObjectLockEnabledEnabled,
+			Rule: &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(1)}}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestObjectLockReverse: a reversal makes the replica a source with its
+// old source's lock configuration, so writes after a failover are locked
+// as before it.
+func TestObjectLockReverse(t *testing.T) {
+	a, b := newSite(t), newSite(t)
+	ctx := t.Context()
+	if _, err := a.g.AddRemote(ctx, RemoteConfig{Name: "dr", Endpoint: b.url, AccessKey: "rootkey", SecretKey: "rootsecret"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.g.AddRemote(ctx, RemoteConfig{Name: "home", Endpoint: a.url, AccessKey: "rootkey", SecretKey: "rootsecret"}); err != nil {
+		t.Fatal(err)
+	}
+	lockBucket(t, a.c, "worm")
+	if err := a.g.AddReplication(ctx, ReplicationSpec{Bucket: "worm", Remote: "dr", ReplicaBucket: "worm-dr", DeleteMarkers: true}); err != nil {
+		t.Fatal(err)
+	}
+	defaultGovernance(t, a.c, "worm") // after the claim: the promotion brings it
+	old := putLocked(t, a.c, "worm", "before", []byte("before"), "", time.Time{}, false)
+	if _, err := a.g.RunReplication(ctx, "worm"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.g.ReverseReplication(ctx, "worm", "home", false); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := b.c.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String("worm-dr")})
+	if err != nil || cfg.ObjectLockConfiguration.Rule == nil || cfg.ObjectLockConfiguration.Rule.DefaultRetention.Mode != types.ObjectLockRetentionModeGovernance {
+		t.Fatalf("the promoted bucket's lock configuration: %+v, %v", cfg, err)
+	}
+	putLocked(t, b.c, "worm-dr", "after", []byte("after"), "", time.Time{}, false)
+	h, err := b.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("worm-dr"), Key: aws.String("after")})
+	if err != nil || h.ObjectLockMode != types.ObjectLockModeGovernance {
+		t.Fatalf("a write after the failover: %+v, %v", h, err)
+	}
+	wantAPIError(t, deleteVersion(b.c, t, "worm-dr", "before", old, false), "AccessDenied", 403, "deleting a locked version at the new source")
+	_, err = b.c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("worm-dr"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusSuspended}})
+	wantAPIError(t, err, "InvalidBucketState", 409, "suspending versioning at the new source")
 }
 
 // TestObjectLockMultipartAndCopy: a multipart upload's lock headers lock

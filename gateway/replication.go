@@ -97,11 +97,12 @@ func (g *Gateway) setReplication(ctx context.Context, bucket string, seed bool, 
 		return s3api.ErrReplicationRequiresVersioning
 	}
 	var old *replRecord
-	if err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error { old = k.rec.Replication; return nil }); err != nil {
+	var lock *lockRecord
+	if err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error { old, lock = k.rec.Replication, k.rec.Lock; return nil }); err != nil {
 		return mapErr(err)
 	}
 	// The replica first: a relationship whose replica refuses is not set.
-	claim, err := json.Marshal(replOp{Op: opClaim, Source: g.sourceName(bucket), Seed: seed, Since: time.Now().UTC()})
+	claim, err := json.Marshal(replOp{Op: opClaim, Source: g.sourceName(bucket), Seed: seed, Since: time.Now().UTC(), Lock: lock})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,9 @@ type replOp struct {
 	// opPromote: replicate back to bucket Dest through remote Back.
 	Back string `json:"back,omitempty"`
 	Dest string `json:"dest,omitempty"`
+	// opClaim and opPromote: the source bucket's object lock
+	// configuration, which the replica keeps (objectlock.go).
+	Lock *lockRecord `json:"lock,omitempty"`
 }
 
 // Operations on the replica bucket itself.

@@ -138,7 +138,7 @@ func (t replTarget) Apply(ctx context.Context, bucket string, doc json.RawMessag
 	}
 	switch op.Op {
 	case opClaim:
-		return t.claim(ctx, bucket, op.Source, op.Seed, op.Since)
+		return t.claim(ctx, bucket, op.Source, op.Seed, op.Since, op.Lock)
 	case opRelease:
 		return t.release(bucket)
 	case opPromote:
@@ -206,7 +206,7 @@ func (t replTarget) Apply(ctx context.Context, bucket string, doc json.RawMessag
 // group), or one that is already its replica, or an empty one. A bucket
 // that holds objects, or replicates from elsewhere, is refused. seed says
 // the replica is to wait for a seed exported after since.
-func (t replTarget) claim(ctx context.Context, bucket, source string, seed bool, since time.Time) error {
+func (t replTarget) claim(ctx context.Context, bucket, source string, seed bool, since time.Time, lock *lockRecord) error {
 	if err := t.g.CreateBucket(ctx, bucket, ""); err != nil && !errors.Is(err, s3api.ErrBucketAlreadyOwnedByYou) {
 		return targetError(http.StatusBadRequest, "InvalidBucket", "replica bucket %s: %v", bucket, err)
 	}
@@ -225,6 +225,12 @@ func (t replTarget) claim(ctx context.Context, bucket, source string, seed bool,
 		}
 		k.rec.ReplicaOf = source
 		k.rec.Versioning = string(s3api.VersioningEnabled)
+		if lock != nil {
+			// The source's object lock configuration, so that a replica
+			// made writable (released, or promoted by a reversal) goes
+			// on applying it. Never unset: lock cannot be disabled.
+			k.rec.Lock = lock
+		}
 		k.rec.SeedPending, k.rec.SeedSince = seed, since
 		return k.saveInfo()
 	})

@@ -189,7 +189,7 @@ func (g *Gateway) continueReverse(ctx context.Context, bucket string) error {
 			if _, err := g.RunReplication(ctx, bucket); err != nil {
 				return fmt.Errorf("reversal of %s: the final sync: %w", bucket, err)
 			}
-			op, err := json.Marshal(replOp{Op: opPromote, Source: g.sourceName(bucket), Back: rev.Back, Dest: bucket})
+			op, err := json.Marshal(replOp{Op: opPromote, Source: g.sourceName(bucket), Back: rev.Back, Dest: bucket, Lock: g.lockRecordOf(bucket)})
 			if err != nil {
 				return err
 			}
@@ -302,6 +302,9 @@ func (t replTarget) promote(bucket string, op replOp) error {
 			return targetError(http.StatusConflict, "NotTheReplica", "bucket %s here is not the replica of %s", bucket, op.Source)
 		}
 		k.rec.ReplicaOf, k.rec.Promoting = "", true
+		if op.Lock != nil {
+			k.rec.Lock = op.Lock // the new source applies the old one's object lock
+		}
 		k.rec.Replication = &replRecord{Remote: back, Bucket: dst, Rules: []replRule{{ID: "reverse", Enabled: true, DeleteMarkers: true, Filter: true}}}
 		return k.saveInfo()
 	})

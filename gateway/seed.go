@@ -177,7 +177,7 @@ func (g *Gateway) ImportSeed(ctx context.Context, bucket, dir string) (SeedResul
 func (t replTarget) claimForSeed(ctx context.Context, bucket string, hdr replicator.SeedHeader) error {
 	cur, ok := t.g.replicas.Load(bucket)
 	if !ok {
-		return t.claim(ctx, bucket, hdr.Source, false, time.Time{})
+		return t.claim(ctx, bucket, hdr.Source, false, time.Time{}, nil)
 	}
 	if cur != hdr.Source {
 		return conflict("ReplicaInUse", "bucket %s here is the replica of %s; the seed is of %s", bucket, cur, hdr.Source)
