@@ -53,12 +53,12 @@ func (c *openContainer) append(bufs ...[]byte) (int64, error) {
 	off := c.size
 	end := off
 	for _, b := range bufs {
-		if _, err := c.f.WriteAt(b, end); err != nil {
-			// ENOSPC and friends: cut off whatever part made it.
-			_ = c.f.Truncate(off)
-			return 0, fmt.Errorf("container %d: append: %w", c.id, err)
-		}
 		end += int64(len(b))
+	}
+	if err := writeVec(c.f, bufs, off); err != nil {
+		// ENOSPC and friends: cut off whatever part made it.
+		_ = c.f.Truncate(off)
+		return 0, fmt.Errorf("container %d: append: %w", c.id, err)
 	}
 	c.size = end
 	return off, nil

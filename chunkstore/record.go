@@ -80,6 +80,12 @@ func (h recordHeader) size() int64 { return recordHeaderSize + int64(h.storedLen
 
 // appendRecord appends the encoded record for a chunk to dst.
 func appendRecord(dst []byte, id ChunkID, c Codec, rawLen int, payload []byte) []byte {
+	return append(appendRecordHeader(dst, id, c, rawLen, payload), payload...)
+}
+
+// appendRecordHeader appends the header of the record for a chunk to dst:
+// the record is that header followed by payload.
+func appendRecordHeader(dst []byte, id ChunkID, c Codec, rawLen int, payload []byte) []byte {
 	start := len(dst)
 	dst = append(dst, recordMagic[:]...)
 	dst = append(dst, byte(c), 0, 0, 0)
@@ -88,8 +94,7 @@ func appendRecord(dst []byte, id ChunkID, c Codec, rawLen int, payload []byte) [
 	dst = append(dst, id[:]...)
 	crc := crc32.Update(0, castagnoli, dst[start:start+48])
 	crc = crc32.Update(crc, castagnoli, payload)
-	dst = binary.LittleEndian.AppendUint32(dst, crc)
-	return append(dst, payload...)
+	return binary.LittleEndian.AppendUint32(dst, crc)
 }
 
 // decodeRecordHeader parses and sanity-checks a header. It does not check
