@@ -140,7 +140,11 @@
 // the chunks a backup stores land in one back-to-back run per container
 // file, written by no one else meanwhile, and restoring it reads each file
 // sequentially (TestStreamsWithinLimitOwnRuns checks the runs record by
-// record).
+// record). A write that is one batch from start to end (a small object)
+// takes no stream container: small writes share one, whose records are
+// contiguous per object anyway, and whose fsyncs they share (a write an
+// fsync in progress already covers waits for it instead of running its
+// own; TestSmallWritesShareAContainer, TestSyncToCoversLaterCallers).
 //
 // Past the limit a write never fails or waits: the new stream appends to
 // the busy container with the fewest streams, and Stats.StreamOverflows

@@ -582,7 +582,12 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 		return nil, 0, nil
 	}
 	if w.cont == nil {
-		c, err := w.s.pool.acquire()
+		acquire := w.s.pool.acquire
+		if b.final && w.id == 0 {
+			// The whole object is this one batch: a small write.
+			acquire = w.s.pool.acquireSmall
+		}
+		c, err := acquire()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -600,7 +605,7 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := cont.sync(); err != nil {
+	if err := cont.syncTo(base + size); err != nil {
 		return nil, 0, err
 	}
 	starts := make([]int64, len(b.recs))
