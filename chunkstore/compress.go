@@ -60,11 +60,14 @@ func newCodecs(c Compression) (*codecs, error) {
 
 func (cs *codecs) close() { cs.dec.Close() }
 
-// compress returns the codec and payload to store for plain. It falls back to
-// raw when compression saves less than 1/32 of the chunk: reading raw is
-// cheaper, and incompressible data (already compressed backups, encrypted
-// archives) then costs nothing extra.
-func (cs *codecs) compress(plain, buf []byte) (Codec, []byte) {
+// compress returns the codec and payload to store for plain, and the
+// buffer to pass as buf next time (the compressor's output buffer, kept
+// even when the chunk is stored raw, so that incompressible data does not
+// allocate one per chunk). It falls back to raw when compression saves
+// less than 1/32 of the chunk: reading raw is cheaper, and incompressible
+// data (already compressed backups, encrypted archives) then reads back at
+// no cost.
+func (cs *codecs) compress(plain, buf []byte) (c Codec, payload, scratch []byte) {
 	var out []byte
 	switch cs.write {
 	case CodecZstd:
@@ -75,12 +78,12 @@ func (cs *codecs) compress(plain, buf []byte) (Codec, []byte) {
 		}
 		out = s2.Encode(buf[:cap(buf)], plain)
 	default:
-		return CodecRaw, plain
+		return CodecRaw, plain, buf
 	}
 	if len(out) >= len(plain)-len(plain)/32 {
-		return CodecRaw, plain
+		return CodecRaw, plain, out
 	}
-	return cs.write, out
+	return cs.write, out, out
 }
 
 // decompress returns the plaintext of a payload of rawLen bytes.

@@ -43,6 +43,15 @@ type openContainer struct {
 	// Guarded by the pool's mutex.
 	users  int
 	sealed bool
+
+	// The shared fsync (syncTo): synced is the length completed fsyncs
+	// covered; running counts fsyncs in progress and covering is the
+	// length the latest of them covers.
+	smu      sync.Mutex
+	scond    *sync.Cond
+	synced   int64
+	running  int
+	covering int64
 }
 
 // append writes record buffers one after another at the end of the file
@@ -53,12 +62,12 @@ func (c *openContainer) append(bufs ...[]byte) (int64, error) {
 	off := c.size
 	end := off
 	for _, b := range bufs {
-		if _, err := c.f.WriteAt(b, end); err != nil {
-			// ENOSPC and friends: cut off whatever part made it.
-			_ = c.f.Truncate(off)
-			return 0, fmt.Errorf("container %d: append: %w", c.id, err)
-		}
 		end += int64(len(b))
+	}
+	if err := writeVec(c.f, bufs, off); err != nil {
+		// ENOSPC and friends: cut off whatever part made it.
+		_ = c.f.Truncate(off)
+		return 0, fmt.Errorf("container %d: append: %w", c.id, err)
 	}
 	c.size = end
 	return off, nil
@@ -69,6 +78,44 @@ func (c *openContainer) sync() error {
 		return fmt.Errorf("container %d: sync: %w", c.id, err)
 	}
 	return nil
+}
+
+// syncTo makes the file durable at least up to end, sharing fsyncs among
+// the streams appending to it: a stream whose records a completed fsync
+// covers returns at once, and one whose records an fsync in progress
+// covers (it started after they were appended) waits for that one rather
+// than start its own. Otherwise it runs its own at once, beside any in
+// progress, as separate files would: sharing never serializes. So small
+// writes sharing a container (acquireSmall) that commit together cost
+// fewer fsyncs than they are.
+func (c *openContainer) syncTo(end int64) error {
+	c.smu.Lock()
+	if c.scond == nil {
+		c.scond = sync.NewCond(&c.smu)
+	}
+	for c.synced < end && c.running > 0 && c.covering >= end {
+		c.scond.Wait()
+	}
+	if c.synced >= end {
+		c.smu.Unlock()
+		return nil
+	}
+	// Everything appended so far is in the file; this fsync covers it.
+	target := c.length()
+	c.running++
+	c.covering = max(c.covering, target)
+	c.smu.Unlock()
+	err := c.sync()
+	c.smu.Lock()
+	c.running--
+	if err == nil {
+		c.synced = max(c.synced, target)
+	}
+	c.scond.Broadcast()
+	c.smu.Unlock()
+	// A failed fsync covers no one: a waiter it was to cover finds itself
+	// not synced and runs its own, which reports its own error.
+	return err
 }
 
 func (c *openContainer) length() int64 {
@@ -104,6 +151,9 @@ type containerPool struct {
 		next       uint64
 		open       []*openContainer          // accepting appends
 		active     map[uint64]*openContainer // open, or sealed but still in use
+		// small is the container single-batch writes share (acquireSmall);
+		// it is not in open and never handed to a stream.
+		small *openContainer
 	}
 }
 
@@ -153,6 +203,25 @@ func (p *containerPool) acquire() (*openContainer, error) {
 	}
 	c.users++
 	return c, nil
+}
+
+// acquireSmall returns the container that writes of a single batch (small
+// objects) share. Their records are contiguous whoever else appends, so
+// sharing costs restores nothing, and it lets their fsyncs merge
+// (syncTo): one per round of concurrent small PUTs, not one each. It is
+// outside the stream limit's count.
+func (p *containerPool) acquireSmall() (*openContainer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.small == nil {
+		c, err := p.createLocked()
+		if err != nil {
+			return nil, err
+		}
+		p.mu.small = c
+	}
+	p.mu.small.users++
+	return p.mu.small, nil
 }
 
 // setMaxStreams changes the limit for streams that acquire from now on.
@@ -220,7 +289,7 @@ func (p *containerPool) release(c *openContainer) {
 	}
 	// An idle container beyond a lowered limit is retired rather than kept
 	// open for a stream the limit would not give it to.
-	if !c.sealed && c.users == 0 && len(p.mu.open) > p.mu.maxStreams {
+	if !c.sealed && c.users == 0 && c != p.mu.small && len(p.mu.open) > p.mu.maxStreams {
 		p.sealLocked(c)
 	}
 	if c.sealed && c.users == 0 {
@@ -246,6 +315,9 @@ func (p *containerPool) sealLocked(c *openContainer) {
 		return
 	}
 	c.sealed = true
+	if c == p.mu.small {
+		p.mu.small = nil
+	}
 	for i, o := range p.mu.open {
 		if o == c {
 			p.mu.open = append(p.mu.open[:i], p.mu.open[i+1:]...)
@@ -285,6 +357,7 @@ func (p *containerPool) close() {
 	}
 	p.mu.active = map[uint64]*openContainer{}
 	p.mu.open = nil
+	p.mu.small = nil
 }
 
 // fileCache shares read handles to container files among readers. The

@@ -183,7 +183,7 @@ func (im *Import) PutRecords(ctx context.Context, recs []Record) error {
 				err = fmt.Errorf("record header says chunk %s (%s, %d bytes), not %s: %w", r.ID, r.Codec, r.RawLen, recs[i].ID, ErrCorrupt)
 			}
 			if err == nil {
-				_, err = s.verify(recs[i].ID, recs[i].Data, &plain)
+				_, err = s.verify(recs[i].ID, recs[i].Data, &plain, true)
 			}
 			if err != nil {
 				errs[i] = fmt.Errorf("record %d of %d (chunk %s): %w", i+1, len(recs), recs[i].ID, err)
@@ -478,9 +478,9 @@ func (s *Store) ReadRecord(ctx context.Context, id ChunkID, buf []byte) (Record,
 	if !ok {
 		return Record{}, fmt.Errorf("chunk %s: %w", id, ErrNotFound)
 	}
-	var plain []byte
 	var packs map[uint64]Pack
-	rec, _, err := s.loadChunk(ctx, id, &e, &buf, &plain, func(rl remoteLoc) ([]byte, error) {
+	bufs := chunkBufs{rec: buf, checkID: true}
+	rec, _, err := s.loadChunk(ctx, id, &e, &bufs, func(rl remoteLoc) ([]byte, error) {
 		p, err := s.packOf(rl.pack, &packs)
 		if err != nil {
 			return nil, err

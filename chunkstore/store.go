@@ -126,7 +126,7 @@ type Store struct {
 	pool    *containerPool
 	files   *fileCache
 	ctrDir  string
-	batches sync.Pool // *batch, so small objects do not allocate a batch buffer each
+	batches *batchPool // recycles writer batches
 
 	// gate orders dedup against the cleaner. A writer holds it shared from
 	// the moment it looks a chunk up until the transaction that references
@@ -153,7 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, ctrDir: filepath.Join(cfg.Dir, "containers")}
+	s := &Store{cfg: cfg, log: cfg.Logger, now: cfg.Now, ctrDir: filepath.Join(cfg.Dir, "containers"), batches: newBatchPool(cfg)}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -341,6 +341,7 @@ func (s *Store) Close() error {
 	s.gate.Lock()
 	defer s.gate.Unlock()
 	s.pool.close()
+	s.batches.close()
 	s.files.close()
 	s.codecs.close()
 	return s.db.Close()

@@ -47,6 +47,7 @@ type Writer struct {
 	store      chan *batch
 	stagesDone chan struct{}
 	tail       []byte // owned by prepare: the uncut end of the previous batch
+	sample     int    // owned by prepare: batch.sample for the next batch
 
 	// Owned by whoever stores batches (the stage, or the caller when no
 	// stage runs, or after it stopped).
@@ -67,19 +68,69 @@ type batch struct {
 	buf    []byte
 	chunks [][]byte
 	ids    []ChunkID
-	// recs[k] holds complete records built by worker k for the chunks the
-	// index lacked when looked at; at[i] is chunk i's (worker, offset) in
-	// them, or worker -1 when it was not prepared.
+	// recs[k] holds the records built by worker k for the chunks the index
+	// lacked when looked at, in chunk order: each a header and, when the
+	// payload is not the chunk itself, the payload. A chunk stored raw is
+	// not copied: its record is its header in recs[k] and then the chunk's
+	// bytes in buf, written together (see vector), so that incompressible
+	// data is held once. span[k] is the length of worker k's records as
+	// written. at[i] is chunk i's record, or worker -1 when it was not
+	// prepared.
 	recs  [][]byte
+	span  []int64
 	at    []recAt
 	isNew []bool
 	final bool
+	// sample is 1 when only a sample of the new chunks is compressed (see
+	// sampleNext); gain is what each prepare worker's compression saved;
+	// scratch holds each worker's compressor output buffer for reuse.
+	sample  int
+	gain    []gain
+	scratch [][]byte
+	vec     [][]byte // reused by vector
 }
 
 type recAt struct {
 	worker int
-	off    int64
+	off    int64  // in the worker's records as written
+	hdr    int    // of the header in recs[worker]
 	stored uint32 // payload length
+	byRef  bool   // the payload is the chunk, in buf, not in recs
+}
+
+// addRecord appends chunk i's record (codec cd, payload) to worker k's
+// records.
+func (b *batch) addRecord(k, i int, cd Codec, payload []byte) {
+	c := b.chunks[i]
+	a := recAt{worker: k, off: b.span[k], hdr: len(b.recs[k]), stored: uint32(len(payload))}
+	b.recs[k] = appendRecordHeader(b.recs[k], b.ids[i], cd, len(c), payload)
+	a.byRef = len(payload) > 0 && &payload[0] == &c[0] && len(payload) == len(c)
+	if !a.byRef {
+		b.recs[k] = append(b.recs[k], payload...)
+	}
+	b.at[i] = a
+	b.span[k] += recordHeaderSize + int64(len(payload))
+}
+
+// vector returns the batch's records as written, worker after worker:
+// runs of recs and, between them, the chunks stored by reference.
+func (b *batch) vector() [][]byte {
+	vec := b.vec[:0]
+	for k, recs := range b.recs {
+		run := 0
+		for i := range b.at {
+			if a := b.at[i]; a.worker == k && a.byRef {
+				end := a.hdr + recordHeaderSize
+				vec = append(vec, recs[run:end], b.chunks[i])
+				run = end
+			}
+		}
+		if run < len(recs) {
+			vec = append(vec, recs[run:])
+		}
+	}
+	b.vec = vec
+	return vec
 }
 
 // NewWriter starts a stream. Cancelling ctx aborts it.
@@ -138,16 +189,24 @@ func (w *Writer) room() error {
 	}
 	w.count()
 	if w.cur == nil {
-		w.cur = w.s.getBatch()
+		w.cur = w.s.batches.getSmall()
 	}
 	if b := w.cur; len(b.buf) == cap(b.buf) {
-		if full := w.s.cfg.BatchBytes + w.s.cfg.MaxChunk; cap(b.buf) < full {
-			// Buffers start small so that small objects stay small; a
-			// stream that keeps writing grows its buffer to a full batch.
-			b.buf = append(make([]byte, 0, min(2*cap(b.buf)-w.s.cfg.MaxChunk, full)), b.buf...)
-			return nil
+		p := w.s.batches
+		switch {
+		case cap(b.buf) >= p.full:
+			return w.flush(w.ctx, false)
+		case cap(b.buf)-p.head < largeBatch:
+			// Buffers start small so that small objects stay small.
+			b.buf = append(make([]byte, 0, min(2*cap(b.buf)-p.head, p.full)), b.buf...)
+		default:
+			// A stream this long takes a full-size batch, reused from
+			// the pool when one is free, rather than grow by doubling.
+			f := p.getFull()
+			f.buf = append(f.buf[:0], b.buf...)
+			w.cur = f
+			p.put(b)
 		}
-		return w.flush(w.ctx, false)
 	}
 	return nil
 }
@@ -174,7 +233,7 @@ func (w *Writer) CommitWith(ctx context.Context, fn CommitFunc) (Manifest, error
 	}
 	w.count()
 	if w.cur == nil {
-		w.cur = w.s.getBatch()
+		w.cur = w.s.batches.getSmall()
 	}
 	w.then = fn
 	if err := w.flush(ctx, true); err != nil {
@@ -230,7 +289,7 @@ func (w *Writer) finish() {
 		w.cont = nil
 	}
 	if w.cur != nil {
-		w.s.putBatch(w.cur)
+		w.s.batches.put(w.cur)
 		w.cur = nil
 	}
 }
@@ -266,18 +325,12 @@ func (w *Writer) flush(ctx context.Context, final bool) error {
 	b := w.cur
 	b.final = final
 	w.cur = nil
-	if !final {
-		w.cur = w.s.getBatch()
-		if cap(w.cur.buf) < cap(b.buf) {
-			w.cur.buf = make([]byte, len(w.cur.buf), cap(b.buf))
-		}
-	}
 	if w.prep == nil && final {
 		err := w.prepare(b)
 		if err == nil {
 			err = w.storeBatch(b)
 		}
-		w.s.putBatch(b)
+		w.s.batches.put(b)
 		if err != nil {
 			return w.fail(err)
 		}
@@ -293,6 +346,12 @@ func (w *Writer) flush(ctx context.Context, final bool) error {
 	w.prep <- b
 	if err := w.failed(); err != nil {
 		return w.fail(err)
+	}
+	if !final {
+		// Only a full batch is flushed before the end. The next is taken
+		// once prepare took this one, not before: a stream waiting on its
+		// stages holds three batches, not four.
+		w.cur = w.s.batches.getFull()
 	}
 	return nil
 }
@@ -310,7 +369,7 @@ func (w *Writer) runPrepare() {
 				continue
 			}
 		}
-		w.s.putBatch(b)
+		w.s.batches.put(b)
 	}
 }
 
@@ -326,7 +385,7 @@ func (w *Writer) runStore() {
 				w.setErr(err)
 			}
 		}
-		w.s.putBatch(b)
+		w.s.batches.put(b)
 	}
 }
 
@@ -353,7 +412,12 @@ func (w *Writer) prepare(b *batch) error {
 		data = data[n:]
 	}
 	w.tail = append(w.tail[:0], data...)
-	return w.s.prepare(b)
+	b.sample = w.sample
+	if err := w.s.prepare(b); err != nil {
+		return err
+	}
+	w.sample = sampleNext(b)
+	return nil
 }
 
 // prepare hashes a batch's chunks and builds the records of those the index
@@ -392,27 +456,73 @@ func (s *Store) prepare(b *batch) error {
 	for len(b.recs) < workers {
 		b.recs = append(b.recs, nil)
 	}
+	for len(b.scratch) < workers {
+		b.scratch = append(b.scratch, nil)
+	}
 	b.recs = b.recs[:workers]
+	b.span = append(b.span[:0], make([]int64, workers)...)
+	b.gain = append(b.gain[:0], make([]gain, workers)...)
 	parallel(len(fresh), func(k, lo, hi int) {
-		recs := b.recs[k][:0]
-		var scratch []byte
-		for _, i := range fresh[lo:hi] {
-			b.at[i] = recAt{worker: k, off: int64(len(recs))}
-			recs, b.at[i].stored = s.appendChunkRecord(recs, b.ids[i], b.chunks[i], &scratch)
+		b.recs[k] = b.recs[k][:0]
+		var tried, stored int64
+		for n, i := range fresh[lo:hi] {
+			// In a sampled batch only every sampleEvery-th new chunk is
+			// offered to the compressor; the rest are stored raw.
+			try := b.sample == 0 || (lo+n)%sampleEvery == 0
+			cd, payload := s.encodeChunk(b.chunks[i], &b.scratch[k], try)
+			b.addRecord(k, i, cd, payload)
+			if try {
+				tried += int64(len(b.chunks[i]))
+				stored += int64(len(payload))
+			}
 		}
-		b.recs[k] = recs
+		b.gain[k] = gain{tried: tried, stored: stored}
 	})
 	return nil
 }
 
-// appendChunkRecord compresses a chunk and appends its record, returning
-// the payload length too.
-func (s *Store) appendChunkRecord(dst []byte, id ChunkID, c []byte, scratch *[]byte) ([]byte, uint32) {
-	cd, payload := s.codecs.compress(c, *scratch)
-	if cd != CodecRaw {
-		*scratch = payload
+// encodeChunk returns a chunk's codec and payload: compressed when
+// compress is set and compression pays, else the chunk itself.
+func (s *Store) encodeChunk(c []byte, scratch *[]byte, compress bool) (Codec, []byte) {
+	if !compress {
+		return CodecRaw, c
 	}
-	return appendRecord(dst, id, cd, len(c), payload), uint32(len(payload))
+	cd, payload, out := s.codecs.compress(c, *scratch)
+	*scratch = out
+	return cd, payload
+}
+
+// Incompressible streams. A stream of data that does not compress
+// (encrypted backups such as restic's, archives already compressed) would
+// spend a core's worth of zstd per few hundred MB/s only to store every
+// chunk raw. Once a batch's new chunks saved less than 1/incompressibleGain
+// of their size, the writer's next batches offer only every sampleEvery-th
+// new chunk to the compressor, and go back to compressing all of them as
+// soon as that sample saves again. Data that turns compressible mid-stream
+// costs at most one batch stored raw.
+const (
+	sampleEvery        = 16
+	incompressibleGain = 64
+)
+
+// gain is what one prepare worker's compressed chunks came to.
+type gain struct{ tried, stored int64 }
+
+// sampleNext decides, from batch b just prepared, whether the stream's
+// next batch compresses all its new chunks (0) or samples them (1).
+func sampleNext(b *batch) int {
+	var g gain
+	for _, x := range b.gain {
+		g.tried += x.tried
+		g.stored += x.stored
+	}
+	if g.tried == 0 {
+		return b.sample // nothing new was seen: no evidence either way
+	}
+	if g.tried-g.stored < g.tried/incompressibleGain {
+		return 1
+	}
+	return 0
 }
 
 // storeBatch writes a prepared batch's new chunks and indexes the batch.
@@ -455,6 +565,7 @@ func (w *Writer) classify(b *batch) error {
 func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 	late := len(b.recs)
 	b.recs = append(b.recs, nil)
+	b.span = append(b.span, 0)
 	var scratch []byte
 	fresh := 0
 	for i, isNew := range b.isNew {
@@ -463,15 +574,20 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 		}
 		fresh++
 		if b.at[i].worker < 0 {
-			b.at[i] = recAt{worker: late, off: int64(len(b.recs[late]))}
-			b.recs[late], b.at[i].stored = w.s.appendChunkRecord(b.recs[late], b.ids[i], b.chunks[i], &scratch)
+			cd, payload := w.s.encodeChunk(b.chunks[i], &scratch, true)
+			b.addRecord(late, i, cd, payload)
 		}
 	}
 	if fresh == 0 {
 		return nil, 0, nil
 	}
 	if w.cont == nil {
-		c, err := w.s.pool.acquire()
+		acquire := w.s.pool.acquire
+		if b.final && w.id == 0 {
+			// The whole object is this one batch: a small write.
+			acquire = w.s.pool.acquireSmall
+		}
+		c, err := acquire()
 		if err != nil {
 			return nil, 0, err
 		}
@@ -479,24 +595,24 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 	}
 	cont := w.cont
 	var size int64
-	for _, r := range b.recs {
-		size += int64(len(r))
+	for _, n := range b.span {
+		size += n
 	}
 	if err := w.s.admit(size); err != nil {
 		return nil, 0, err
 	}
-	base, err := cont.append(b.recs...)
+	base, err := cont.append(b.vector()...)
 	if err != nil {
 		return nil, 0, err
 	}
-	if err := cont.sync(); err != nil {
+	if err := cont.syncTo(base + size); err != nil {
 		return nil, 0, err
 	}
 	starts := make([]int64, len(b.recs))
 	end := base
-	for k, r := range b.recs {
+	for k, n := range b.span {
 		starts[k] = end
-		end += int64(len(r))
+		end += n
 	}
 	locs := make([]entry, 0, fresh)
 	for i, isNew := range b.isNew {
@@ -576,22 +692,6 @@ func (w *Writer) index(b *batch, locs []entry, end int64) error {
 	}
 	w.id, w.hdr = id, hdr
 	return nil
-}
-
-func (s *Store) getBatch() *batch {
-	if b, ok := s.batches.Get().(*batch); ok {
-		return b
-	}
-	return &batch{buf: make([]byte, s.cfg.MaxChunk, s.cfg.MaxChunk+min(64<<10, s.cfg.BatchBytes))}
-}
-
-func (s *Store) putBatch(b *batch) {
-	b.buf = b.buf[:s.cfg.MaxChunk]
-	b.chunks = b.chunks[:0]
-	for k := range b.recs {
-		b.recs[k] = b.recs[k][:0]
-	}
-	s.batches.Put(b)
 }
 
 // parallel splits [0,n) into contiguous runs, one per worker, and runs fn on

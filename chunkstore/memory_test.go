@@ -1,0 +1,155 @@
+package chunkstore
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestWriterAllocationsDoNotScale writes a large unique object through a
+// warmed store and checks that the writer allocated a small fraction of it:
+// batches are recycled at full size, incompressible chunks are written from
+// the input buffer rather than copied into records, and the compressor's
+// output buffer is reused. Before, every byte was copied into a freshly
+// grown record buffer and every chunk got a new compressor buffer, so the
+// allocations exceeded the object's size.
+func TestWriterAllocationsDoNotScale(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.BatchBytes = 4 << 20
+	cfg.ContainerSize = 256 << 20
+	s := openStore(t, cfg)
+	put(t, s, randomData(1, 16<<20)) // warm the batch pool and the codecs
+
+	const size = 48 << 20
+	data := randomData(2, size)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := put(t, s, data)
+	runtime.ReadMemStats(&after)
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("%d MiB written, %.1f MiB allocated", size>>20, float64(alloc)/(1<<20))
+	// The chunk IDs, index rows and manifest segments grow with the chunk
+	// count (about 3,000 here: bbolt's pages take most of it); what grows
+	// with the bytes must not be there at all.
+	if alloc > size/3 {
+		t.Errorf("writing %d MiB allocated %d MiB: allocations scale with the object", size>>20, alloc>>20)
+	}
+	if !bytes.Equal(readAll(t, s, m.ID), data) {
+		t.Fatal("object read back differs")
+	}
+}
+
+// TestIncompressibleStreamSamples checks the compression sampling: a
+// stream that turns from random to text bytes is compressed again once
+// the sample shows it pays, and the random part is stored raw.
+func TestIncompressibleStreamSamples(t *testing.T) {
+	cfg := testConfig(t)
+	s := openStore(t, cfg)
+	random := randomData(3, 6*cfg.BatchBytes)
+	text := textData(4, 12*cfg.BatchBytes)
+	data := append(append([]byte{}, random...), text...)
+	m := put(t, s, data)
+	if !bytes.Equal(readAll(t, s, m.ID), data) {
+		t.Fatal("object read back differs")
+	}
+	st, err := s.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Random data costs its size; the text, compressed after at most a
+	// batch or two stored raw while the sample catches up, far less.
+	textStored := st.StoredBytes - int64(len(random))
+	t.Logf("stored %d bytes: %d random, text %d -> about %d", st.StoredBytes, len(random), len(text), textStored)
+	if textStored > int64(len(text))/2 {
+		t.Errorf("text after random data stored as %d of %d bytes: compression did not resume", textStored, len(text))
+	}
+
+	// The same text alone, for the sampling's cost: at most the batches
+	// stored raw before the sample caught up.
+	s2 := openStore(t, testConfig(t))
+	put(t, s2, textData(4, 12*cfg.BatchBytes))
+	st2, err := s2.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if extra := textStored - st2.StoredBytes; extra > int64(2*cfg.BatchBytes) {
+		t.Errorf("sampling stored %d more bytes than compressing throughout: more than two batches raw", extra)
+	}
+}
+
+func TestBatchPoolKeepsFullBatchesBounded(t *testing.T) {
+	cfg := testConfig(t)
+	p := newBatchPool(cfg)
+	var got []*batch
+	for range p.keep + 3 {
+		got = append(got, p.getFull())
+	}
+	for _, b := range got {
+		if cap(b.buf) != cfg.BatchBytes+cfg.MaxChunk || len(b.buf) != cfg.MaxChunk {
+			t.Fatalf("full batch: len %d cap %d", len(b.buf), cap(b.buf))
+		}
+		b.buf = append(b.buf, 1, 2, 3)
+		p.put(b)
+	}
+	if n := p.idle(); n != p.keep {
+		t.Fatalf("%d idle batches kept, want the cap %d", n, p.keep)
+	}
+	if b := p.getFull(); b != got[p.keep-1] || len(b.buf) != cfg.MaxChunk {
+		t.Fatal("getFull did not reuse the last batch returned, emptied")
+	}
+	// A small batch never joins the free list.
+	p.put(p.getSmall())
+	if n := p.idle(); n != p.keep-1 {
+		t.Fatalf("%d idle after a small batch was returned, want %d", n, p.keep-1)
+	}
+	// Idle batches go after idleTrim; trim is what the timer runs.
+	p.mu.Lock()
+	p.used = time.Now().Add(-idleTrim)
+	p.mu.Unlock()
+	p.trim()
+	if n := p.idle(); n != 0 {
+		t.Fatalf("%d idle batches after an idle trim", n)
+	}
+	p.close()
+	p.put(p.getFull())
+	if n := p.idle(); n != 0 {
+		t.Fatal("a closed pool kept a batch")
+	}
+}
+
+// TestWriteVecManyBuffers writes more buffers than one pwritev takes and
+// empty ones among them.
+func TestWriteVecManyBuffers(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var bufs [][]byte
+	var want []byte
+	for i := range 2500 {
+		b := bytes.Repeat([]byte{byte(i)}, i%7)
+		bufs = append(bufs, b)
+		want = append(want, b...)
+	}
+	orig := append([][]byte(nil), bufs...)
+	if err := writeVec(f, bufs, 5); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got[5:], want) || !bytes.Equal(got[:5], make([]byte, 5)) {
+		t.Fatal("file differs from the buffers written")
+	}
+	for i := range bufs {
+		if len(bufs[i]) != len(orig[i]) {
+			t.Fatal("writeVec changed the caller's buffer list")
+		}
+	}
+}
