@@ -34,7 +34,23 @@ type Reader struct {
 	rec      []byte // read buffer for a local record
 	plain    []byte // decompression buffer
 	span     span   // read-ahead of records in one pack
+	op       opener // the key of a sealed manifest (Unseal)
 }
+
+// opener is how a read opens records: with key nil only plain records,
+// with a key only records sealed under it. asStored (records as stored:
+// ReadRecord) accepts a sealed record on its CRC alone, since whoever reads
+// records as stored has no key: that is all it can check.
+type opener struct {
+	key      *SealKey
+	asStored bool
+	opened   []byte // buffer for a sealed payload
+}
+
+// Unseal gives the reader the key its manifest was written with
+// (Writer.Seal). Without it, reading a sealed chunk fails with ErrSealed;
+// with the wrong key, too.
+func (r *Reader) Unseal(key *SealKey) { r.op.key = key }
 
 // segment is one manifest segment with its chunks' entries, as loaded in
 // one read transaction.
@@ -135,6 +151,7 @@ func (r *Reader) Close() error {
 		r.lease()
 	}
 	r.cur, r.rec, r.plain, r.seg, r.span = nil, nil, nil, segment{end: -1}, span{}
+	r.op.opened = nil
 	return nil
 }
 
@@ -153,7 +170,7 @@ func (r *Reader) load() error {
 	}
 	i := r.seg.index(r.pos)
 	se := r.seg.es[i]
-	_, plain, err := r.s.loadChunk(r.ctx, se.id, &r.seg.locs[i], &r.rec, &r.plain, func(rl remoteLoc) ([]byte, error) {
+	_, plain, err := r.s.loadChunk(r.ctx, se.id, &r.seg.locs[i], &r.rec, &r.plain, &r.op, func(rl remoteLoc) ([]byte, error) {
 		return r.span.record(r, i, rl)
 	})
 	if err != nil {
@@ -217,11 +234,11 @@ func (s *Store) loadSegment(id ManifestID, pos int64, g *segment) error {
 // since e was resolved) it looks the chunk up again and updates *e. A copy
 // that fails is skipped for the next; when all fail, the error names each.
 // rec and plain are reusable buffers; the results may alias them.
-func (s *Store) loadChunk(ctx context.Context, id ChunkID, e *entry, rec, plain *[]byte, fetch func(remoteLoc) ([]byte, error)) ([]byte, []byte, error) {
+func (s *Store) loadChunk(ctx context.Context, id ChunkID, e *entry, rec, plain *[]byte, op *opener, fetch func(remoteLoc) ([]byte, error)) ([]byte, []byte, error) {
 	var errs []error
 	for attempt := 0; attempt < 2; attempt++ {
 		if e.local {
-			b, out, err := s.readLocal(id, *e, rec, plain)
+			b, out, err := s.readLocal(id, *e, rec, plain, op)
 			if err == nil {
 				return b, out, nil
 			}
@@ -245,7 +262,7 @@ func (s *Store) loadChunk(ctx context.Context, id ChunkID, e *entry, rec, plain 
 		b, err := fetch(rl)
 		if err == nil {
 			var out []byte
-			out, err = s.verify(id, b, plain)
+			out, err = s.verify(id, b, plain, op)
 			if err == nil {
 				return b, out, nil
 			}
@@ -275,9 +292,21 @@ func (s *Store) relookup(ctx context.Context, id ChunkID, e *entry) error {
 	return err
 }
 
-// verify checks a whole record of chunk id and returns its plaintext.
-func (s *Store) verify(id ChunkID, rec []byte, plain *[]byte) ([]byte, error) {
-	h, out, err := decodeRecord(rec, s.codecs, *plain)
+// verify checks a whole record of chunk id and returns its plaintext (none
+// for a sealed record read as stored without its key).
+func (s *Store) verify(id ChunkID, rec []byte, plain *[]byte, op *opener) ([]byte, error) {
+	if op.asStored && op.key == nil {
+		if h, err := decodeRecordHeader(rec); err == nil && h.sealed {
+			if err := checkRecord(rec, h); err != nil {
+				return nil, err
+			}
+			if h.id != id {
+				return nil, fmt.Errorf("record holds chunk %s, want %s: %w", h.id, id, ErrCorrupt)
+			}
+			return nil, nil
+		}
+	}
+	h, out, err := decodeRecord(rec, s.codecs, *plain, op.key, &op.opened)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +320,7 @@ func (s *Store) verify(id ChunkID, rec []byte, plain *[]byte) ([]byte, error) {
 }
 
 // readLocal reads and verifies the local copy of a chunk.
-func (s *Store) readLocal(id ChunkID, loc entry, rec, plain *[]byte) ([]byte, []byte, error) {
+func (s *Store) readLocal(id ChunkID, loc entry, rec, plain *[]byte, op *opener) ([]byte, []byte, error) {
 	cf, err := s.files.acquire(loc.container)
 	if err != nil {
 		return nil, nil, err
@@ -308,7 +337,7 @@ func (s *Store) readLocal(id ChunkID, loc entry, rec, plain *[]byte) ([]byte, []
 		}
 		return nil, nil, fmt.Errorf("chunk %s: container %d: %w", id, loc.container, err)
 	}
-	out, err := s.verify(id, b, plain)
+	out, err := s.verify(id, b, plain, op)
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %d offset %d: %w", loc.container, loc.offset, err)
 	}

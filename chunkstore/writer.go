@@ -56,6 +56,9 @@ type Writer struct {
 	seen map[ChunkID]struct{}
 	then CommitFunc // run in the last batch's transaction
 
+	// key seals the stream's chunks (Seal); nil writes plain records.
+	key *SealKey
+
 	mu  sync.Mutex
 	err error // sticky: once a batch failed, the writer is aborted
 }
@@ -85,6 +88,17 @@ type recAt struct {
 // NewWriter starts a stream. Cancelling ctx aborts it.
 func (s *Store) NewWriter(ctx context.Context) *Writer {
 	return &Writer{s: s, ctx: ctx, seen: make(map[ChunkID]struct{})}
+}
+
+// Seal makes the writer name its chunks with key's keyed hash and seal
+// their records under key (seal.go): its chunks dedup only against chunks
+// written with the same key. Call it before the first Write; reading the
+// manifest back needs the same key (Reader.Unseal).
+func (w *Writer) Seal(key *SealKey) {
+	if w.written > 0 || w.cur != nil {
+		panic("chunkstore: Writer.Seal after Write")
+	}
+	w.key = key
 }
 
 // Write buffers p, storing full batches as they fill.
@@ -353,21 +367,22 @@ func (w *Writer) prepare(b *batch) error {
 		data = data[n:]
 	}
 	w.tail = append(w.tail[:0], data...)
-	return w.s.prepare(b)
+	return w.s.prepare(b, w.key)
 }
 
 // prepare hashes a batch's chunks and builds the records of those the index
 // lacks (a hint, taken without the gate: storeBatch decides for certain).
-func (s *Store) prepare(b *batch) error {
+func (s *Store) prepare(b *batch, key *SealKey) error {
 	n := len(b.chunks)
 	if cap(b.ids) < n {
 		b.ids = make([]ChunkID, n, n+n/4)
 		b.at = make([]recAt, n, n+n/4)
 	}
 	b.ids, b.at = b.ids[:n], b.at[:n]
+	hash := key.hasher()
 	parallel(n, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			b.ids[i] = hashChunk(b.chunks[i])
+			b.ids[i] = hash(b.chunks[i])
 		}
 	})
 	var fresh []int
@@ -398,19 +413,30 @@ func (s *Store) prepare(b *batch) error {
 		var scratch []byte
 		for _, i := range fresh[lo:hi] {
 			b.at[i] = recAt{worker: k, off: int64(len(recs))}
-			recs, b.at[i].stored = s.appendChunkRecord(recs, b.ids[i], b.chunks[i], &scratch)
+			recs, b.at[i].stored = s.appendChunkRecord(recs, b.ids[i], b.chunks[i], &scratch, key)
 		}
 		b.recs[k] = recs
 	})
 	return nil
 }
 
-// appendChunkRecord compresses a chunk and appends its record, returning
-// the payload length too.
-func (s *Store) appendChunkRecord(dst []byte, id ChunkID, c []byte, scratch *[]byte) ([]byte, uint32) {
+// appendChunkRecord compresses a chunk (and seals it, with a key) and
+// appends its record, returning the payload length too.
+func (s *Store) appendChunkRecord(dst []byte, id ChunkID, c []byte, scratch *[]byte, key *SealKey) ([]byte, uint32) {
 	cd, payload := s.codecs.compress(c, *scratch)
 	if cd != CodecRaw {
 		*scratch = payload
+	}
+	if key != nil {
+		// Sealed straight into dst, after the header: no copy of the
+		// sealed payload. The header is written first with a placeholder
+		// length and CRC, then fixed.
+		start := len(dst)
+		dst = appendRecordFlags(dst, id, cd, recordFlagSealed, len(c), nil)
+		dst = key.sealPayload(dst, id, payload)
+		n := len(dst) - start - recordHeaderSize
+		fixRecordHeader(dst[start:], n)
+		return dst, uint32(n)
 	}
 	return appendRecord(dst, id, cd, len(c), payload), uint32(len(payload))
 }
@@ -464,7 +490,7 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 		fresh++
 		if b.at[i].worker < 0 {
 			b.at[i] = recAt{worker: late, off: int64(len(b.recs[late]))}
-			b.recs[late], b.at[i].stored = w.s.appendChunkRecord(b.recs[late], b.ids[i], b.chunks[i], &scratch)
+			b.recs[late], b.at[i].stored = w.s.appendChunkRecord(b.recs[late], b.ids[i], b.chunks[i], &scratch, w.key)
 		}
 	}
 	if fresh == 0 {
