@@ -39,6 +39,8 @@ type bucketRecord struct {
 	// a reversal, takes no writes until its old source is its replica.
 	Reverse   *reverseRecord `json:"reverse,omitempty"`
 	Promoting bool           `json:"promoting,omitempty"`
+	// Encryption is the default encryption of writes that ask for none.
+	Encryption *sseDefault `json:"sse,omitempty"`
 }
 
 // objectMeta is what a client set on an object.
@@ -112,6 +114,8 @@ type versionRecord struct {
 	// Catalogs are the tiers whose catalog may hold the version (marked
 	// before the catalog is written): each gets a forget when it goes.
 	Catalogs []string `json:"cats,omitempty"`
+	// SSE says how the version's chunks are sealed (sse.go); nil: plain.
+	SSE *sseRecord `json:"sse,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.
@@ -120,6 +124,8 @@ type uploadRecord struct {
 	Meta              objectMeta `json:"meta"`
 	ChecksumAlgorithm string     `json:"ckalg,omitempty"`
 	ChecksumType      string     `json:"cktype,omitempty"`
+	// SSE is how the upload's parts are sealed, chosen at its creation.
+	SSE *sseRecord `json:"sse,omitempty"`
 }
 
 // partRecord is one uploaded part.

@@ -206,6 +206,7 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 		Restore:      restoreHeader(v.rec),
 
 		ReplicationStatus: k.replicationStatus(key, v),
+		SSE:               v.rec.SSE.s3(),
 	}
 }
 

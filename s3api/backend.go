@@ -116,6 +116,8 @@ type ObjectInfo struct {
 	// "COMPLETED" or "FAILED" for a version a replication rule covers,
 	// "REPLICA" for a replica; "" when replication does not concern it.
 	ReplicationStatus string
+	// SSE is how the version is encrypted at rest (sse.go).
+	SSE SSE
 }
 
 // PutObjectInput is one PutObject.
@@ -233,6 +235,7 @@ type PartInfo struct {
 	Size         int64
 	LastModified time.Time
 	Checksum     Checksum
+	SSE          SSE // how the part is encrypted (UploadPart answers it)
 }
 
 // UploadInfo describes one multipart upload in progress.

@@ -35,6 +35,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodGet).MatcherFunc(query("tagging")).Name("GetBucketTagging").HandlerFunc(h.getBucketTagging)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("lifecycle")).Name("GetBucketLifecycleConfiguration").HandlerFunc(h.getBucketLifecycle)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("replication")).Name("GetBucketReplication").HandlerFunc(h.getBucketReplication)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("encryption")).Name("GetBucketEncryption").HandlerFunc(h.getBucketEncryption)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetBucketAcl").HandlerFunc(h.getBucketACL)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).Name("ListMultipartUploads").HandlerFunc(h.listMultipartUploads)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versions")).Name("ListObjectVersions").HandlerFunc(h.listObjectVersions)
@@ -46,11 +47,13 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodPut).MatcherFunc(query("tagging")).Name("PutBucketTagging").HandlerFunc(h.putBucketTagging)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("lifecycle")).Name("PutBucketLifecycleConfiguration").HandlerFunc(h.putBucketLifecycle)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("replication")).Name("PutBucketReplication").HandlerFunc(h.putBucketReplication)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("encryption")).Name("PutBucketEncryption").HandlerFunc(h.putBucketEncryption)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).Name("PutBucketAcl").HandlerFunc(h.putBucketACL)
 	bkt.Methods(http.MethodPut).Name("CreateBucket").HandlerFunc(h.createBucket)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).Name("DeleteBucketTagging").HandlerFunc(h.deleteBucketTagging)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("lifecycle")).Name("DeleteBucketLifecycle").HandlerFunc(h.deleteBucketLifecycle)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("replication")).Name("DeleteBucketReplication").HandlerFunc(h.deleteBucketReplication)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("encryption")).Name("DeleteBucketEncryption").HandlerFunc(h.deleteBucketEncryption)
 	bkt.Methods(http.MethodDelete).Name("DeleteBucket").HandlerFunc(h.deleteBucket)
 	bkt.Methods(http.MethodPost).MatcherFunc(query("delete")).Name("DeleteObjects").HandlerFunc(h.deleteObjects)
 
@@ -125,11 +128,14 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["replication"]; ok && (object || (method != http.MethodGet && method != http.MethodPut && method != http.MethodDelete)) {
 		return "replication"
 	}
+	if _, ok := q["encryption"]; ok && (object || (method != http.MethodGet && method != http.MethodPut && method != http.MethodDelete)) {
+		return "encryption"
+	}
 	if _, ok := q["restore"]; ok && (!object || method != http.MethodPost) {
 		return "restore"
 	}
 	for _, s := range [...]string{
-		"accelerate", "analytics", "attributes", "cors", "encryption",
+		"accelerate", "analytics", "attributes", "cors",
 		"intelligent-tiering", "inventory", "legal-hold", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"object-lock", "ownershipControls", "policy", "policyStatus",
