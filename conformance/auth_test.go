@@ -283,7 +283,6 @@ func TestUnimplementedSubresources(t *testing.T) {
 		{"GET", "/" + b, "object-lock", nil},
 		{"GET", "/" + b, "logging", nil},
 		{"GET", "/" + b, "notification", nil},
-		{"GET", "/" + b, "encryption", nil},
 		{"GET", "/" + b + "/k", "retention", nil},
 		{"GET", "/" + b + "/k", "legal-hold", nil},
 		{"GET", "/" + b + "/k", "restore", nil},
