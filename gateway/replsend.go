@@ -301,7 +301,7 @@ func (s *replSender) apply(ctx context.Context, gr *group, rec replRecord, row r
 		if !ok || (v.DeleteMarker && !rule.DeleteMarkers) {
 			return false, nil
 		}
-		if v.SSE != nil && v.SSE.Mode != s3api.SSEModeCustomer {
+		if !replicable(v) {
 			// Sealed under this site's keys (the group's SSE-S3 key, the
 			// key ring's): the replica could not open it. SSE-C objects
 			// replicate: their key is the client's, the same at both ends.
@@ -356,6 +356,13 @@ func (s *replSender) applyOp(ctx context.Context, rec replRecord, op replOp) err
 	s.st.Operations++
 	s.mu.Unlock()
 	return nil
+}
+
+// replicable says whether a replica can open a version's data: not when
+// it is sealed under this site's keys (SSE-S3, SSE-KMS). SSE-C versions
+// are: the key is the client's, and seals the same at both ends.
+func replicable(v versionRecord) bool {
+	return v.SSE == nil || v.SSE.Mode == s3api.SSEModeCustomer
 }
 
 // replicaRecord is what of a version the replica keeps: what clients see
