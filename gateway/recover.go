@@ -298,6 +298,7 @@ func (g *Gateway) recoverBucket(ctx context.Context, gr *group, name string, met
 	return updateIn(gr, name, func(tx *chunkstore.Tx, k *bkt) error {
 		k.rec.Versioning = meta.Info.Versioning
 		k.rec.Tags = meta.Info.Tags
+		k.rec.Encryption = meta.Info.Encryption
 		if !meta.Info.Created.IsZero() {
 			k.rec.Created = meta.Info.Created
 		}
