@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,13 +66,7 @@ func openKeyRing(path string) (*keyRing, error) {
 // saveLocked writes the ring whole; r.mu is held.
 func (r *keyRing) saveLocked() error {
 	recs := make([]kmsKeyRecord, 0, len(r.keys))
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range r.keys {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(r.keys)) {
 		recs = append(recs, r.keys[name])
 	}
 	b, err := json.MarshalIndent(recs, "", "  ")
@@ -125,15 +121,7 @@ func (g *Gateway) KMSKeys() []KMSKey {
 	for _, rec := range r.keys {
 		out = append(out, rec.KMSKey)
 	}
-	slices.SortFunc(out, func(a, b KMSKey) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b KMSKey) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 

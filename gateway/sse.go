@@ -55,12 +55,12 @@ func (s sealing) chunkKey() *chunkstore.SealKey {
 	return s.key.seal
 }
 
-// sameDomain reports whether data sealed under a can be shared under b.
-func (a sealing) sameDomain(b sealing) bool {
-	if a.key == nil || b.key == nil {
-		return a.key == nil && b.key == nil
+// sameDomain reports whether data sealed as s can be shared as o.
+func (s sealing) sameDomain(o sealing) bool {
+	if s.key == nil || o.key == nil {
+		return s.key == nil && o.key == nil
 	}
-	return a.key.domain == b.key.domain
+	return s.key.domain == o.key.domain
 }
 
 // etag is the ETag of a write whose plaintext has MD5 sum: the MD5 for
