@@ -482,4 +482,21 @@ func TestSSEDedup(t *testing.T) {
 	if d := putWith("c-3", &k2); d < first*9/10 {
 		t.Errorf("SSE-C with another key stored %d bytes, want about %d", d, first)
 	}
+	// Copies: within the domain the chunks are shared, out of it written again.
+	copyWith := func(dst string, sse types.ServerSideEncryption) int64 {
+		before := stored()
+		if _, err := client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String("sec"), Key: aws.String(dst), CopySource: aws.String("sec/s3-1"), ServerSideEncryption: sse}); err != nil {
+			t.Fatal(err)
+		}
+		return stored() - before
+	}
+	if d := copyWith("copy-s3", types.ServerSideEncryptionAes256); d != 0 {
+		t.Errorf("an SSE-S3 copy of an SSE-S3 object stored %d bytes, want 0", d)
+	}
+	if d := copyWith("copy-plain", ""); d < first*9/10 {
+		t.Errorf("a plain copy of an SSE-S3 object stored %d bytes, want about %d", d, first)
+	}
+	if got := mustGet(t, g, "sec", "copy-plain", ""); !bytes.Equal(got, data) {
+		t.Error("the plain copy reads back wrong")
+	}
 }
