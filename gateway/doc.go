@@ -108,9 +108,13 @@
 // (the key check travels with the version) and leave SSE-S3 and SSE-KMS
 // versions out, each with a replication_sse_refused event and the version
 // FAILED: the replica cannot open data sealed under this site's keys
-// (TestSSEReplication). A tier recovery into a new Cairn restores SSE-C
-// versions; SSE-S3 and SSE-KMS versions need this site's group key and key
-// ring, which the tier does not hold: not done.
+// (TestSSEReplication). A tier's catalog carries each bucket's group
+// SSE-S3 key (bucketMeta.SSEKey, sealed with the catalog under the tier's
+// keys, as the data is), so a recovery with the tier's passphrase alone
+// opens the SSE-S3 and SSE-C versions it recovers (TestSSERecoverFromTier).
+// SSE-KMS versions recover too, and open once the old site's key ring
+// (kms-keys.json) and SSE master key are put in place: the catalog does
+// not carry the ring.
 //
 // What whoever steals the disks learns. With the data disks but not the
 // master key: nothing of an encrypted object's bytes; its chunks' sizes and

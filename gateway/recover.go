@@ -261,6 +261,9 @@ func (g *Gateway) recoverInto(ctx context.Context, st *catalogState, tier *cloud
 		if err := g.recoverBucket(ctx, gr, name, meta); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
+		if note := g.sse.adoptGroupKey(gr, meta.SSEKey); note != "" {
+			rep.NotRecoverable = append(rep.NotRecoverable, fmt.Sprintf("bucket %s: %s", name, note))
+		}
 		rep.Buckets++
 		vs := st.versions[name]
 		if untiered := meta.Versions - len(vs); untiered > 0 {

@@ -3,8 +3,10 @@ package gateway
 import (
 	"bytes"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -103,5 +105,58 @@ func TestSSEReplication(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no %s event: %+v", events.ReplicationSSERefused, evs)
+	}
+}
+
+// TestSSERecoverFromTier: a recovery from the tier with its passphrase
+// alone (a new data directory, a new SSE master key) opens the SSE-S3
+// versions it recovers (the group key travels in the sealed catalog) and
+// the SSE-C ones with the client's key.
+func TestSSERecoverFromTier(t *testing.T) {
+	ctx := t.Context()
+	cfg := testConfig(t)
+	cfg.TierCatalogInterval = 20 * time.Millisecond
+	g := open(t, cfg)
+	addS3Tier(t, g, "cold")
+	newBucket(t, g, "sec", s3api.VersioningUnset)
+	ckey := bytes.Repeat([]byte{5}, 32)
+	reqs := map[string]s3api.SSE{
+		"s3": {Mode: s3api.SSEModeS3},
+		"c":  {Mode: s3api.SSEModeCustomer, CustomerKey: ckey},
+	}
+	data := backupLike(12, 1<<20)
+	for name, req := range reqs {
+		wctx := s3api.WithRequestSSE(ctx, s3api.SSERequest{Object: req})
+		if _, err := g.PutObject(wctx, s3api.PutObjectInput{Bucket: "sec", Key: name, Body: bytes.NewReader(data), Size: int64(len(data))}); err != nil {
+			t.Fatal(err)
+		}
+		moveNowIn(t, g, "sec", name)
+	}
+	waitForgets(t, g)
+	pass := []byte("recovery passphrase sse")
+	if err := g.EscrowTier(ctx, "cold", pass); err != nil {
+		t.Fatal(err)
+	}
+	tc := g.tiers.configs["cold"]
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rcfg := testConfig(t)
+	rcfg.DataDir = filepath.Join(t.TempDir(), "new")
+	rep, err := Recover(ctx, rcfg, RecoverOptions{Tier: tc, Passphrase: pass})
+	if err != nil || rep.Versions != 2 || len(rep.NotRecoverable) != 0 {
+		t.Fatalf("recover: %+v, %v", rep, err)
+	}
+	g2 := open(t, rcfg)
+	for name, req := range reqs {
+		_, r, err := g2.GetObject(s3api.WithRequestSSE(ctx, s3api.SSERequest{Object: req}), "sec", name, "")
+		if err != nil {
+			t.Fatalf("%s after recovery: %v", name, err)
+		}
+		got, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s after recovery: %v, equal %v", name, err, bytes.Equal(got, data))
+		}
 	}
 }

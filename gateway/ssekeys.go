@@ -203,3 +203,55 @@ func (k *sseKeys) groupKey(gr *group) (*sealKey, error) {
 	k.groups[gr] = sk
 	return sk, nil
 }
+
+// catalogKey is the group's SSE-S3 data key, read in tx, for a tier's
+// catalog (bucketMeta.SSEKey); nil while the group has none.
+func (k *sseKeys) catalogKey(tx *chunkstore.Tx) ([]byte, error) {
+	sys := tx.Bucket().Bucket(bktSys)
+	if sys == nil {
+		return nil, nil
+	}
+	wrapped := sys.Get(sseKeyName)
+	if wrapped == nil {
+		return nil, nil
+	}
+	return k.unwrapKey("group", wrapped)
+}
+
+// adoptGroupKey makes secret, a group's SSE-S3 key from a tier's catalog,
+// the key of gr, which a recovery fills: its SSE-S3 versions open again.
+// A group with another key of its own keeps it (recovered buckets of two
+// old groups into one): the note says which versions will not open.
+func (k *sseKeys) adoptGroupKey(gr *group, secret []byte) (note string) {
+	if len(secret) == 0 {
+		return ""
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	err := gr.store.Update(func(tx *chunkstore.Tx) error {
+		sys, err := tx.Bucket().CreateBucketIfNotExists(bktSys)
+		if err != nil {
+			return err
+		}
+		if wrapped := sys.Get(sseKeyName); wrapped != nil {
+			own, err := k.unwrapKey("group", wrapped)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(own, secret) {
+				return errors.New("its SSE-S3 versions were sealed under another storage group's key than the one this group already has: they will not open")
+			}
+			return nil
+		}
+		wrapped, err := k.wrapKey("group", secret)
+		if err != nil {
+			return err
+		}
+		return sys.Put(sseKeyName, wrapped)
+	})
+	if err != nil {
+		return err.Error()
+	}
+	delete(k.groups, gr) // read again at the next use
+	return ""
+}
