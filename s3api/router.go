@@ -120,7 +120,8 @@ func hasQuery(u *url.URL, name string) bool {
 // a 200 listing), so they are refused before routing. Lifecycle exists for
 // buckets only, restore for a POST to an object only, replication for GET,
 // PUT and DELETE of a bucket only (and then only when the backend is a
-// ReplicationBackend, which its handlers check).
+// ReplicationBackend, which its handlers check), and encryption alike
+// (an EncryptionBackend).
 func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["lifecycle"]; ok && object {
 		return "lifecycle"
