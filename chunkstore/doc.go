@@ -178,22 +178,23 @@
 // learns chunk counts and sizes, and which chunks repeat within a domain
 // (the same ID), never which chunks of two domains hold the same bytes.
 //
-// Cost, go test -run '^$' -bench 'Sealed|SealChunk' ./chunkstore/ on the
-// shared 2-core machine (two runs, minutes apart, others' builds running:
-// the plain figures moved as much as the sealed ones):
+// Cost, go test -run '^$' -bench 'BenchmarkSealed$' -benchtime 3x -count 3
+// ./chunkstore/ (64 MiB, one stream, half random, half text; the shared
+// 2-core machine with others' builds running: each figure is the median of
+// the three runs, the range in brackets):
 //
-//	                          plain            sealed
-//	ingest, unique data       85 / 84 MB/s     27 / 98 MB/s   64 MiB, one stream
-//	ingest, duplicate data    288 / 672 MB/s   610 / 238 MB/s
-//	read back, verified       62 / 749 MB/s    303 / 127 MB/s
-//	one 16 KiB chunk: keyed BLAKE3 643-840 MB/s (plain 903), seal
-//	341-427 MB/s, open 402-743 MB/s, one core
+//	                          plain                  sealed
+//	ingest, unique data       164 (115-273) MB/s     118 (86-124) MB/s
+//	ingest, duplicate data    586 (203-688) MB/s     284 (260-565) MB/s
+//	read back, verified       449 (426-480) MB/s     380 (359-405) MB/s
 //
-// Sealing adds one AES-GCM pass each way and a keyed hash instead of a
-// plain one; on this machine that is below what zstd costs on the write
-// path, and the noise is larger than the difference. sio allocates its
-// package buffers per call (86-114 KB per 16 KiB chunk): the next thing
-// to remove if sealing shows in a profile.
+// and per 16 KiB chunk, one core (BenchmarkSealChunk): keyed BLAKE3
+// 643-840 MB/s (plain 903), seal 341-427 MB/s, open 402-743 MB/s. Sealing
+// adds one AES-GCM pass each way and a keyed hash for a plain one: reads
+// lose about 15%, unique ingest about a quarter (zstd stays the larger
+// cost). sio allocates its package buffers per call (86-114 KB per 16 KiB
+// chunk, most of the write path's extra): the next thing to remove if
+// sealing shows in a profile.
 //
 // # Format
 //
