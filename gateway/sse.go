@@ -31,7 +31,10 @@ type sseRecord struct {
 // sseDefault is a bucket's default encryption (PutBucketEncryption).
 type sseDefault struct {
 	Mode   string `json:"mode"`
-	KMSKey string `json:"kms,omitempty"`
+	KMSKey string `json:"kms,omitempty"` // the key ring's name
+	// KMSKeyID is the key as the client named it (an ARN, alias/NAME),
+	// answered back as sent.
+	KMSKeyID string `json:"kmsid,omitempty"`
 }
 
 func (r *sseRecord) s3() s3api.SSE {
@@ -181,7 +184,7 @@ func (g *Gateway) PutBucketEncryption(ctx context.Context, bucket string, def s3
 	if err := g.writable(bucket); err != nil {
 		return err
 	}
-	rec := &sseDefault{Mode: def.Mode}
+	rec := &sseDefault{Mode: def.Mode, KMSKeyID: def.KMSKeyID}
 	if def.Mode == s3api.SSEModeKMS {
 		rec.KMSKey = defaultKMSKey
 		if def.KMSKeyID != "" {
@@ -210,7 +213,11 @@ func (g *Gateway) GetBucketEncryption(ctx context.Context, bucket string) (s3api
 	if def == nil {
 		return s3api.SSE{}, s3api.ErrNoSuchEncryptionConfiguration
 	}
-	return s3api.SSE{Mode: def.Mode, KMSKeyID: def.KMSKey}, nil
+	id := def.KMSKeyID
+	if id == "" {
+		id = def.KMSKey
+	}
+	return s3api.SSE{Mode: def.Mode, KMSKeyID: id}, nil
 }
 
 // DeleteBucketEncryption removes the default: new writes without headers

@@ -136,7 +136,7 @@ func encodeHex(b []byte) string {
 // again; bad configurations get S3's errors and change nothing.
 func TestBucketDefaultEncryption(t *testing.T) {
 	ctx := t.Context()
-	client, _, _ := sseServer(t)
+	client, g, _ := sseServer(t)
 	b := aws.String("sec")
 	_, err := client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
 	wantAPIError(t, "no default", err, "ServerSideEncryptionConfigurationNotFoundError", 404)
@@ -153,14 +153,31 @@ func TestBucketDefaultEncryption(t *testing.T) {
 	_, err = client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
 	wantAPIError(t, "still no default", err, "ServerSideEncryptionConfigurationNotFoundError", 404)
 
-	if _, err := client.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: b, ServerSideEncryptionConfiguration: rule(types.ServerSideEncryptionAes256, nil)}); err != nil {
+	// A KMS default answers the key as it was named.
+	if _, err := g.AddKMSKey("bk"); err != nil {
+		t.Fatal(err)
+	}
+	arn := "arn:aws:kms:us-east-1:111122223333:key/bk"
+	if _, err := client.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: b, ServerSideEncryptionConfiguration: rule(types.ServerSideEncryptionAwsKms, aws.String(arn))}); err != nil {
 		t.Fatal(err)
 	}
 	enc, err := client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
+	if err != nil || aws.ToString(enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.KMSMasterKeyID) != arn {
+		t.Fatalf("GetBucketEncryption of a KMS default: %v", err)
+	}
+	put, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("kms"), Body: strings.NewReader("under a KMS default")})
+	if err != nil || put.ServerSideEncryption != types.ServerSideEncryptionAwsKms || aws.ToString(put.SSEKMSKeyId) != "bk" {
+		t.Fatalf("PUT under a KMS default: %v, %q %q", err, put.ServerSideEncryption, aws.ToString(put.SSEKMSKeyId))
+	}
+
+	if _, err := client.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{Bucket: b, ServerSideEncryptionConfiguration: rule(types.ServerSideEncryptionAes256, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	enc, err = client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: b})
 	if err != nil || enc.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm != types.ServerSideEncryptionAes256 {
 		t.Fatalf("GetBucketEncryption: %v", err)
 	}
-	put, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("d"), Body: strings.NewReader("by default")})
+	put, err = client.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("d"), Body: strings.NewReader("by default")})
 	if err != nil || put.ServerSideEncryption != types.ServerSideEncryptionAes256 {
 		t.Fatalf("PUT under a default: %v, SSE %q", err, put.ServerSideEncryption)
 	}
