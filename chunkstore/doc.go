@@ -171,7 +171,8 @@
 // sealed under another key or swapped for another sealed record; a reader
 // with the key catches those (authenticated decryption, then the keyed
 // hash). TestSealedRoundTrip, TestSealedDedupDomains,
-// TestSealedNotOnDiskInClear, TestSealedRecordHeader, FuzzSealedRecord.
+// TestSealedNotOnDiskInClear, TestSealedRecordHeader, TestSealedCleanAndScrub,
+// FuzzSealedRecord.
 //
 // What a sealed record still says in the clear: the codec, the plaintext
 // and sealed lengths, and the keyed chunk ID; so whoever holds the disk
