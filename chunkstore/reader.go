@@ -52,7 +52,20 @@ type chunkBufs struct {
 	// checkID hashes each plaintext against its chunk ID, on top of the
 	// record's CRC.
 	checkID bool
+	// key opens sealed records: with key nil only plain records are read,
+	// with a key only records sealed under it. asStored (records as
+	// stored: ReadRecord, Import) accepts a sealed record on its CRC
+	// alone, since whoever reads records as stored has no key: that is all
+	// it can check.
+	key      *SealKey
+	asStored bool
+	opened   []byte // buffer for a sealed payload
 }
+
+// Unseal gives the reader the key its manifest was written with
+// (Writer.Seal). Without it, reading a sealed chunk fails with ErrSealed;
+// with the wrong key, too.
+func (r *Reader) Unseal(key *SealKey) { r.bufs.key = key }
 
 // localAheadBytes bounds a Reader's local read-ahead: a stream's chunks
 // lie back to back in its container file, so reading them in runs of up
@@ -189,7 +202,7 @@ func (r *Reader) Close() error {
 	if r.lease != nil {
 		r.lease()
 	}
-	r.cur, r.bufs, r.seg, r.span = nil, chunkBufs{}, segment{end: -1}, span{}
+	r.cur, r.bufs, r.seg, r.span = nil, chunkBufs{key: r.bufs.key}, segment{end: -1}, span{}
 	return nil
 }
 
@@ -308,7 +321,7 @@ func (s *Store) loadChunk(ctx context.Context, id ChunkID, e *entry, bufs *chunk
 		b, err := fetch(rl)
 		if err == nil {
 			var out []byte
-			out, err = s.verify(id, b, &bufs.plain, bufs.checkID)
+			out, err = s.verify(id, b, bufs)
 			if err == nil {
 				return b, out, nil
 			}
@@ -338,10 +351,23 @@ func (s *Store) relookup(ctx context.Context, id ChunkID, e *entry) error {
 	return err
 }
 
-// verify checks a whole record of chunk id and returns its plaintext: its
-// CRC always, its plaintext against the ID when checkID is set.
-func (s *Store) verify(id ChunkID, rec []byte, plain *[]byte, checkID bool) ([]byte, error) {
-	h, out, err := decodeRecordCheck(rec, s.codecs, *plain, checkID)
+// verify checks a whole record of chunk id and returns its plaintext (none
+// for a sealed record read as stored without its key): its CRC always, a
+// sealed payload's authentication as it is opened, and its plaintext
+// against the ID when bufs.checkID is set.
+func (s *Store) verify(id ChunkID, rec []byte, bufs *chunkBufs) ([]byte, error) {
+	if bufs.asStored && bufs.key == nil {
+		if h, err := decodeRecordHeader(rec); err == nil && h.sealed {
+			if err := checkRecord(rec, h); err != nil {
+				return nil, err
+			}
+			if h.id != id {
+				return nil, fmt.Errorf("record holds chunk %s, want %s: %w", h.id, id, ErrCorrupt)
+			}
+			return nil, nil
+		}
+	}
+	h, out, err := decodeRecordCheck(rec, s.codecs, bufs.plain, bufs.key, &bufs.opened, bufs.checkID)
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +375,7 @@ func (s *Store) verify(id ChunkID, rec []byte, plain *[]byte, checkID bool) ([]b
 		return nil, fmt.Errorf("record holds chunk %s, want %s: %w", h.id, id, ErrCorrupt)
 	}
 	if h.codec != CodecRaw {
-		*plain = out
+		bufs.plain = out
 	}
 	return out, nil
 }
@@ -364,7 +390,7 @@ func (s *Store) readLocal(id ChunkID, loc entry, bufs *chunkBufs) ([]byte, []byt
 			return nil, nil, err
 		}
 	}
-	out, err := s.verify(id, b, &bufs.plain, bufs.checkID)
+	out, err := s.verify(id, b, bufs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("container %d offset %d: %w", loc.container, loc.offset, err)
 	}

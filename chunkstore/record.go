@@ -25,7 +25,9 @@ func hashChunk(data []byte) ChunkID {
 //	off len
 //	  0   4  magic "CRN1"
 //	  4   1  codec (CodecRaw, CodecZstd, CodecS2)
-//	  5   3  reserved, zero
+//	  5   1  flags: 1 = sealed (the payload is the compressed chunk sealed
+//	         with sio under a SealKey, and the chunk ID is keyed: seal.go)
+//	  6   2  reserved, zero
 //	  8   4  raw (plaintext) length, little-endian
 //	 12   4  stored (payload) length
 //	 16  32  chunk ID (BLAKE3 of the plaintext)
@@ -34,6 +36,9 @@ func hashChunk(data []byte) ChunkID {
 //
 // The CRC catches torn and bit-rotted records cheaply (scans, the cleaner);
 // the chunk ID catches everything else when a reader hashes the plaintext.
+// Byte 5 was reserved (zero) before sealed records: every record written
+// before reads as it did, and code from before refuses a sealed record as
+// corrupt rather than return its sealed bytes.
 const (
 	recordHeaderSize = 52
 	// maxRecordRaw bounds what a decoder accepts, so a corrupt length can
@@ -42,6 +47,9 @@ const (
 )
 
 var recordMagic = [4]byte{'C', 'R', 'N', '1'}
+
+// recordFlagSealed marks a sealed record (byte 5 of the header).
+const recordFlagSealed = 1
 
 // Codec is how a record's payload is encoded.
 type Codec uint8
@@ -73,6 +81,7 @@ type recordHeader struct {
 	storedLen uint32
 	id        ChunkID
 	crc       uint32
+	sealed    bool
 }
 
 // size is the whole record's length on disk.
@@ -80,21 +89,35 @@ func (h recordHeader) size() int64 { return recordHeaderSize + int64(h.storedLen
 
 // appendRecord appends the encoded record for a chunk to dst.
 func appendRecord(dst []byte, id ChunkID, c Codec, rawLen int, payload []byte) []byte {
-	return append(appendRecordHeader(dst, id, c, rawLen, payload), payload...)
+	return appendRecordFlags(dst, id, c, 0, rawLen, payload)
+}
+
+// appendRecordFlags is appendRecord with the header's flags.
+func appendRecordFlags(dst []byte, id ChunkID, c Codec, flags byte, rawLen int, payload []byte) []byte {
+	return append(appendRecordHeader(dst, id, c, flags, rawLen, payload), payload...)
 }
 
 // appendRecordHeader appends the header of the record for a chunk to dst:
 // the record is that header followed by payload.
-func appendRecordHeader(dst []byte, id ChunkID, c Codec, rawLen int, payload []byte) []byte {
+func appendRecordHeader(dst []byte, id ChunkID, c Codec, flags byte, rawLen int, payload []byte) []byte {
 	start := len(dst)
 	dst = append(dst, recordMagic[:]...)
-	dst = append(dst, byte(c), 0, 0, 0)
+	dst = append(dst, byte(c), flags, 0, 0)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(rawLen))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(payload)))
 	dst = append(dst, id[:]...)
 	crc := crc32.Update(0, castagnoli, dst[start:start+48])
 	crc = crc32.Update(crc, castagnoli, payload)
 	return binary.LittleEndian.AppendUint32(dst, crc)
+}
+
+// fixRecordHeader sets the stored length of the record rec (header and a
+// payload of n bytes) and its CRC, for a payload written after the header.
+func fixRecordHeader(rec []byte, n int) {
+	binary.LittleEndian.PutUint32(rec[12:], uint32(n))
+	crc := crc32.Update(0, castagnoli, rec[:48])
+	crc = crc32.Update(crc, castagnoli, rec[recordHeaderSize:recordHeaderSize+n])
+	binary.LittleEndian.PutUint32(rec[48:], crc)
 }
 
 // decodeRecordHeader parses and sanity-checks a header. It does not check
@@ -112,14 +135,21 @@ func decodeRecordHeader(b []byte) (recordHeader, error) {
 		storedLen: binary.LittleEndian.Uint32(b[12:]),
 		id:        ChunkID(b[16:48]),
 		crc:       binary.LittleEndian.Uint32(b[48:]),
+		sealed:    b[5] == recordFlagSealed,
 	}
 	switch {
 	case h.codec >= numCodecs:
 		return h, fmt.Errorf("record header: unknown codec %d: %w", h.codec, ErrCorrupt)
-	case b[5]|b[6]|b[7] != 0:
+	case b[5]&^recordFlagSealed != 0 || b[6]|b[7] != 0:
 		return h, fmt.Errorf("record header: reserved bytes set: %w", ErrCorrupt)
 	case h.rawLen == 0 || h.rawLen > maxRecordRaw:
 		return h, fmt.Errorf("record header: raw length %d: %w", h.rawLen, ErrCorrupt)
+	case h.sealed:
+		// Sealing adds a header and tag per 64 KiB package: the payload is
+		// at most the raw chunk sealed.
+		if h.storedLen == 0 || h.storedLen > sealedSize(h.rawLen) {
+			return h, fmt.Errorf("record header: sealed stored length %d for raw %d: %w", h.storedLen, h.rawLen, ErrCorrupt)
+		}
 	case h.codec == CodecRaw && h.storedLen != h.rawLen:
 		return h, fmt.Errorf("record header: raw record stored %d of %d bytes: %w", h.storedLen, h.rawLen, ErrCorrupt)
 	case h.storedLen == 0 || h.storedLen > h.rawLen:
@@ -144,15 +174,20 @@ func checkRecord(rec []byte, h recordHeader) error {
 
 // decodeRecord checks a whole record and returns its plaintext, verified
 // against the chunk ID. buf is reused for the plaintext when large enough.
-func decodeRecord(rec []byte, cs *codecs, buf []byte) (recordHeader, []byte, error) {
-	return decodeRecordCheck(rec, cs, buf, true)
+// A sealed record needs key (else ErrSealed); a plain one, no key: a plain
+// record where a sealed one was expected is ErrCorrupt, never plaintext
+// passed off as sealed. opened is a reusable buffer for a sealed payload
+// (the plaintext of a raw sealed record aliases it).
+func decodeRecord(rec []byte, cs *codecs, buf []byte, key *SealKey, opened *[]byte) (recordHeader, []byte, error) {
+	return decodeRecordCheck(rec, cs, buf, key, opened, true)
 }
 
 // decodeRecordCheck is decodeRecord, hashing the plaintext to check it
 // against the chunk ID only when checkID is set; the CRC, which covers the
 // header (ID included) and the payload as the writer built them from the
-// bytes it hashed, is always checked.
-func decodeRecordCheck(rec []byte, cs *codecs, buf []byte, checkID bool) (recordHeader, []byte, error) {
+// bytes it hashed, is always checked, and a sealed payload is always
+// authenticated as it is opened.
+func decodeRecordCheck(rec []byte, cs *codecs, buf []byte, key *SealKey, opened *[]byte, checkID bool) (recordHeader, []byte, error) {
 	h, err := decodeRecordHeader(rec)
 	if err != nil {
 		return h, nil, err
@@ -160,11 +195,32 @@ func decodeRecordCheck(rec []byte, cs *codecs, buf []byte, checkID bool) (record
 	if err := checkRecord(rec, h); err != nil {
 		return h, nil, err
 	}
-	plain, err := cs.decompress(h.codec, rec[recordHeaderSize:], int(h.rawLen), buf)
+	payload := rec[recordHeaderSize:]
+	switch {
+	case h.sealed && key == nil:
+		return h, nil, fmt.Errorf("record %s: %w", h.id, ErrSealed)
+	case !h.sealed && key != nil:
+		return h, nil, fmt.Errorf("record %s is not sealed where a sealed one was expected: %w", h.id, ErrCorrupt)
+	case h.sealed:
+		var scratch []byte
+		if opened != nil {
+			scratch = *opened
+		}
+		if payload, err = key.openPayload(scratch, h.id, payload); err != nil {
+			return h, nil, err
+		}
+		if opened != nil {
+			*opened = payload
+		}
+		if h.codec == CodecRaw && len(payload) != int(h.rawLen) {
+			return h, nil, fmt.Errorf("record %s: raw sealed payload of %d bytes, want %d: %w", h.id, len(payload), h.rawLen, ErrCorrupt)
+		}
+	}
+	plain, err := cs.decompress(h.codec, payload, int(h.rawLen), buf)
 	if err != nil {
 		return h, nil, fmt.Errorf("record %s: %w", h.id, err)
 	}
-	if checkID && hashChunk(plain) != h.id {
+	if checkID && key.hasher()(plain) != h.id {
 		return h, nil, fmt.Errorf("record %s: content does not match its ID: %w", h.id, ErrCorrupt)
 	}
 	return h, plain, nil
@@ -177,6 +233,9 @@ type Record struct {
 	ID     ChunkID
 	Codec  Codec
 	RawLen uint32 // plaintext length
+	// Sealed: the payload is sealed under a SealKey (seal.go); without the
+	// key only its CRC can be checked.
+	Sealed bool
 	Data   []byte // the whole record: header and payload
 }
 
@@ -193,5 +252,5 @@ func ParseRecord(b []byte) (Record, error) {
 	if err := checkRecord(b, h); err != nil {
 		return Record{}, err
 	}
-	return Record{ID: h.id, Codec: h.codec, RawLen: h.rawLen, Data: b}, nil
+	return Record{ID: h.id, Codec: h.codec, RawLen: h.rawLen, Sealed: h.sealed, Data: b}, nil
 }

@@ -57,6 +57,9 @@ type Writer struct {
 	seen map[ChunkID]struct{}
 	then CommitFunc // run in the last batch's transaction
 
+	// key seals the stream's chunks (Seal); nil writes plain records.
+	key *SealKey
+
 	mu  sync.Mutex
 	err error // sticky: once a batch failed, the writer is aborted
 }
@@ -98,18 +101,30 @@ type recAt struct {
 	byRef  bool   // the payload is the chunk, in buf, not in recs
 }
 
-// addRecord appends chunk i's record (codec cd, payload) to worker k's
-// records.
-func (b *batch) addRecord(k, i int, cd Codec, payload []byte) {
+// addRecord appends chunk i's record (codec cd, payload; sealed under key
+// when there is one) to worker k's records.
+func (b *batch) addRecord(k, i int, cd Codec, payload []byte, key *SealKey) {
 	c := b.chunks[i]
-	a := recAt{worker: k, off: b.span[k], hdr: len(b.recs[k]), stored: uint32(len(payload))}
-	b.recs[k] = appendRecordHeader(b.recs[k], b.ids[i], cd, len(c), payload)
-	a.byRef = len(payload) > 0 && &payload[0] == &c[0] && len(payload) == len(c)
-	if !a.byRef {
-		b.recs[k] = append(b.recs[k], payload...)
+	a := recAt{worker: k, off: b.span[k], hdr: len(b.recs[k])}
+	if key != nil {
+		// Sealed straight into recs, after the header: no copy of the
+		// sealed payload. The header is written first with a placeholder
+		// length and CRC, then fixed.
+		b.recs[k] = appendRecordHeader(b.recs[k], b.ids[i], cd, recordFlagSealed, len(c), nil)
+		b.recs[k] = key.sealPayload(b.recs[k], b.ids[i], payload)
+		n := len(b.recs[k]) - a.hdr - recordHeaderSize
+		fixRecordHeader(b.recs[k][a.hdr:], n)
+		a.stored = uint32(n)
+	} else {
+		a.stored = uint32(len(payload))
+		b.recs[k] = appendRecordHeader(b.recs[k], b.ids[i], cd, 0, len(c), payload)
+		a.byRef = len(payload) > 0 && &payload[0] == &c[0] && len(payload) == len(c)
+		if !a.byRef {
+			b.recs[k] = append(b.recs[k], payload...)
+		}
 	}
 	b.at[i] = a
-	b.span[k] += recordHeaderSize + int64(len(payload))
+	b.span[k] += recordHeaderSize + int64(a.stored)
 }
 
 // vector returns the batch's records as written, worker after worker:
@@ -136,6 +151,17 @@ func (b *batch) vector() [][]byte {
 // NewWriter starts a stream. Cancelling ctx aborts it.
 func (s *Store) NewWriter(ctx context.Context) *Writer {
 	return &Writer{s: s, ctx: ctx, seen: make(map[ChunkID]struct{})}
+}
+
+// Seal makes the writer name its chunks with key's keyed hash and seal
+// their records under key (seal.go): its chunks dedup only against chunks
+// written with the same key. Call it before the first Write; reading the
+// manifest back needs the same key (Reader.Unseal).
+func (w *Writer) Seal(key *SealKey) {
+	if w.written > 0 || w.cur != nil {
+		panic("chunkstore: Writer.Seal after Write")
+	}
+	w.key = key
 }
 
 // Write buffers p, storing full batches as they fill.
@@ -413,7 +439,7 @@ func (w *Writer) prepare(b *batch) error {
 	}
 	w.tail = append(w.tail[:0], data...)
 	b.sample = w.sample
-	if err := w.s.prepare(b); err != nil {
+	if err := w.s.prepare(b, w.key); err != nil {
 		return err
 	}
 	w.sample = sampleNext(b)
@@ -422,16 +448,17 @@ func (w *Writer) prepare(b *batch) error {
 
 // prepare hashes a batch's chunks and builds the records of those the index
 // lacks (a hint, taken without the gate: storeBatch decides for certain).
-func (s *Store) prepare(b *batch) error {
+func (s *Store) prepare(b *batch, key *SealKey) error {
 	n := len(b.chunks)
 	if cap(b.ids) < n {
 		b.ids = make([]ChunkID, n, n+n/4)
 		b.at = make([]recAt, n, n+n/4)
 	}
 	b.ids, b.at = b.ids[:n], b.at[:n]
+	hash := key.hasher()
 	parallel(n, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			b.ids[i] = hashChunk(b.chunks[i])
+			b.ids[i] = hash(b.chunks[i])
 		}
 	})
 	var fresh []int
@@ -470,7 +497,7 @@ func (s *Store) prepare(b *batch) error {
 			// offered to the compressor; the rest are stored raw.
 			try := b.sample == 0 || (lo+n)%sampleEvery == 0
 			cd, payload := s.encodeChunk(b.chunks[i], &b.scratch[k], try)
-			b.addRecord(k, i, cd, payload)
+			b.addRecord(k, i, cd, payload, key)
 			if try {
 				tried += int64(len(b.chunks[i]))
 				stored += int64(len(payload))
@@ -575,7 +602,7 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 		fresh++
 		if b.at[i].worker < 0 {
 			cd, payload := w.s.encodeChunk(b.chunks[i], &scratch, true)
-			b.addRecord(late, i, cd, payload)
+			b.addRecord(late, i, cd, payload, w.key)
 		}
 	}
 	if fresh == 0 {

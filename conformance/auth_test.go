@@ -282,7 +282,6 @@ func TestUnimplementedSubresources(t *testing.T) {
 		{"GET", "/" + b, "website", nil},
 		{"GET", "/" + b, "logging", nil},
 		{"GET", "/" + b, "notification", nil},
-		{"GET", "/" + b, "encryption", nil},
 		{"GET", "/" + b + "/k", "restore", nil},
 	} {
 		what := tc.method + " " + strings.Replace(tc.path, b, "bucket", 1) + "?" + tc.sub

@@ -120,6 +120,7 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 		g.reply(w, r, map[string]string{"result": "tier " + name + " removed"}, g.RemoveTier(r.Context(), name))
 	})
 	g.groupRoutes(mux)
+	g.kmsRoutes(mux)
 	g.replicationRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := s3api.AccessKey(r.Context()); !ok || rootAccessKey == "" || key != rootAccessKey {

@@ -38,6 +38,11 @@ type bucketMeta struct {
 	// Versions counts the bucket's versions and delete markers when the
 	// record was written: a recovery tells from it what it cannot rebuild.
 	Versions int `json:"versions"`
+	// SSEKey is the group's SSE-S3 data key (ssekeys.go), so that a
+	// recovery from the tier, with the tier's passphrase alone, opens the
+	// SSE-S3 versions it recovers. It is in the clear here: the catalog is
+	// sealed under the tier's keys, as the data it describes is.
+	SSEKey []byte `json:"ssekey,omitempty"`
 }
 
 // bktForget, at the root of a group's records (so that it outlives the
@@ -155,7 +160,7 @@ func (g *Gateway) catalogVersions(ctx context.Context, jobs []moveJob, now time.
 			}
 			if !seen[j.bucket] {
 				seen[j.bucket] = true
-				r, err := bucketCatalogRecord(k, now)
+				r, err := bucketCatalogRecord(k, now, g.sse)
 				if err != nil {
 					return err
 				}
@@ -190,16 +195,20 @@ func (g *Gateway) catalogVersions(ctx context.Context, jobs []moveJob, now time.
 }
 
 // bucketCatalogRecord is a bucket's metadata as the catalog keeps it.
-func bucketCatalogRecord(k *bkt, now time.Time) (cloudtier.CatalogRecord, error) {
+func bucketCatalogRecord(k *bkt, now time.Time, keys *sseKeys) (cloudtier.CatalogRecord, error) {
+	sseKey, err := keys.catalogKey(k.tx)
+	if err != nil {
+		return cloudtier.CatalogRecord{}, err
+	}
 	meta, err := json.Marshal(bucketMeta{Info: k.rec, Lifecycle: k.b.Get(keyLifecycle), CloudPolicy: k.b.Get(keyCloudPolicy),
-		Versions: k.ver.Stats().KeyN})
+		Versions: k.ver.Stats().KeyN, SSEKey: sseKey})
 	return cloudtier.CatalogRecord{Op: cloudtier.CatalogBucket, Time: now, Bucket: k.name, Meta: meta}, err
 }
 
 // bucketCatalogRecords are the catalog records of the buckets named by
 // recs (a flush's forgets: their counts change); a bucket gone since gets a
 // forget of its own (no key, no version): recovery leaves it out.
-func bucketCatalogRecords(gr *group, recs []cloudtier.CatalogRecord, now time.Time) ([]cloudtier.CatalogRecord, error) {
+func bucketCatalogRecords(gr *group, recs []cloudtier.CatalogRecord, now time.Time, keys *sseKeys) ([]cloudtier.CatalogRecord, error) {
 	var out []cloudtier.CatalogRecord
 	seen := map[string]bool{}
 	for _, f := range recs {
@@ -212,7 +221,7 @@ func bucketCatalogRecords(gr *group, recs []cloudtier.CatalogRecord, now time.Ti
 			if err != nil {
 				return err
 			}
-			r, err := bucketCatalogRecord(k, now)
+			r, err := bucketCatalogRecord(k, now, keys)
 			out = append(out, r)
 			return err
 		})

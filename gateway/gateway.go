@@ -50,6 +50,9 @@ type Config struct {
 	ChunkStore func(group, dir string) chunkstore.Config
 	// Logger receives the gateway's logs; nil discards them.
 	Logger *slog.Logger
+	// SSEMasterKeyFile is the master key of server-side encryption
+	// (ssekeys.go); "" is DataDir/sse-master.key, made when absent.
+	SSEMasterKeyFile string
 
 	// LifecycleDay is how long a lifecycle "day" lasts (24h; shorter in
 	// tests and demos, like Ceph's rgw_lc_debug_interval): rule days,
@@ -196,6 +199,7 @@ type Gateway struct {
 	mu      sync.RWMutex
 	buckets map[string]*group
 
+	sse        *sseKeys   // server-side encryption keys (ssekeys.go)
 	rulesCache rulesCache // parsed lifecycle configurations and cloud policies
 	scan       *scanner
 	tiers      *tiers
@@ -294,6 +298,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		return fail(err)
 	}
 	if err := g.openEvents(); err != nil {
+		return fail(err)
+	}
+	if g.sse, err = openSSEKeys(cfg); err != nil {
 		return fail(err)
 	}
 	// The tiers first: their registry is every group's Remote.

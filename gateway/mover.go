@@ -334,7 +334,7 @@ func (m *mover) appendCatalog(ctx context.Context, jobs []moveJob, now time.Time
 		fr, rows, err := pendingForgets(gr, m.tier.Name)
 		if err == nil && len(fr) > 0 {
 			var br []cloudtier.CatalogRecord
-			br, err = bucketCatalogRecords(gr, fr, now)
+			br, err = bucketCatalogRecords(gr, fr, now, m.g.sse)
 			recs = append(append(recs, fr...), br...)
 		}
 		if err != nil {

@@ -89,8 +89,17 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 	if err := g.writable(in.Bucket); err != nil {
 		return "", err
 	}
+	gr, err := g.bucketGroup(in.Bucket)
+	if err != nil {
+		return "", err
+	}
+	// Encryption is chosen now, for every part (as on S3).
+	seal, err := g.writeSealing(gr, in.Bucket, requestSSE(ctx).Object)
+	if err != nil {
+		return "", mapErr(err)
+	}
 	var id string
-	err := g.updateBucket(in.Bucket, func(tx *chunkstore.Tx, k *bkt) error {
+	err = g.updateBucket(in.Bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		stamp, err := nextStamp(tx)
 		if err != nil {
 			return err
@@ -104,7 +113,7 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 			return s3api.ErrMissingObjectLockConfiguration
 		}
 		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: metaRecord(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType,
-			LockMode: lock.LockMode, LockUntil: lock.LockUntil, LegalHold: lock.LegalHold})
+			LockMode: lock.LockMode, LockUntil: lock.LockUntil, LegalHold: lock.LegalHold, SSE: seal.rec})
 		if err != nil {
 			return err
 		}
@@ -114,14 +123,21 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 	return id, mapErr(err)
 }
 
-// uploadGroup checks that an upload exists and resolves its bucket's group.
-func (g *Gateway) uploadGroup(bucket, key, uploadID string) (*group, error) {
+// uploadGroup checks that an upload exists and resolves its bucket's group
+// and how its parts are sealed: an SSE-C upload needs its key with every
+// part (req), as on S3.
+func (g *Gateway) uploadGroup(ctx context.Context, bucket, key, uploadID string) (*group, sealing, error) {
 	gr, err := g.bucketGroup(bucket)
 	if err != nil {
-		return nil, err
+		return nil, sealing{}, err
 	}
-	return gr, g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
-		_, err := k.findUpload(key, uploadID)
+	var seal sealing
+	return gr, seal, g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+		u, err := k.findUpload(key, uploadID)
+		if err != nil {
+			return err
+		}
+		seal, err = g.readSealing(gr, u.rec.SSE, requestSSE(ctx).Object)
 		return err
 	})
 }
@@ -135,7 +151,7 @@ func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3a
 	if in.PartNumber < 1 || in.PartNumber > maxParts {
 		return s3api.PartInfo{}, s3api.ErrTooManyParts
 	}
-	gr, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
+	gr, seal, err := g.uploadGroup(ctx, in.Bucket, in.Key, in.UploadID)
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
@@ -143,12 +159,13 @@ func (g *Gateway) UploadPart(ctx context.Context, in s3api.UploadPartInput) (s3a
 		return s3api.PartInfo{}, err
 	}
 	var info s3api.PartInfo
-	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
+	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, seal.chunkKey(), func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
 		sum, ck := digestOf(in.Digest, own)
 		var err error
 		info, err = recordPart(tx, in.Bucket, in.Key, in.UploadID, in.PartNumber, partRecord{
-			Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum), Checksum: checksumOf(ck),
+			Manifest: m.ID, Size: m.Size, ETag: seal.etag(sum), Checksum: checksumOf(ck),
 		})
+		info.SSE = seal.info()
 		return err
 	})
 	return info, mapErr(g.quotaReached(gr, err))
@@ -202,7 +219,10 @@ func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInp
 	if in.PartNumber < 1 || in.PartNumber > maxParts {
 		return s3api.PartInfo{}, s3api.ErrTooManyParts
 	}
-	dst, err := g.uploadGroup(in.Bucket, in.Key, in.UploadID)
+	// The destination's key comes from the upload (SSE-C: the request's
+	// object headers); the source's from its version and the copy-source
+	// headers.
+	dst, seal, err := g.uploadGroup(ctx, in.Bucket, in.Key, in.UploadID)
 	if err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
@@ -226,9 +246,10 @@ func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInp
 	record := func(tx *chunkstore.Tx, p partRecord) error {
 		var err error
 		info, err = recordPart(tx, in.Bucket, in.Key, in.UploadID, in.PartNumber, p)
+		info.SSE = seal.info()
 		return err
 	}
-	if !in.Ranged && src.gr == dst && src.v.rec.Parts == 0 && len(src.v.rec.ETag) == 32 {
+	if !in.Ranged && src.gr == dst && src.v.rec.Parts == 0 && len(src.v.rec.ETag) == 32 && src.seal.sameDomain(seal) {
 		_, err = dst.store.ConcatWith(ctx, []chunkstore.ManifestID{src.v.rec.Manifest}, func(tx *chunkstore.Tx, m chunkstore.Manifest) error {
 			return record(tx, partRecord{Manifest: m.ID, Size: size, ETag: src.v.rec.ETag})
 		})
@@ -237,8 +258,8 @@ func (g *Gateway) UploadPartCopy(ctx context.Context, in s3api.UploadPartCopyInp
 	if _, err := src.r.Seek(first, io.SeekStart); err != nil {
 		return s3api.PartInfo{}, mapErr(err)
 	}
-	_, err = stream(ctx, dst, io.LimitReader(src.r, n), n, true, func(tx *chunkstore.Tx, m chunkstore.Manifest, sum []byte) error {
-		return record(tx, partRecord{Manifest: m.ID, Size: m.Size, ETag: hex.EncodeToString(sum)})
+	_, err = stream(ctx, dst, io.LimitReader(src.r, n), n, true, seal.chunkKey(), func(tx *chunkstore.Tx, m chunkstore.Manifest, sum []byte) error {
+		return record(tx, partRecord{Manifest: m.ID, Size: m.Size, ETag: seal.etag(sum)})
 	})
 	return info, mapErr(g.quotaReached(dst, err))
 }
@@ -290,6 +311,8 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	// Every part was sealed as the upload says: the object is too.
+	rec.SSE = up.rec.SSE
 	ids := make([]chunkstore.ManifestID, len(chose))
 	for i, p := range chose {
 		ids[i] = p.Manifest
@@ -322,6 +345,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 			return err
 		}
 		info = g.described(k, key, v)
+		info.SSE.CustomerKeyMD5 = requestSSE(ctx).Object.CustomerKeyMD5
 		return k.rememberCompleted(uploadID, completedRecord{Key: key, VersionID: v.rec.ID, ETag: v.rec.ETag, At: time.Now()})
 	})
 	if err != nil {

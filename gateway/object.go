@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"hash"
 	"io"
@@ -24,12 +23,16 @@ type commitFunc func(tx *chunkstore.Tx, m chunkstore.Manifest, md5 []byte) error
 // visible together, or not at all. On any failure nothing stays behind; an
 // error from body (a digest mismatch s3api detected, a client gone) or from
 // record comes back unchanged. size is the declared length, -1 when
-// unknown. ownMD5 asks for the MD5 of the bytes (the caller has no digest
+// unknown; key, when set, seals the chunks (sse.go). ownMD5 asks for the MD5 of the bytes (the caller has no digest
 // from s3api). The commit is shared with concurrent ones, so record may
 // run more than once (chunkstore.CommitFunc): it keeps its effects in tx
 // and sets its results.
-func stream(ctx context.Context, gr *group, body io.Reader, size int64, ownMD5 bool, record commitFunc) (chunkstore.Manifest, error) {
+func stream(ctx context.Context, gr *group, body io.Reader, size int64, ownMD5 bool, key *chunkstore.SealKey, record commitFunc) (chunkstore.Manifest, error) {
 	w := gr.store.NewWriter(ctx)
+	if key != nil {
+		// Sealed: the chunks are named and sealed in the key's domain.
+		w.Seal(key)
+	}
 	var h hash.Hash
 	if ownMD5 {
 		h = md5.New()
@@ -82,19 +85,25 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	if err := g.admitLock(in.Bucket, in.Lock); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	seal, err := g.writeSealing(gr, in.Bucket, requestSSE(ctx).Object)
+	if err != nil {
+		return s3api.ObjectInfo{}, mapErr(err)
+	}
 	var info s3api.ObjectInfo
-	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
+	_, err = stream(ctx, gr, in.Body, in.Size, in.Digest == nil, seal.chunkKey(), func(tx *chunkstore.Tx, m chunkstore.Manifest, own []byte) error {
 		sum, ck := digestOf(in.Digest, own)
 		rec := versionRecord{
 			Manifest: m.ID,
 			Size:     m.Size,
-			ETag:     hex.EncodeToString(sum),
+			ETag:     seal.etag(sum),
 			Meta:     metaRecord(in.Meta),
 			Checksum: checksumOf(ck),
+			SSE:      seal.rec,
 		}
 		rec.setLock(in.Lock)
 		var err error
 		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch)
+		info.SSE = seal.info()
 		return err
 	})
 	return info, mapErr(g.quotaReached(gr, err))
@@ -124,14 +133,25 @@ func (g *Gateway) GetObject(ctx context.Context, bucket, key, versionID string) 
 		r      *chunkstore.Reader
 		tiered bool
 	)
-	err := g.viewBucket(bucket, func(tx *chunkstore.Tx, k *bkt) error {
+	gr, err := g.bucketGroup(bucket)
+	if err != nil {
+		return info, nil, err
+	}
+	err = g.viewBucket(bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		v, err := resolve(k, key, versionID)
 		info = g.described(k, key, v)
 		if err != nil {
 			return err
 		}
+		seal, err := g.readSealing(gr, v.rec.SSE, requestSSE(ctx).Object)
+		if err != nil {
+			return err
+		}
+		info.SSE = seal.info()
 		tiered = v.rec.Tier != ""
-		r, err = tx.NewReader(ctx, v.rec.Manifest)
+		if r, err = tx.NewReader(ctx, v.rec.Manifest); err == nil {
+			seal.unseal(r)
+		}
 		return err
 	})
 	if err != nil {
@@ -192,9 +212,19 @@ func resolve(k *bkt, key, versionID string) (version, error) {
 // HeadObject describes a version as GetObject would, without opening it.
 func (g *Gateway) HeadObject(ctx context.Context, bucket, key, versionID string) (s3api.ObjectInfo, error) {
 	var info s3api.ObjectInfo
-	err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+	gr, err := g.bucketGroup(bucket)
+	if err != nil {
+		return info, err
+	}
+	err = g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		v, err := resolve(k, key, versionID)
 		info = g.described(k, key, v)
+		if err != nil {
+			return err
+		}
+		// HEAD of an SSE-C object needs its key, as S3 has it.
+		seal, err := g.readSealing(gr, v.rec.SSE, requestSSE(ctx).Object)
+		info.SSE = seal.info()
 		return err
 	})
 	return info, mapErr(err)
@@ -246,7 +276,8 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	if err := g.writable(in.DstBucket); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
-	if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && in.SrcVersionID == "" && in.Meta == nil && in.Tags == nil {
+	sse := requestSSE(ctx)
+	if in.SrcBucket == in.DstBucket && in.SrcKey == in.DstKey && in.SrcVersionID == "" && in.Meta == nil && in.Tags == nil && sse.Object.Mode == "" {
 		return s3api.ObjectInfo{}, s3api.ErrInvalidRequest.WithMessage("This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	src, err := g.source(ctx, in.SrcBucket, in.SrcKey, in.SrcVersionID, in.SourceCheck)
@@ -261,6 +292,14 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	if err := g.admitWrite(dst); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	seal, err := g.writeSealing(dst, in.DstBucket, sse.Object)
+	if err != nil {
+		return s3api.ObjectInfo{}, mapErr(err)
+	}
+	// Within one group and one sealing domain the copy shares the
+	// source's chunks; otherwise its bytes are read (opened with the
+	// source's key) and written again (sealed with the destination's).
+	share := src.gr == dst && src.seal.sameDomain(seal)
 	rec := versionRecord{
 		Size:     src.v.rec.Size,
 		ETag:     src.v.rec.ETag,
@@ -270,6 +309,7 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		// it keeps where each part lies too (GET ?partNumber=N).
 		Parts:     src.v.rec.Parts,
 		PartSizes: src.v.rec.PartSizes,
+		SSE:       seal.rec,
 	}
 	// A copy never takes its source's lock: only what the request asks
 	// for, or the destination bucket's default.
@@ -288,12 +328,22 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		rec.Manifest = m.ID
 		var err error
 		info, err = g.record(tx, in.DstBucket, in.DstKey, rec, "", "")
+		info.SSE = seal.info()
 		return err
 	}
-	if src.gr == dst {
+	// An ETag that depends on the key (SSE-C, SSE-KMS) is made anew from
+	// the MD5 of the bytes when the key changes.
+	rekey := !src.seal.sameDomain(seal) && (src.seal.key != nil && src.seal.key.etag != nil || seal.key != nil && seal.key.etag != nil)
+	if rekey {
+		rec.Parts, rec.PartSizes = 0, nil
+	}
+	if share {
 		_, err = dst.store.ConcatWith(ctx, []chunkstore.ManifestID{src.v.rec.Manifest}, record)
 	} else {
-		_, err = stream(ctx, dst, src.r, src.r.Size(), false, func(tx *chunkstore.Tx, m chunkstore.Manifest, _ []byte) error {
+		_, err = stream(ctx, dst, src.r, src.r.Size(), rekey, seal.chunkKey(), func(tx *chunkstore.Tx, m chunkstore.Manifest, sum []byte) error {
+			if rekey {
+				rec.ETag = seal.etag(sum)
+			}
 			return record(tx, m)
 		})
 	}
@@ -302,9 +352,10 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 
 // copySource is a resolved copy source and a reader that holds its manifest.
 type copySource struct {
-	v  version
-	gr *group
-	r  *chunkstore.Reader
+	v    version
+	gr   *group
+	r    *chunkstore.Reader
+	seal sealing // how the source is sealed; r is opened with its key
 }
 
 // source resolves a copy source and opens it, calling check inside the
@@ -330,7 +381,13 @@ func (g *Gateway) source(ctx context.Context, bucket, key, versionID string, che
 			}
 		}
 		src.v = ver
-		src.r, err = tx.NewReader(ctx, ver.rec.Manifest)
+		// An SSE-C source needs its key in the copy-source headers.
+		if src.seal, err = g.readSealing(gr, ver.rec.SSE, requestSSE(ctx).CopySource); err != nil {
+			return err
+		}
+		if src.r, err = tx.NewReader(ctx, ver.rec.Manifest); err == nil {
+			src.seal.unseal(src.r)
+		}
 		return err
 	})
 	return src, err

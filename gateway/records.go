@@ -42,6 +42,8 @@ type bucketRecord struct {
 	// Lock is the bucket's object lock configuration (objectlock.go),
 	// nil until lock is enabled, never nil again after.
 	Lock *lockRecord `json:"lock,omitempty"`
+	// Encryption is the default encryption of writes that ask for none.
+	Encryption *sseDefault `json:"sse,omitempty"`
 }
 
 // objectMeta is what a client set on an object.
@@ -120,6 +122,8 @@ type versionRecord struct {
 	LockMode  string    `json:"lkm,omitempty"`
 	LockUntil time.Time `json:"lku,omitzero"`
 	LegalHold string    `json:"lh,omitempty"`
+	// SSE says how the version's chunks are sealed (sse.go); nil: plain.
+	SSE *sseRecord `json:"sse,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.
@@ -132,6 +136,8 @@ type uploadRecord struct {
 	LockMode  string    `json:"lkm,omitempty"`
 	LockUntil time.Time `json:"lku,omitzero"`
 	LegalHold string    `json:"lh,omitempty"`
+	// SSE is how the upload's parts are sealed, chosen at its creation.
+	SSE *sseRecord `json:"sse,omitempty"`
 }
 
 // partRecord is one uploaded part.

@@ -261,6 +261,9 @@ func (g *Gateway) recoverInto(ctx context.Context, st *catalogState, tier *cloud
 		if err := g.recoverBucket(ctx, gr, name, meta); err != nil {
 			return fmt.Errorf("bucket %s: %w", name, err)
 		}
+		if note := g.sse.adoptGroupKey(gr, meta.SSEKey); note != "" {
+			rep.NotRecoverable = append(rep.NotRecoverable, fmt.Sprintf("bucket %s: %s", name, note))
+		}
 		rep.Buckets++
 		vs := st.versions[name]
 		if untiered := meta.Versions - len(vs); untiered > 0 {
@@ -298,6 +301,7 @@ func (g *Gateway) recoverBucket(ctx context.Context, gr *group, name string, met
 	return updateIn(gr, name, func(tx *chunkstore.Tx, k *bkt) error {
 		k.rec.Versioning = meta.Info.Versioning
 		k.rec.Tags = meta.Info.Tags
+		k.rec.Encryption = meta.Info.Encryption
 		if !meta.Info.Created.IsZero() {
 			k.rec.Created = meta.Info.Created
 		}

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/replicator"
+	"github.com/cairn-backup/cairn/s3api"
 )
 
 // One sender per replicating bucket reads the bucket's change log from its
@@ -302,6 +304,13 @@ func (s *replSender) apply(ctx context.Context, gr *group, rec replRecord, row r
 		if !ok || (v.DeleteMarker && !rule.DeleteMarkers) {
 			return false, nil
 		}
+		if !replicable(v) {
+			// Sealed under this site's keys (the group's SSE-S3 key, the
+			// key ring's): the replica could not open it. SSE-C objects
+			// replicate: their key is the client's, the same at both ends.
+			s.g.event(events.ReplicationSSERefused, s.bucket, fmt.Sprintf("bucket %s: %s (version %s) is encrypted with %s and is not replicated: a replica cannot open data sealed under this site's keys", s.bucket, row.Key, v.ID, v.SSE.Mode))
+			return true, nil
+		}
 		op.Rec = replicaRecord(v)
 		if v.DeleteMarker {
 			return false, s.applyOp(ctx, rec, op)
@@ -357,6 +366,13 @@ func (s *replSender) applyOp(ctx context.Context, rec replRecord, op replOp) err
 	return nil
 }
 
+// replicable says whether a replica can open a version's data: not when
+// it is sealed under this site's keys (SSE-S3, SSE-KMS). SSE-C versions
+// are: the key is the client's, and seals the same at both ends.
+func replicable(v versionRecord) bool {
+	return v.SSE == nil || v.SSE.Mode == s3api.SSEModeCustomer
+}
+
 // replicaRecord is what of a version the replica keeps: what clients see
 // (ID, size, ETag, time, metadata, tags, checksum, parts), none of this
 // store's own state (manifest, tier).
@@ -365,6 +381,7 @@ func replicaRecord(v versionRecord) *versionRecord {
 		ID: v.ID, DeleteMarker: v.DeleteMarker, Size: v.Size, ETag: v.ETag, Modified: v.Modified,
 		Meta: v.Meta, Checksum: v.Checksum, Parts: v.Parts, PartSizes: v.PartSizes,
 		LockMode: v.LockMode, LockUntil: v.LockUntil, LegalHold: v.LegalHold,
+		SSE: v.SSE, // SSE-C only (apply refuses the others): the key's check travels
 	}
 }
 

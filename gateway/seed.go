@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/replicator"
 )
 
@@ -93,6 +94,12 @@ func (g *Gateway) SeedVersions(ctx context.Context, bucket string, fn func(op js
 		err := g.viewBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 			var err error
 			after, err = k.nextVersions(after, func(key string, seq []byte, rec versionRecord) error {
+				if !replicable(rec) {
+					// As replication does (replsend.go): the replica
+					// could not open it.
+					g.event(events.ReplicationSSERefused, bucket, fmt.Sprintf("bucket %s: %s (version %s) is encrypted with %s and is left out of the seed: a replica cannot open data sealed under this site's keys", bucket, key, rec.ID, rec.SSE.Mode))
+					return nil
+				}
 				op, err := json.Marshal(replOp{Op: replPut, Key: key, Seq: seq, Rec: replicaRecord(rec)})
 				items = append(items, item{op, rec.Manifest, !rec.DeleteMarker})
 				return err

@@ -210,6 +210,7 @@ func (k *bkt) info(key string, v version) s3api.ObjectInfo {
 
 		ReplicationStatus: k.replicationStatus(key, v),
 		Lock:              v.rec.lockOf(),
+		SSE:               v.rec.SSE.s3(),
 	}
 }
 

@@ -118,6 +118,8 @@ type ObjectInfo struct {
 	ReplicationStatus string
 	// Lock is the version's retention and legal hold (objectlock.go).
 	Lock ObjectLock
+	// SSE is how the version is encrypted at rest (sse.go).
+	SSE SSE
 }
 
 // PutObjectInput is one PutObject.
@@ -241,6 +243,7 @@ type PartInfo struct {
 	Size         int64
 	LastModified time.Time
 	Checksum     Checksum
+	SSE          SSE // how the part is encrypted (UploadPart answers it)
 }
 
 // UploadInfo describes one multipart upload in progress.

@@ -98,6 +98,7 @@ func (h *handler) copyObject(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("x-amz-version-id", info.VersionID)
 	}
 	setExpiration(hdr, info)
+	setSSEHeaders(hdr, info.SSE)
 	if src.VersionID != "" {
 		hdr.Set("x-amz-copy-source-version-id", src.VersionID)
 	}
@@ -116,11 +117,6 @@ func (h *handler) parseCopyObject(r *http.Request) (CopyObjectInput, error) {
 	}
 	if err := checkWriteHeaders(r.Header); err != nil {
 		return CopyObjectInput{}, err
-	}
-	for k := range r.Header {
-		if strings.HasPrefix(strings.ToLower(k), "x-amz-copy-source-server-side-encryption") {
-			return CopyObjectInput{}, ErrNotImplemented.WithMessagef("%s is not supported.", k)
-		}
 	}
 	cs, err := parseCopySource(r.Header.Get("x-amz-copy-source"))
 	if err != nil {

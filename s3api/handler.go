@@ -313,6 +313,13 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 		h.writeError(w, r, ErrNotImplemented.WithMessagef("The %s subresource is not implemented by Cairn.", sub))
 		return
 	}
+	if st.key != "" {
+		// Encryption headers, parsed once for every object operation (sse.go).
+		if r, err = withSSE(r); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
 	h.router.ServeHTTP(w, r)
 }
 

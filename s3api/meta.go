@@ -110,8 +110,6 @@ func checkWriteHeaders(h http.Header) error {
 		switch {
 		case strings.HasPrefix(lk, "x-amz-grant-"):
 			return ErrNotImplemented.WithMessagef("%s is not supported; Cairn objects are private to their owner.", k)
-		case strings.HasPrefix(lk, "x-amz-server-side-encryption"):
-			return ErrNotImplemented.WithMessagef("%s is not supported: Cairn does not offer server-side encryption of its own store.", k)
 		case lk == "x-amz-website-redirect-location", lk == "x-amz-write-offset-bytes":
 			return ErrNotImplemented.WithMessagef("%s is not supported.", k)
 		}
@@ -141,6 +139,7 @@ func setObjectHeaders(hdr http.Header, info ObjectInfo) {
 		hdr.Set("Last-Modified", info.LastModified.UTC().Format(http.TimeFormat))
 	}
 	hdr.Set("Accept-Ranges", "bytes")
+	setSSEHeaders(hdr, info.SSE)
 	if info.VersionID != "" {
 		hdr.Set("x-amz-version-id", info.VersionID)
 	}

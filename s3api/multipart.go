@@ -98,6 +98,9 @@ func (h *handler) createMultipartUpload(w http.ResponseWriter, r *http.Request) 
 		w.Header().Set("x-amz-checksum-algorithm", in.ChecksumAlgorithm)
 		w.Header().Set("x-amz-checksum-type", in.ChecksumType)
 	}
+	// The encryption the request asked for (a bucket default applies
+	// without being echoed here; the parts and the object answer it).
+	setSSEHeaders(w.Header(), RequestSSE(r.Context()).Object)
 	h.writeXML(w, r, http.StatusOK, initiateMultipartUploadResult{Bucket: st.bucket, Key: st.key, UploadID: id})
 }
 
@@ -140,6 +143,7 @@ func (h *handler) uploadPart(w http.ResponseWriter, r *http.Request) {
 	}
 	sum.Type = ""
 	setChecksumHeaders(w.Header(), sum)
+	setSSEHeaders(w.Header(), info.SSE)
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -186,6 +190,7 @@ func (h *handler) uploadPartCopy(w http.ResponseWriter, r *http.Request) {
 	if src.VersionID != "" {
 		w.Header().Set("x-amz-copy-source-version-id", src.VersionID)
 	}
+	setSSEHeaders(w.Header(), info.SSE)
 	h.writeXML(w, r, http.StatusOK, copyPartResult{
 		ETag:           etag(info.ETag),
 		LastModified:   xmlTime(info.LastModified),
@@ -279,6 +284,7 @@ func (h *handler) completeMultipartUpload(w http.ResponseWriter, r *http.Request
 		w.Header().Set("x-amz-version-id", info.VersionID)
 	}
 	setExpiration(w.Header(), info)
+	setSSEHeaders(w.Header(), info.SSE)
 	h.writeXML(w, r, http.StatusOK, completeMultipartUploadResult{
 		Location:       objectURL(r, st.bucket, st.key),
 		Bucket:         st.bucket,

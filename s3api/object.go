@@ -67,6 +67,7 @@ func (h *handler) putObject(w http.ResponseWriter, r *http.Request) {
 		sum = p.digest().Checksum
 	}
 	setChecksumHeaders(hdr, sum)
+	setSSEHeaders(hdr, info.SSE)
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -117,12 +117,26 @@ func TestPutObjectRefusals(t *testing.T) {
 		{"key 1025 bytes", "/bkt/" + strings.Repeat("k", 1025), nil, 400, "KeyTooLongError"},
 		{"public-read", "/bkt/o", http.Header{"X-Amz-Acl": {"public-read"}}, 501, "NotImplemented"},
 		{"grant", "/bkt/o", http.Header{"X-Amz-Grant-Read": {"id=x"}}, 501, "NotImplemented"},
-		{"sse", "/bkt/o", http.Header{"X-Amz-Server-Side-Encryption": {"aws:kms"}}, 501, "NotImplemented"},
 		// A backend without ObjectLockBackend: refused, after the
 		// headers are checked (objectlock_test.go covers one with it).
 		{"object lock, backend without it", "/bkt/o", http.Header{"X-Amz-Object-Lock-Mode": {"GOVERNANCE"},
 			"X-Amz-Object-Lock-Retain-Until-Date": {"2099-01-01T00:00:00Z"}}, 501, "NotImplemented"},
 		{"object lock mode alone", "/bkt/o", http.Header{"X-Amz-Object-Lock-Mode": {"GOVERNANCE"}}, 400, "InvalidArgument"},
+		// Malformed encryption headers: 400 with AWS's codes (sse.go).
+		{"sse unknown", "/bkt/o", http.Header{"X-Amz-Server-Side-Encryption": {"AES512"}}, 400, "InvalidArgument"},
+		{"sse dsse", "/bkt/o", http.Header{"X-Amz-Server-Side-Encryption": {"aws:kms:dsse"}}, 400, "InvalidArgument"},
+		{"kms key without aws:kms", "/bkt/o", http.Header{"X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": {"k"}}, 400, "InvalidArgument"},
+		{"kms bad arn", "/bkt/o", http.Header{"X-Amz-Server-Side-Encryption": {"aws:kms"}, "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": {"arn:aws:s3:::bucket"}}, 400, "KMS.NotFoundException"},
+		{"sse-c algorithm", "/bkt/o", ssecHeader("AES128", testCustomerKey, ""), 400, "InvalidEncryptionAlgorithmError"},
+		{"sse-c no key", "/bkt/o", ssecHeader("AES256", nil, ""), 400, "InvalidArgument"},
+		{"sse-c no md5", "/bkt/o", ssecHeader("AES256", testCustomerKey, "-"), 400, "InvalidArgument"},
+		{"sse-c md5 mismatch", "/bkt/o", ssecHeader("AES256", testCustomerKey, contentMD5([]byte("x"))), 400, "InvalidArgument"},
+		{"sse-c short key", "/bkt/o", ssecHeader("AES256", []byte("short"), ""), 400, "InvalidArgument"},
+		{"sse-c with sse-s3", "/bkt/o", func() http.Header {
+			h := ssecHeader("AES256", testCustomerKey, "")
+			h.Set("X-Amz-Server-Side-Encryption", "AES256")
+			return h
+		}(), 400, "InvalidArgument"},
 		{"glacier", "/bkt/o", http.Header{"X-Amz-Storage-Class": {"GLACIER"}}, 400, "InvalidStorageClass"},
 		{"unknown class", "/bkt/o", http.Header{"X-Amz-Storage-Class": {"CHEAP"}}, 400, "InvalidStorageClass"},
 		{"bad tagging", "/bkt/o", http.Header{"X-Amz-Tagging": {"a=1&a=2"}}, 400, "InvalidTag"},

@@ -35,6 +35,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodGet).MatcherFunc(query("tagging")).Name("GetBucketTagging").HandlerFunc(h.getBucketTagging)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("lifecycle")).Name("GetBucketLifecycleConfiguration").HandlerFunc(h.getBucketLifecycle)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("replication")).Name("GetBucketReplication").HandlerFunc(h.getBucketReplication)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("encryption")).Name("GetBucketEncryption").HandlerFunc(h.getBucketEncryption)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetBucketAcl").HandlerFunc(h.getBucketACL)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("object-lock")).Name("GetObjectLockConfiguration").HandlerFunc(h.getObjectLockConfiguration)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).Name("ListMultipartUploads").HandlerFunc(h.listMultipartUploads)
@@ -47,12 +48,14 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodPut).MatcherFunc(query("tagging")).Name("PutBucketTagging").HandlerFunc(h.putBucketTagging)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("lifecycle")).Name("PutBucketLifecycleConfiguration").HandlerFunc(h.putBucketLifecycle)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("replication")).Name("PutBucketReplication").HandlerFunc(h.putBucketReplication)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("encryption")).Name("PutBucketEncryption").HandlerFunc(h.putBucketEncryption)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).Name("PutBucketAcl").HandlerFunc(h.putBucketACL)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("object-lock")).Name("PutObjectLockConfiguration").HandlerFunc(h.putObjectLockConfiguration)
 	bkt.Methods(http.MethodPut).Name("CreateBucket").HandlerFunc(h.createBucket)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).Name("DeleteBucketTagging").HandlerFunc(h.deleteBucketTagging)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("lifecycle")).Name("DeleteBucketLifecycle").HandlerFunc(h.deleteBucketLifecycle)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("replication")).Name("DeleteBucketReplication").HandlerFunc(h.deleteBucketReplication)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("encryption")).Name("DeleteBucketEncryption").HandlerFunc(h.deleteBucketEncryption)
 	bkt.Methods(http.MethodDelete).Name("DeleteBucket").HandlerFunc(h.deleteBucket)
 	bkt.Methods(http.MethodPost).MatcherFunc(query("delete")).Name("DeleteObjects").HandlerFunc(h.deleteObjects)
 
@@ -125,13 +128,17 @@ func hasQuery(u *url.URL, name string) bool {
 // PUT and DELETE of a bucket only (and then only when the backend is a
 // ReplicationBackend, which its handlers check), object-lock for GET and
 // PUT of a bucket, retention and legal-hold for GET and PUT of an object
-// (and then only when the backend is an ObjectLockBackend).
+// (and then only when the backend is an ObjectLockBackend), and encryption
+// for a bucket (an EncryptionBackend).
 func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["lifecycle"]; ok && object {
 		return "lifecycle"
 	}
 	if _, ok := q["replication"]; ok && (object || (method != http.MethodGet && method != http.MethodPut && method != http.MethodDelete)) {
 		return "replication"
+	}
+	if _, ok := q["encryption"]; ok && (object || (method != http.MethodGet && method != http.MethodPut && method != http.MethodDelete)) {
+		return "encryption"
 	}
 	if _, ok := q["restore"]; ok && (!object || method != http.MethodPost) {
 		return "restore"
@@ -148,7 +155,7 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 		}
 	}
 	for _, s := range [...]string{
-		"accelerate", "analytics", "attributes", "cors", "encryption",
+		"accelerate", "analytics", "attributes", "cors",
 		"intelligent-tiering", "inventory", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"ownershipControls", "policy", "policyStatus",

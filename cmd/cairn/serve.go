@@ -36,6 +36,7 @@ type serveOptions struct {
 	maxConns, maxConnsPerHost              int
 	clean                                  cleanOptions
 	eventWebhook                           string
+	sseMasterKey                           string
 	diskFullPercent                        float64
 }
 
@@ -104,6 +105,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	fs.StringVar(&o.metrics.listen, "metrics-listen", "", "address to serve Prometheus metrics on, at /metrics, without authentication; off when empty (CAIRN_METRICS_LISTEN)")
 	fs.StringVar(&o.metrics.tokenFile, "metrics-token-file", "", "file holding a bearer token that GET /_cairn/metrics on the S3 port accepts besides root's SigV4 (CAIRN_METRICS_TOKEN_FILE)")
 	fs.StringVar(&o.eventWebhook, "event-webhook", "", "URL to POST every event to as JSON, retried until taken (CAIRN_EVENT_WEBHOOK)")
+	fs.StringVar(&o.sseMasterKey, "sse-master-key", "", "the master key file of server-side encryption (SSE-S3, SSE-KMS), made when absent; default DATA/sse-master.key: keep it off the data disks to protect against their theft, and back it up (CAIRN_SSE_MASTER_KEY)")
 	fs.Float64Var(&o.diskFullPercent, "disk-full-percent", gateway.DefaultConfig("").DiskFullPercent, "a storage group's filesystem this full (percent used) writes a disk_nearly_full event (CAIRN_DISK_FULL_PERCENT)")
 	fs.Func("group", "storage group NAME=DIR; repeat for more (CAIRN_GROUPS=name=dir,name=dir)", func(s string) error {
 		return addGroup(o.groups, s)
@@ -197,6 +199,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--clean-interval %v, --clean-check %v, --clean-gap %v: want positive durations (the interval may be 0: no schedule)", o.clean.interval, o.clean.check, o.clean.gap)
 	}
 	gcfg.EventWebhook, gcfg.DiskFullPercent = o.eventWebhook, o.diskFullPercent
+	gcfg.SSEMasterKeyFile = o.sseMasterKey
 	if o.diskFullPercent <= 0 || o.diskFullPercent > 100 {
 		return fmt.Errorf("--disk-full-percent %v: want a percentage above 0, at most 100", o.diskFullPercent)
 	}

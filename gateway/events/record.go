@@ -27,6 +27,9 @@ const (
 	ScrubDamage             = "scrub_damage"
 	ReplicationIncompatible = "replication_incompatible"
 	TierFailing             = "tier_failing"
+	// ReplicationSSERefused: a version sealed under this site's keys
+	// (SSE-S3, SSE-KMS) was not replicated: the replica cannot open it.
+	ReplicationSSERefused = "replication_sse_refused"
 )
 
 // ErrCorrupt: a record whose CRC or JSON is wrong.
