@@ -84,6 +84,27 @@ func (k *bkt) dropUpload(key string, uid []byte) error {
 	return k.upl.Delete(composite(key, uid))
 }
 
+// releaseAllParts releases the manifest of every part of every upload in
+// the bucket, for DeleteBucket, which then drops the records with the
+// bucket.
+func (k *bkt) releaseAllParts() error {
+	var ids []chunkstore.ManifestID
+	c := k.prt.Cursor()
+	for pk, v := c.First(); pk != nil; pk, v = c.Next() {
+		var p partRecord
+		if err := decode(v, &p); err != nil {
+			return err
+		}
+		ids = append(ids, p.Manifest)
+	}
+	for _, id := range ids {
+		if err := release(k.tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CreateMultipartUpload starts an upload and answers its ID.
 func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo) (string, error) {
 	if err := g.writable(in.Bucket); err != nil {

@@ -168,9 +168,10 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, name string) error {
 	if len(b.objects) > 0 {
 		return ErrBucketNotEmpty
 	}
-	for _, u := range f.uploads {
+	// Uploads in progress go with the bucket, as on S3.
+	for id, u := range f.uploads {
 		if u.info.Bucket == name {
-			return ErrBucketNotEmpty
+			delete(f.uploads, id)
 		}
 	}
 	delete(f.buckets, name)

@@ -269,9 +269,7 @@ func (h *handler) completeMultipartUpload(w http.ResponseWriter, r *http.Request
 		h.writeError(w, r, err)
 		return
 	}
-	if info.VersionID != "" {
-		w.Header().Set("x-amz-version-id", info.VersionID)
-	}
+	setWrittenVersion(w.Header(), info.VersionID)
 	setExpiration(w.Header(), info)
 	h.writeXML(w, r, http.StatusOK, completeMultipartUploadResult{
 		Location:       objectURL(r, st.bucket, st.key),
