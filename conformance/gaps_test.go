@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -80,4 +81,75 @@ func TestSuspendedVersioningWritesNoVersionID(t *testing.T) {
 	if aws.ToString(head.VersionId) != "null" {
 		t.Errorf("HeadObject of the null version: x-amz-version-id %q; want null", aws.ToString(head.VersionId))
 	}
+}
+
+// TestGetObjectAttributes checks GetObjectAttributes: ETag (without
+// quotes), ObjectSize, StorageClass and Checksum of a simple object; the
+// parts of a multipart object with their checksums, paged by max-parts and
+// part-number-marker; and the InvalidArgument of a missing attribute list.
+func TestGetObjectAttributes(t *testing.T) {
+	t.Parallel()
+	c := newClient(t)
+	b := newBucket(t, c)
+	all := []types.ObjectAttributes{types.ObjectAttributesEtag, types.ObjectAttributesChecksum, types.ObjectAttributesObjectParts, types.ObjectAttributesStorageClass, types.ObjectAttributesObjectSize}
+
+	p, err := c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: &b, Key: aws.String("simple"), Body: strings.NewReader("attributes"), ChecksumAlgorithm: types.ChecksumAlgorithmSha1})
+	must(t, err, "PutObject")
+	out, err := c.GetObjectAttributes(t.Context(), &s3.GetObjectAttributesInput{Bucket: &b, Key: aws.String("simple"), ObjectAttributes: all})
+	must(t, err, "GetObjectAttributes")
+	if aws.ToString(out.ETag) != strings.Trim(aws.ToString(p.ETag), `"`) || aws.ToInt64(out.ObjectSize) != 10 || out.StorageClass != types.StorageClassStandard || out.ObjectParts != nil {
+		t.Errorf("simple object: ETag %q size %d class %q parts %+v", aws.ToString(out.ETag), aws.ToInt64(out.ObjectSize), out.StorageClass, out.ObjectParts)
+	}
+	if out.Checksum == nil || aws.ToString(out.Checksum.ChecksumSHA1) != aws.ToString(p.ChecksumSHA1) {
+		t.Errorf("simple object: Checksum %+v; want SHA1 %s", out.Checksum, aws.ToString(p.ChecksumSHA1))
+	}
+
+	mp, err := c.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String("mp"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+	must(t, err, "CreateMultipartUpload")
+	var done []types.CompletedPart
+	var want []string
+	for i := range 3 {
+		size := 5 << 20
+		if i == 2 {
+			size = 1000
+		}
+		up, err := c.UploadPart(t.Context(), &s3.UploadPartInput{Bucket: &b, Key: aws.String("mp"), UploadId: mp.UploadId, PartNumber: aws.Int32(int32(i + 1)),
+			Body: bytes.NewReader(bytes.Repeat([]byte{byte('a' + i)}, size)), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32})
+		must(t, err, "UploadPart")
+		done = append(done, types.CompletedPart{PartNumber: aws.Int32(int32(i + 1)), ETag: up.ETag, ChecksumCRC32: up.ChecksumCRC32})
+		want = append(want, fmt.Sprintf("%d:%d:%s", i+1, size, aws.ToString(up.ChecksumCRC32)))
+	}
+	_, err = c.CompleteMultipartUpload(t.Context(), &s3.CompleteMultipartUploadInput{Bucket: &b, Key: aws.String("mp"), UploadId: mp.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: done}})
+	must(t, err, "CompleteMultipartUpload")
+	var got []string
+	marker := ""
+	for page := 0; page < 5; page++ {
+		in := &s3.GetObjectAttributesInput{Bucket: &b, Key: aws.String("mp"), ObjectAttributes: all, MaxParts: aws.Int32(2)}
+		if marker != "" {
+			in.PartNumberMarker = aws.String(marker)
+		}
+		out, err := c.GetObjectAttributes(t.Context(), in)
+		must(t, err, "GetObjectAttributes of a multipart object")
+		if out.ObjectParts == nil || aws.ToInt32(out.ObjectParts.TotalPartsCount) != 3 {
+			t.Fatalf("ObjectParts %+v; want 3 parts", out.ObjectParts)
+		}
+		for _, p := range out.ObjectParts.Parts {
+			got = append(got, fmt.Sprintf("%d:%d:%s", aws.ToInt32(p.PartNumber), aws.ToInt64(p.Size), aws.ToString(p.ChecksumCRC32)))
+		}
+		if !aws.ToBool(out.ObjectParts.IsTruncated) {
+			break
+		}
+		marker = aws.ToString(out.ObjectParts.NextPartNumberMarker)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("parts %v; want %v", got, want)
+	}
+
+	resp, body := rawRequest{method: "GET", path: "/" + b + "/simple?attributes"}.do(t)
+	wantRawError(t, resp, body, 400, "InvalidArgument", "GetObjectAttributes without x-amz-object-attributes")
+	resp, body = rawRequest{method: "GET", path: "/" + b + "/simple?attributes", header: map[string]string{"x-amz-object-attributes": "Size"}}.do(t)
+	wantRawError(t, resp, body, 400, "InvalidArgument", "GetObjectAttributes with an unknown attribute")
+	_, err = c.GetObjectAttributes(t.Context(), &s3.GetObjectAttributesInput{Bucket: &b, Key: aws.String("missing"), ObjectAttributes: all})
+	wantErr(t, err, 404, "NoSuchKey", "GetObjectAttributes of a missing key")
 }

@@ -389,15 +389,23 @@ func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
 		h.Write(raw)
 	}
 	sizes := make([]int64, len(parts))
+	var sums []string
+	if u.ChecksumAlgorithm != "" {
+		sums = make([]string, len(parts))
+	}
 	for i, p := range parts {
 		sizes[i] = p.Size
+		if sums != nil {
+			sums[i] = p.Checksum.Value
+		}
 	}
 	return versionRecord{
-		ETag:      hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
-		Meta:      u.Meta,
-		Checksum:  checksumOf(multipartChecksum(u, parts)),
-		Parts:     len(parts),
-		PartSizes: sizes,
+		ETag:          hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
+		Meta:          u.Meta,
+		Checksum:      checksumOf(multipartChecksum(u, parts)),
+		Parts:         len(parts),
+		PartSizes:     sizes,
+		PartChecksums: sums,
 	}, nil
 }
 

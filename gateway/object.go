@@ -263,8 +263,9 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		Checksum: src.v.rec.Checksum,
 		// The copy keeps the source's multipart ETag and parts count, so
 		// it keeps where each part lies too (GET ?partNumber=N).
-		Parts:     src.v.rec.Parts,
-		PartSizes: src.v.rec.PartSizes,
+		Parts:         src.v.rec.Parts,
+		PartSizes:     src.v.rec.PartSizes,
+		PartChecksums: src.v.rec.PartChecksums,
 	}
 	if in.Meta != nil {
 		rec.Meta = metaRecord(*in.Meta)

@@ -11,8 +11,9 @@
 //     Buckets, Objects and Multipart. Its methods take already-validated
 //     inputs and answer with this package's *Error values.
 //   - Optional interfaces: a Backend may also implement PartRanger
-//     (GetObject by partNumber, parts.go) or ReplicationBackend (the bucket
-//     replication API, replication.go); s3api finds them by type assertion
+//     (GetObject by partNumber, parts.go), ReplicationBackend (the bucket
+//     replication API, replication.go) or ObjectAttributesBackend
+//     (GetObjectAttributes, attributes.go); s3api finds them by type assertion
 //     and answers NotImplemented without them, so Backend itself never grows
 //     a method its implementations must all add at once.
 //   - Error: an S3 error (Code, Message, HTTP status). errors.go holds the

@@ -58,6 +58,7 @@ func (h *handler) routes() *mux.Router {
 	obj.Methods(http.MethodGet).MatcherFunc(query("tagging")).Name("GetObjectTagging").HandlerFunc(h.getObjectTagging)
 	obj.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetObjectAcl").HandlerFunc(h.getObjectACL)
 	obj.Methods(http.MethodGet).MatcherFunc(query("uploadId")).Name("ListParts").HandlerFunc(h.listParts)
+	obj.Methods(http.MethodGet).MatcherFunc(query("attributes")).Name("GetObjectAttributes").HandlerFunc(h.getObjectAttributes)
 	obj.Methods(http.MethodGet).Name("GetObject").HandlerFunc(h.getObject)
 	obj.Methods(http.MethodHead).Name("HeadObject").HandlerFunc(h.headObject)
 	obj.Methods(http.MethodPut).MatcherFunc(query("tagging")).Name("PutObjectTagging").HandlerFunc(h.putObjectTagging)
@@ -128,8 +129,11 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["restore"]; ok && (!object || method != http.MethodPost) {
 		return "restore"
 	}
+	if _, ok := q["attributes"]; ok && (!object || method != http.MethodGet) {
+		return "attributes"
+	}
 	for _, s := range [...]string{
-		"accelerate", "analytics", "attributes", "cors", "encryption",
+		"accelerate", "analytics", "cors", "encryption",
 		"intelligent-tiering", "inventory", "legal-hold", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"object-lock", "ownershipControls", "policy", "policyStatus",

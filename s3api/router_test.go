@@ -106,7 +106,7 @@ func TestUnsupported(t *testing.T) {
 	e.mustPut("bkt", "obj", "x")
 	for _, sub := range []string{"policy", "cors", "website", "encryption",
 		"object-lock", "notification", "logging", "accelerate", "requestPayment", "ownershipControls",
-		"publicAccessBlock", "retention", "legal-hold", "torrent", "select", "restore", "attributes"} {
+		"publicAccessBlock", "retention", "legal-hold", "torrent", "select", "restore"} {
 		for _, path := range []string{"/bkt?" + sub, "/bkt/obj?" + sub} {
 			for _, m := range []string{"GET", "PUT"} {
 				resp, body := e.do(m, path, nil, nil)
@@ -116,6 +116,11 @@ func TestUnsupported(t *testing.T) {
 	}
 	resp, body := e.do("GET", "/bkt/obj?lifecycle", nil, nil)
 	wantStatus(t, resp, body, 501, "NotImplemented")
+	// attributes exists for GET of an object only (GetObjectAttributes).
+	for _, tc := range []struct{ method, path string }{{"GET", "/bkt?attributes"}, {"PUT", "/bkt?attributes"}, {"PUT", "/bkt/obj?attributes"}} {
+		resp, body := e.do(tc.method, tc.path, nil, nil)
+		wantStatus(t, resp, body, 501, "NotImplemented")
+	}
 	for _, tc := range []struct {
 		method, path string
 		status       int
