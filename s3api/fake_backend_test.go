@@ -27,6 +27,7 @@ type fakeBackend struct {
 	seq     int
 	buckets map[string]*fakeBucket
 	uploads map[string]*fakeUpload
+	cors    map[string]CORSConfig // by bucket; see cors_test.go
 
 	// What the last call of each kind received, for routing assertions.
 	ops          []string

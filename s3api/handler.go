@@ -297,6 +297,16 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 			return
 		}
 	}
+	if !st.admin && bucket != "" {
+		// Browsers send a CORS preflight unsigned; an actual request
+		// gets its Access-Control-* headers before anything can fail, so
+		// that the page can read an error too (cors.go).
+		if r.Method == http.MethodOptions {
+			h.preflight(w, r)
+			return
+		}
+		h.applyCORS(w, r, bucket)
+	}
 	auth, err := h.auth.Authenticate(r)
 	if err != nil {
 		h.writeError(w, r, err)

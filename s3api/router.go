@@ -36,6 +36,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodGet).MatcherFunc(query("lifecycle")).Name("GetBucketLifecycleConfiguration").HandlerFunc(h.getBucketLifecycle)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("replication")).Name("GetBucketReplication").HandlerFunc(h.getBucketReplication)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetBucketAcl").HandlerFunc(h.getBucketACL)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("cors")).Name("GetBucketCors").HandlerFunc(h.getBucketCors)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).Name("ListMultipartUploads").HandlerFunc(h.listMultipartUploads)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versions")).Name("ListObjectVersions").HandlerFunc(h.listObjectVersions)
 	bkt.Methods(http.MethodGet).Queries("list-type", "2").Name("ListObjectsV2").HandlerFunc(h.listObjectsV2)
@@ -47,10 +48,12 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodPut).MatcherFunc(query("lifecycle")).Name("PutBucketLifecycleConfiguration").HandlerFunc(h.putBucketLifecycle)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("replication")).Name("PutBucketReplication").HandlerFunc(h.putBucketReplication)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).Name("PutBucketAcl").HandlerFunc(h.putBucketACL)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("cors")).Name("PutBucketCors").HandlerFunc(h.putBucketCors)
 	bkt.Methods(http.MethodPut).Name("CreateBucket").HandlerFunc(h.createBucket)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).Name("DeleteBucketTagging").HandlerFunc(h.deleteBucketTagging)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("lifecycle")).Name("DeleteBucketLifecycle").HandlerFunc(h.deleteBucketLifecycle)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("replication")).Name("DeleteBucketReplication").HandlerFunc(h.deleteBucketReplication)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("cors")).Name("DeleteBucketCors").HandlerFunc(h.deleteBucketCors)
 	bkt.Methods(http.MethodDelete).Name("DeleteBucket").HandlerFunc(h.deleteBucket)
 	bkt.Methods(http.MethodPost).MatcherFunc(query("delete")).Name("DeleteObjects").HandlerFunc(h.deleteObjects)
 
@@ -132,8 +135,11 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["attributes"]; ok && (!object || method != http.MethodGet) {
 		return "attributes"
 	}
+	if _, ok := q["cors"]; ok && (object || method == http.MethodPost) {
+		return "cors"
+	}
 	for _, s := range [...]string{
-		"accelerate", "analytics", "cors", "encryption",
+		"accelerate", "analytics", "encryption",
 		"intelligent-tiering", "inventory", "legal-hold", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"object-lock", "ownershipControls", "policy", "policyStatus",

@@ -104,7 +104,7 @@ func TestUnsupported(t *testing.T) {
 	e := newEnv(t, newFakeBackend())
 	e.mustBucket("bkt")
 	e.mustPut("bkt", "obj", "x")
-	for _, sub := range []string{"policy", "cors", "website", "encryption",
+	for _, sub := range []string{"policy", "website", "encryption",
 		"object-lock", "notification", "logging", "accelerate", "requestPayment", "ownershipControls",
 		"publicAccessBlock", "retention", "legal-hold", "torrent", "select", "restore"} {
 		for _, path := range []string{"/bkt?" + sub, "/bkt/obj?" + sub} {
@@ -116,8 +116,10 @@ func TestUnsupported(t *testing.T) {
 	}
 	resp, body := e.do("GET", "/bkt/obj?lifecycle", nil, nil)
 	wantStatus(t, resp, body, 501, "NotImplemented")
-	// attributes exists for GET of an object only (GetObjectAttributes).
-	for _, tc := range []struct{ method, path string }{{"GET", "/bkt?attributes"}, {"PUT", "/bkt?attributes"}, {"PUT", "/bkt/obj?attributes"}} {
+	// attributes exists for GET of an object only (GetObjectAttributes);
+	for _, tc := range []struct{ method, path string }{{"GET", "/bkt?attributes"}, {"PUT", "/bkt?attributes"}, {"PUT", "/bkt/obj?attributes"},
+		// cors exists for GET, PUT and DELETE of a bucket only.
+		{"GET", "/bkt/obj?cors"}, {"PUT", "/bkt/obj?cors"}, {"POST", "/bkt?cors"}} {
 		resp, body := e.do(tc.method, tc.path, nil, nil)
 		wantStatus(t, resp, body, 501, "NotImplemented")
 	}
