@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/cairn-backup/cairn/s3api/sigv2"
 	"github.com/cairn-backup/cairn/s3api/sigv4"
 )
 
@@ -89,6 +90,7 @@ type handler struct {
 	cfg    Config
 	b      Backend
 	auth   *sigv4.Verifier
+	authV2 *sigv2.Verifier
 	log    *slog.Logger
 	now    func() time.Time
 	router *mux.Router
@@ -132,6 +134,7 @@ func NewHandler(cfg Config, b Backend) (http.Handler, error) {
 		log: cfg.Logger,
 		now: cfg.Now,
 	}
+	h.authV2 = &sigv2.Verifier{Secret: cfg.Secret, Now: cfg.Now, HostBucket: h.hostBucket}
 	h.router = h.routes()
 	return h, nil
 }
@@ -306,8 +309,12 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 			return
 		}
 		h.applyCORS(w, r, bucket)
+		if isPostObject(r, st) {
+			h.postObject(w, r) // signed in its form fields
+			return
+		}
 	}
-	auth, err := h.auth.Authenticate(r)
+	auth, err := h.authenticate(r)
 	if err != nil {
 		h.writeError(w, r, err)
 		return
