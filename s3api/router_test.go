@@ -5,8 +5,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
-	"time"
 	"testing"
+	"time"
 )
 
 func contentMD5(b []byte) string {

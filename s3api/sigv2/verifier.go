@@ -255,7 +255,7 @@ var signedSubresources = map[string]bool{
 	"tagging": true, "torrent": true, "uploadId": true, "uploads": true, "versionId": true,
 	"versioning": true, "versions": true, "website": true, "replication": true, "attributes": true,
 	"encryption": true, "object-lock": true, "retention": true, "legal-hold": true, "select": true,
-	"select-type": true,
+	"select-type":            true,
 	"response-cache-control": true, "response-content-disposition": true, "response-content-encoding": true,
 	"response-content-language": true, "response-content-type": true, "response-expires": true,
 }
