@@ -71,6 +71,9 @@ func readPostForm(r *http.Request) (*postForm, error) {
 	total := 0
 	for {
 		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) && len(f.fields) == 0 {
+			return nil, errMalformedPOST // not a single part: not a form
+		}
 		if errors.Is(err, io.EOF) {
 			return nil, errPOSTNoFile
 		}

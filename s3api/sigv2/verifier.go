@@ -169,7 +169,8 @@ func newAuth(r *http.Request, ak string, presigned bool) *sigv4.Auth {
 }
 
 // requestTime reads x-amz-date, or failing that Date, in any of the forms
-// HTTP allows (S3 clients send RFC 1123).
+// HTTP allows, RFC 1123 with a numeric zone (as AWS's own examples), or
+// ISO 8601 basic.
 func requestTime(h http.Header) (time.Time, error) {
 	s := h.Get("X-Amz-Date")
 	if s == "" {
@@ -181,8 +182,10 @@ func requestTime(h http.Header) (time.Time, error) {
 	if t, err := http.ParseTime(s); err == nil {
 		return t, nil
 	}
-	if t, err := time.Parse("20060102T150405Z", s); err == nil {
-		return t, nil
+	for _, layout := range [...]string{time.RFC1123Z, time.RFC1123, "20060102T150405Z"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
 	}
 	return time.Time{}, fmt.Errorf("AWS authentication requires a valid Date or x-amz-date header (got %q): %w", s, sigv4.ErrAccessDenied)
 }
