@@ -38,6 +38,9 @@ func (k *keyRecorder) PutObject(ctx context.Context, in PutObjectInput) (ObjectI
 
 // postPolicyDoc is a policy document expiring at exp with conditions.
 func postPolicyDoc(exp time.Time, conditions ...any) string {
+	if conditions == nil {
+		conditions = []any{}
+	}
 	doc, _ := json.Marshal(map[string]any{"expiration": exp.UTC().Format("2006-01-02T15:04:05.000Z"), "conditions": conditions})
 	return base64.StdEncoding.EncodeToString(doc)
 }
