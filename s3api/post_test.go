@@ -317,4 +317,3 @@ func FuzzPostPolicy(f *testing.F) {
 		}
 	})
 }
-

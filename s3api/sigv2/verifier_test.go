@@ -145,7 +145,7 @@ func TestPresigned(t *testing.T) {
 	if err != nil || !a.Presigned {
 		t.Fatalf("presigned: %+v %v", a, err)
 	}
-	if _, err := docVerifier(docTime().Add(2*time.Hour)).Authenticate(r); !errors.Is(err, sigv4.ErrAccessDenied) {
+	if _, err := docVerifier(docTime().Add(2 * time.Hour)).Authenticate(r); !errors.Is(err, sigv4.ErrAccessDenied) {
 		t.Errorf("expired: %v", err)
 	}
 	r = httptest.NewRequest("GET", "http://s3.example/b/k?"+strings.Replace(q, "text%2Fplain", "text%2Fhtml", 1), nil)
