@@ -355,7 +355,7 @@ func (s *replSender) applyOp(ctx context.Context, rec replRecord, op replOp) err
 func replicaRecord(v versionRecord) *versionRecord {
 	return &versionRecord{
 		ID: v.ID, DeleteMarker: v.DeleteMarker, Size: v.Size, ETag: v.ETag, Modified: v.Modified,
-		Meta: v.Meta, Checksum: v.Checksum, Parts: v.Parts, PartSizes: v.PartSizes,
+		Meta: v.Meta, Checksum: v.Checksum, Parts: v.Parts, PartSizes: v.PartSizes, PartChecksums: v.PartChecksums,
 	}
 }
 
