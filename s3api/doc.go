@@ -15,9 +15,9 @@
 //     replication API, replication.go), ObjectAttributesBackend
 //     (GetObjectAttributes, attributes.go) or CORSBackend (the bucket CORS
 //     API, preflights and Access-Control-* headers, cors.go); s3api finds
-//     them by type assertion
-//     and answers NotImplemented without them, so Backend itself never grows
-//     a method its implementations must all add at once.
+//     them by type assertion and answers NotImplemented without them, so
+//     Backend itself never grows a method its implementations must all add
+//     at once.
 //   - Error: an S3 error (Code, Message, HTTP status). errors.go holds the
 //     vocabulary; writeError renders any error as exactly one of them.
 //   - Operation: one S3 API action (PutObject, ListObjectsV2, ...). router.go
