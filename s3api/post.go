@@ -66,11 +66,18 @@ func readPostForm(r *http.Request) (*postForm, error) {
 	if err != nil || params["boundary"] == "" {
 		return nil, errMalformedPOST
 	}
-	mr := multipart.NewReader(r.Body, params["boundary"])
+	// The part headers are unbounded in multipart.Reader; what comes before
+	// the file (headers and fields alike) is held to a bound, and only the
+	// file streams unbounded (up to the object size limit).
+	head := &formHead{r: r.Body, max: maxPostFields + maxPostField}
+	mr := multipart.NewReader(head, params["boundary"])
 	f := &postForm{fields: map[string]string{}}
 	total := 0
 	for {
 		part, err := mr.NextPart()
+		if errors.Is(err, errFormTooLarge) {
+			return nil, errFormTooLarge
+		}
 		if errors.Is(err, io.EOF) && len(f.fields) == 0 {
 			return nil, errMalformedPOST // not a single part: not a form
 		}
@@ -85,6 +92,7 @@ func readPostForm(r *http.Request) (*postForm, error) {
 			return nil, errMalformedPOST
 		}
 		if name == "file" {
+			head.off = true
 			f.file = part
 			// Only the base name: a browser may send a path, and
 			// ${filename} must not let one climb out of a prefix.
@@ -95,6 +103,9 @@ func readPostForm(r *http.Request) (*postForm, error) {
 			return f, nil
 		}
 		b, err := io.ReadAll(io.LimitReader(part, maxPostField+1))
+		if errors.Is(err, errFormTooLarge) {
+			return nil, errFormTooLarge
+		}
 		if err != nil {
 			return nil, errMalformedPOST
 		}
@@ -109,6 +120,26 @@ func readPostForm(r *http.Request) (*postForm, error) {
 		}
 		f.fields[name] = string(b)
 	}
+}
+
+var errFormTooLarge = ErrMaxMessageLengthExceeded.WithMessagef("The form fields and part headers before the file exceed %d bytes.", maxPostFields+maxPostField)
+
+// formHead bounds the bytes read from a form's body until off is set, when
+// the file part begins.
+type formHead struct {
+	r   io.Reader
+	n   int64
+	max int64
+	off bool
+}
+
+func (h *formHead) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.n += int64(n)
+	if !h.off && h.n > h.max {
+		return n, errFormTooLarge
+	}
+	return n, err
 }
 
 // authenticatePost verifies the form's signature over its policy and

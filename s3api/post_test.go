@@ -11,6 +11,7 @@ import (
 	"encoding/xml"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -314,6 +315,57 @@ func FuzzPostPolicy(f *testing.F) {
 		err = p.check(map[string]string{"key": key, "x-amz-meta-a": meta}, "b", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
 		if err != nil && apiCodeOf(err) != "AccessDenied" {
 			t.Fatalf("check error %v", err)
+		}
+	})
+}
+
+// TestPostObjectFormBounds checks that what precedes the file is bounded:
+// a part header or a field too long is refused without being held.
+func TestPostObjectFormBounds(t *testing.T) {
+	e := newEnv(t, newFakeBackend())
+	e.mustBucket("bkt")
+	for _, tc := range []struct {
+		name string
+		body string
+	}{
+		{"huge part header", "--b\r\nContent-Disposition: form-data; name=\"key\"\r\nX-Filler: " + strings.Repeat("x", 2<<20) + "\r\n\r\nk\r\n--b--\r\n"},
+		{"huge field", "--b\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\n" + strings.Repeat("x", 100<<10) + "\r\n--b--\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", e.srv.URL+"/bkt", strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+			resp, body := e.send(req)
+			wantStatus(t, resp, body, 400, "MaxMessageLengthExceeded")
+		})
+	}
+}
+
+// FuzzPostForm feeds arbitrary form bodies to POST Object: it must never
+// panic, and every refusal is a 4xx S3 error.
+func FuzzPostForm(f *testing.F) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.SetBoundary("fuzzboundary")
+	mw.WriteField("key", "k")
+	mw.WriteField("AWSAccessKeyId", testAccessKey)
+	mw.WriteField("policy", "e30=")
+	mw.WriteField("signature", "x")
+	fw, _ := mw.CreateFormFile("file", "f")
+	fw.Write([]byte("data"))
+	mw.Close()
+	f.Add(buf.Bytes())
+	f.Add([]byte("--fuzzboundary\r\n\r\n--fuzzboundary--"))
+	h, err := NewHandler(Config{Secret: testSecrets, Region: testRegion}, newFakeBackend())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest("POST", "/bkt", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary=fuzzboundary")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code < 400 || rec.Code >= 500 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
 	})
 }
