@@ -151,3 +151,28 @@ func TestGetObjectAttributesRefusals(t *testing.T) {
 		t.Errorf("two header lines: %s", body)
 	}
 }
+
+func FuzzObjectAttributes(f *testing.F) {
+	f.Add("ETag,Checksum, ObjectParts ,StorageClass,ObjectSize")
+	f.Add(" , ")
+	f.Add("etag")
+	f.Fuzz(func(t *testing.T, line string) {
+		want, err := parseObjectAttributes(http.Header{"X-Amz-Object-Attributes": {line}})
+		if err != nil {
+			if err != errNoObjectAttributes && err != errBadObjectAttribute {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		if len(want) == 0 {
+			t.Fatal("accepted no attribute")
+		}
+		for name := range want {
+			switch name {
+			case attrETag, attrChecksum, attrObjectParts, attrStorageClass, attrObjectSize:
+			default:
+				t.Fatalf("accepted %q", name)
+			}
+		}
+	})
+}
