@@ -158,6 +158,9 @@ type reqState struct {
 	// op is the S3 operation of the route that took the request (its
 	// name), "" until routed.
 	op string
+	// form is a browser form upload's form, read up to its file
+	// (post.go); nil for every other request.
+	form *postForm
 }
 
 // The access log's code and status for a request whose client went away
@@ -309,12 +312,16 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 			return
 		}
 		h.applyCORS(w, r, bucket)
-		if isPostObject(r, st) {
-			h.postObject(w, r) // signed in its form fields
-			return
-		}
 	}
-	auth, err := h.authenticate(r)
+	var (
+		auth *sigv4.Auth
+		err  error
+	)
+	if !st.admin && isPostObject(r, st) {
+		auth, err = h.authenticateForm(r, st) // signed in its form fields (post.go)
+	} else {
+		auth, err = h.authenticate(r)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return

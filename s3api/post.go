@@ -221,24 +221,38 @@ type postResponse struct {
 	ETag     string
 }
 
-// postObject answers POST Object. It runs before (in place of) header
-// authentication; once the form's signature is verified the request
-// carries the signer's identity exactly as a SigV4 request does.
-func (h *handler) postObject(w http.ResponseWriter, r *http.Request) {
-	st := state(r)
-	st.op = "PostObject"
+// authenticateForm authenticates a browser form upload in place of header
+// authentication: it reads the form's fields up to its file and verifies
+// the signature of its policy. From here on the request is like any other:
+// the form's signer is its caller (as a SigV4 signer would be), the form's
+// key its key, and the router takes it to postObject, where the form waits
+// in the request state with its file unread.
+func (h *handler) authenticateForm(r *http.Request, st *reqState) (*sigv4.Auth, error) {
+	st.op = "PostObject" // named even when refused here, before routing
 	f, err := readPostForm(r)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	ak, err := h.authenticatePost(f)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return nil, err
 	}
-	st.auth = &sigv4.Auth{AccessKey: ak, DecodedLength: -1, Trailer: func() http.Header { return nil }}
+	key := f.fields["key"]
+	if key == "" {
+		return nil, errPOSTNoKey
+	}
+	key = strings.ReplaceAll(key, "${filename}", f.filename)
+	f.fields["key"] = key
+	st.key, st.form = key, f
+	return &sigv4.Auth{AccessKey: ak, DecodedLength: -1, Trailer: func() http.Header { return nil }}, nil
+}
 
+// postObject answers POST Object for a form authenticateForm accepted:
+// the policy's expiry and conditions, then the file streamed in as a
+// PutObject body.
+func (h *handler) postObject(w http.ResponseWriter, r *http.Request) {
+	st := state(r)
+	f, key := st.form, st.key
 	doc, err := base64.StdEncoding.DecodeString(f.fields["policy"])
 	if err != nil || len(f.fields["policy"]) > maxPostPolicy {
 		h.writeError(w, r, errInvalidPolicy.WithMessage("Invalid Policy: Invalid Base64 Encoding."))
@@ -249,14 +263,6 @@ func (h *handler) postObject(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	key, ok := f.fields["key"]
-	if !ok || key == "" {
-		h.writeError(w, r, errPOSTNoKey)
-		return
-	}
-	key = strings.ReplaceAll(key, "${filename}", f.filename)
-	f.fields["key"] = key
-	st.key = key
 	if err := checkKey(key); err != nil {
 		h.writeError(w, r, err)
 		return

@@ -105,7 +105,15 @@ func postFormRequest(t testing.TB, url string, fields [][2]string, filename stri
 
 func TestPostObject(t *testing.T) {
 	rec := &keyRecorder{fakeBackend: newFakeBackend()}
-	e := newEnv(t, rec)
+	var opsMu sync.Mutex
+	var ops []string
+	e := newEnv(t, rec, func(c *Config) {
+		c.Observe = func(s RequestStats) {
+			opsMu.Lock()
+			ops = append(ops, s.Operation)
+			opsMu.Unlock()
+		}
+	})
 	e.mustBucket("bkt")
 	now := time.Now()
 	exp := now.Add(time.Hour)
@@ -145,6 +153,7 @@ func TestPostObject(t *testing.T) {
 	if rec.keys[len(rec.keys)-1] != testAccessKey {
 		t.Errorf("PutObject ran as %q, want the form's signer", rec.keys)
 	}
+	post([][2]string{{"key", "anon"}}, "f", []byte("x")) // refused: still a PostObject
 
 	// 201 answers a PostResponse document; 200 an empty body.
 	policy = postPolicyDoc(exp, append(v4Conditions(now), []any{"starts-with", "$key", ""}, []any{"starts-with", "$success_action_status", ""})...)
@@ -185,6 +194,24 @@ func TestPostObject(t *testing.T) {
 	policy = postPolicyDoc(exp, append(v4Conditions(now), []any{"starts-with", "$key", ""}, []any{"starts-with", "$acl", ""})...)
 	resp, body = post(signV4Form([][2]string{{"key", "acl-private"}, {"acl", "private"}}, policy, testAccessKey, testSecret, now), "f", []byte("x"))
 	wantStatus(t, resp, body, 204, "")
+
+	// Every form, accepted or refused, is reported as PostObject. Close
+	// waits for the requests in flight, so every Observe has run.
+	e.srv.Close()
+	opsMu.Lock()
+	defer opsMu.Unlock()
+	n := 0
+	for _, op := range ops {
+		switch op {
+		case "PostObject":
+			n++
+		case OpUnknown:
+			t.Errorf("a request was reported as %s: %v", op, ops)
+		}
+	}
+	if n != 7 {
+		t.Errorf("%d requests reported as PostObject, want the 7 forms sent: %v", n, ops)
+	}
 }
 
 func TestPostObjectRefusals(t *testing.T) {

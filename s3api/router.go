@@ -26,6 +26,10 @@ func (h *handler) routes() *mux.Router {
 	// reports.
 	r.Use(nameOperation)
 
+	// A browser form upload, authenticated by its form (post.go), whose
+	// key came from the form: at any level, before everything else.
+	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return state(r).form != nil }).Name("PostObject").HandlerFunc(h.postObject)
+
 	svc := r.MatcherFunc(level(levelService)).Subrouter()
 	svc.Methods(http.MethodGet).Name("ListBuckets").HandlerFunc(h.listBuckets)
 
