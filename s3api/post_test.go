@@ -245,6 +245,8 @@ func TestPostObjectRefusals(t *testing.T) {
 		{"too small", signed(nil, []any{"content-length-range", 5, 10}), []byte("four"), 400, "EntityTooSmall", ""},
 		{"public acl", signed([][2]string{{"acl", "public-read"}}, map[string]string{"acl": "public-read"}), []byte("x"), 501, "NotImplemented", `Canned ACL "public-read" is not supported; Cairn objects are private to their owner.`},
 		{"sse", signed([][2]string{{"x-amz-server-side-encryption", "AES256"}}, map[string]string{"x-amz-server-side-encryption": "AES256"}), []byte("x"), 501, "NotImplemented", ""},
+		{"wrong checksum", signed([][2]string{{"x-amz-checksum-crc32", crc32b64([]byte("other"))}}, map[string]string{"x-amz-checksum-crc32": crc32b64([]byte("other"))}), []byte("x"), 400, "BadDigest", ""},
+		{"right checksum", signed([][2]string{{"x-amz-checksum-crc32", crc32b64([]byte("x"))}}, map[string]string{"x-amz-checksum-crc32": crc32b64([]byte("x"))}), []byte("x"), 204, "", ""},
 		{"no key", signV4Form(nil, postPolicyDoc(exp, open...), testAccessKey, testSecret, now), []byte("x"), 400, "InvalidArgument", ""},
 		{"policy not base64", [][2]string{{"key", "k"}, {"AWSAccessKeyId", testAccessKey}, {"policy", "%%%"}, {"signature", sigv2.Sign(testSecret, "%%%")}}, []byte("x"), 400, "InvalidPolicyDocument", ""},
 		{"policy not JSON", [][2]string{{"key", "k"}, {"AWSAccessKeyId", testAccessKey}, {"policy", "bm90IGpzb24="}, {"signature", sigv2.Sign(testSecret, "bm90IGpzb24=")}}, []byte("x"), 400, "InvalidPolicyDocument", ""},
