@@ -159,8 +159,8 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 
 // unrouted answers a request no route took: a method S3 does not have at
 // that level is MethodNotAllowed; an S3 method whose combination of
-// subresource and headers Cairn does not route (POST Object, a browser form
-// upload, for one) is NotImplemented.
+// subresource and headers Cairn does not route (a POST to an object with
+// none of ?uploads, ?uploadId, ?restore, for one) is NotImplemented.
 func (h *handler) unrouted(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	switch {

@@ -130,7 +130,7 @@ func TestUnsupported(t *testing.T) {
 		code         string
 	}{
 		{"PUT", "/", 405, "MethodNotAllowed"},
-		{"POST", "/bkt/obj", 501, "NotImplemented"}, // POST Object (browser form upload)
+		{"POST", "/bkt/obj", 501, "NotImplemented"}, // a plain POST to an object
 		{"PATCH", "/bkt/obj", 405, "MethodNotAllowed"},
 		{"GET", "/bkt?list-type=3", 400, "InvalidArgument"},
 	} {
