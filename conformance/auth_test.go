@@ -270,14 +270,11 @@ func TestUnimplementedSubresources(t *testing.T) {
 	c := newClient(t)
 	b := newBucket(t, c)
 	put(t, c, b, "k", []byte("x"))
-	corsXML := []byte(`<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>GET</AllowedMethod></CORSRule></CORSConfiguration>`)
 	for _, tc := range []struct {
 		method, path, sub string
 		body              []byte
 	}{
 		{"GET", "/" + b + "/k", "lifecycle", nil},
-		{"PUT", "/" + b, "cors", corsXML},
-		{"GET", "/" + b, "cors", nil},
 		{"GET", "/" + b, "policy", nil},
 		{"GET", "/" + b, "website", nil},
 		{"GET", "/" + b, "logging", nil},

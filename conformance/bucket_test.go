@@ -182,12 +182,19 @@ func TestDeleteBucketWithUploadOrVersions(t *testing.T) {
 	t.Parallel()
 	c := newClient(t)
 
-	// An unfinished multipart upload keeps a bucket from being deleted.
+	// An unfinished multipart upload does not keep a bucket: S3 deletes the
+	// bucket and its uploads with it.
 	b := newBucket(t, c)
-	_, err := c.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String("mp")})
+	mp, err := c.CreateMultipartUpload(t.Context(), &s3.CreateMultipartUploadInput{Bucket: &b, Key: aws.String("mp")})
 	must(t, err, "CreateMultipartUpload")
+	_, err = c.UploadPart(t.Context(), &s3.UploadPartInput{Bucket: &b, Key: aws.String("mp"), UploadId: mp.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("part one")})
+	must(t, err, "UploadPart")
 	_, err = c.DeleteBucket(t.Context(), &s3.DeleteBucketInput{Bucket: &b})
-	wantErr(t, err, 409, "BucketNotEmpty", "DeleteBucket with an upload in progress")
+	must(t, err, "DeleteBucket with only an upload in progress")
+	_, err = c.HeadBucket(t.Context(), &s3.HeadBucketInput{Bucket: &b})
+	wantErr(t, err, 404, "", "HeadBucket after deleting a bucket with an upload")
+	_, err = c.ListParts(t.Context(), &s3.ListPartsInput{Bucket: &b, Key: aws.String("mp"), UploadId: mp.UploadId})
+	wantErr(t, err, 404, "NoSuchBucket", "ListParts of an upload of a deleted bucket")
 
 	// So does a delete marker.
 	b2 := newBucket(t, c)

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-const installHint = "install the real clients with `apt-get install awscli rclone restic` (or `make test`, which does it)"
+const installHint = "install the real clients with `apt-get install awscli rclone restic s3cmd` (or `make test`, which does it)"
 
 // requireTool fails t when the program at path is missing: a real-client
 // scenario never passes or skips silently for want of its tool.

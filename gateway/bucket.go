@@ -120,8 +120,12 @@ func (g *Gateway) DeleteBucket(ctx context.Context, name string) error {
 		if first, _ := k.ver.Cursor().First(); first != nil {
 			return s3api.ErrBucketNotEmpty
 		}
-		if first, _ := k.upl.Cursor().First(); first != nil {
-			return s3api.ErrBucketNotEmpty.WithMessage("The bucket you tried to delete has multipart uploads in progress.")
+		// S3 deletes a bucket whose only content is multipart uploads in
+		// progress, and the uploads with it (S3 general purpose buckets;
+		// Scality and RGW changed to match). Their parts' manifests are
+		// released here, in the transaction that drops the records.
+		if err := k.releaseAllParts(); err != nil {
+			return err
 		}
 		if err := k.noteBucketForget(g.tiers.reg.Names()); err != nil {
 			return err

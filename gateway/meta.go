@@ -17,6 +17,7 @@ package gateway
 //	    prt/<uid><part:2>      partRecord (JSON)
 //	    done/<upload ID>       completedRecord (JSON), see completed.go
 //	    lc                     lifecycle configuration (canonical XML), see lifecycle.go
+//	    cors                   CORS configuration (corsRecord, JSON), see cors.go
 //	    cp                     cloud policy (JSON)
 //	    scan                   scanRecord (JSON): the lifecycle scanner's run in
 //	                           progress (cursor, counts) and its last run

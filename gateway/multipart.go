@@ -84,6 +84,27 @@ func (k *bkt) dropUpload(key string, uid []byte) error {
 	return k.upl.Delete(composite(key, uid))
 }
 
+// releaseAllParts releases the manifest of every part of every upload in
+// the bucket, for DeleteBucket, which then drops the records with the
+// bucket.
+func (k *bkt) releaseAllParts() error {
+	var ids []chunkstore.ManifestID
+	c := k.prt.Cursor()
+	for pk, v := c.First(); pk != nil; pk, v = c.Next() {
+		var p partRecord
+		if err := decode(v, &p); err != nil {
+			return err
+		}
+		ids = append(ids, p.Manifest)
+	}
+	for _, id := range ids {
+		if err := release(k.tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CreateMultipartUpload starts an upload and answers its ID.
 func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo) (string, error) {
 	if err := g.writable(in.Bucket); err != nil {
@@ -400,18 +421,26 @@ func assemble(u uploadRecord, parts []partRecord) (versionRecord, error) {
 		h.Write(raw)
 	}
 	sizes := make([]int64, len(parts))
+	var sums []string
+	if u.ChecksumAlgorithm != "" {
+		sums = make([]string, len(parts))
+	}
 	for i, p := range parts {
 		sizes[i] = p.Size
+		if sums != nil {
+			sums[i] = p.Checksum.Value
+		}
 	}
 	return versionRecord{
-		ETag:      hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
-		Meta:      u.Meta,
-		Checksum:  checksumOf(multipartChecksum(u, parts)),
-		Parts:     len(parts),
-		PartSizes: sizes,
-		LockMode:  u.LockMode,
-		LockUntil: u.LockUntil,
-		LegalHold: u.LegalHold,
+		ETag:          hex.EncodeToString(h.Sum(nil)) + "-" + strconv.Itoa(len(parts)),
+		Meta:          u.Meta,
+		Checksum:      checksumOf(multipartChecksum(u, parts)),
+		Parts:         len(parts),
+		PartSizes:     sizes,
+		PartChecksums: sums,
+		LockMode:      u.LockMode,
+		LockUntil:     u.LockUntil,
+		LegalHold:     u.LegalHold,
 	}, nil
 }
 

@@ -307,9 +307,10 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		Checksum: src.v.rec.Checksum,
 		// The copy keeps the source's multipart ETag and parts count, so
 		// it keeps where each part lies too (GET ?partNumber=N).
-		Parts:     src.v.rec.Parts,
-		PartSizes: src.v.rec.PartSizes,
-		SSE:       seal.rec,
+		Parts:         src.v.rec.Parts,
+		PartSizes:     src.v.rec.PartSizes,
+		PartChecksums: src.v.rec.PartChecksums,
+		SSE:           seal.rec,
 	}
 	// A copy never takes its source's lock: only what the request asks
 	// for, or the destination bucket's default.

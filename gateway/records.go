@@ -103,6 +103,11 @@ type versionRecord struct {
 	// PartSizes are a multipart object's part lengths, in order, so that
 	// GET ?partNumber=N can find part N.
 	PartSizes []int64 `json:"psz,omitempty"`
+	// PartChecksums are the parts' checksums (values, in the Checksum's
+	// algorithm), in order, when the upload announced one: what
+	// GetObjectAttributes answers for ObjectParts. Absent for objects
+	// completed before they were kept.
+	PartChecksums []string `json:"pck,omitempty"`
 	// Tier is the tier that holds a copy of the version's data ("": none),
 	// since TieredAt; TierOnly says the local copy was given up (the
 	// manifest moved: reads come from the tier).

@@ -379,7 +379,7 @@ func replicable(v versionRecord) bool {
 func replicaRecord(v versionRecord) *versionRecord {
 	return &versionRecord{
 		ID: v.ID, DeleteMarker: v.DeleteMarker, Size: v.Size, ETag: v.ETag, Modified: v.Modified,
-		Meta: v.Meta, Checksum: v.Checksum, Parts: v.Parts, PartSizes: v.PartSizes,
+		Meta: v.Meta, Checksum: v.Checksum, Parts: v.Parts, PartSizes: v.PartSizes, PartChecksums: v.PartChecksums,
 		LockMode: v.LockMode, LockUntil: v.LockUntil, LegalHold: v.LegalHold,
 		SSE: v.SSE, // SSE-C only (apply refuses the others): the key's check travels
 	}

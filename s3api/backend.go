@@ -45,8 +45,9 @@ type Buckets interface {
 	// ErrInvalidLocationConstraint for an unknown storage group.
 	CreateBucket(ctx context.Context, name, location string) error
 	HeadBucket(ctx context.Context, name string) (BucketInfo, error)
-	// DeleteBucket answers ErrBucketNotEmpty while any object, version,
-	// delete marker or multipart upload remains.
+	// DeleteBucket answers ErrBucketNotEmpty while any object, version or
+	// delete marker remains. Multipart uploads in progress do not keep a
+	// bucket: as on S3, they are aborted with it.
 	DeleteBucket(ctx context.Context, name string) error
 	GetBucketVersioning(ctx context.Context, name string) (Versioning, error)
 	PutBucketVersioning(ctx context.Context, name string, v Versioning) error

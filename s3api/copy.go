@@ -94,9 +94,7 @@ func (h *handler) copyObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hdr := w.Header()
-	if info.VersionID != "" {
-		hdr.Set("x-amz-version-id", info.VersionID)
-	}
+	setWrittenVersion(hdr, info.VersionID)
 	setExpiration(hdr, info)
 	setSSEHeaders(hdr, info.SSE)
 	if src.VersionID != "" {

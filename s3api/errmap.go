@@ -89,6 +89,10 @@ func errorDetails(err error) []xmlField {
 			field("CanonicalRequest", se.CanonicalRequest),
 		}
 	}
+	var ce *corsError
+	if errors.As(err, &ce) {
+		return ce.details()
+	}
 	var ke *sigv4.SkewError
 	if errors.As(err, &ke) {
 		return []xmlField{

@@ -101,7 +101,7 @@ var (
 	ErrSlowDown                     = newError("SlowDown", http.StatusServiceUnavailable, "Please reduce your request rate.")
 	ErrXAmzContentSHA256Mismatch    = newError("XAmzContentSHA256Mismatch", http.StatusBadRequest, "The provided 'x-amz-content-sha256' header does not match what was computed.")
 	ErrInvalidChunkedEncoding       = newError("InvalidRequest", http.StatusBadRequest, "The aws-chunked body is malformed.")
-	ErrSignatureVersionNotSupported = newError("InvalidRequest", http.StatusBadRequest, "Only AWS Signature Version 4 (AWS4-HMAC-SHA256) is supported.")
+	ErrSignatureVersionNotSupported = newError("InvalidRequest", http.StatusBadRequest, "The authorization mechanism you have provided is not supported: use AWS Signature Version 4 (AWS4-HMAC-SHA256), or Version 2.")
 	ErrInvalidContinuationToken     = newError("InvalidArgument", http.StatusBadRequest, "The continuation token provided is incorrect.")
 	ErrUnexpectedContent            = newError("UnexpectedContent", http.StatusBadRequest, "This request does not support content.")
 	ErrReadOnlyReplica              = newError("AccessDenied", http.StatusForbidden, "The bucket is a replica and is read-only.")

@@ -27,6 +27,7 @@ type fakeBackend struct {
 	seq     int
 	buckets map[string]*fakeBucket
 	uploads map[string]*fakeUpload
+	cors    map[string]CORSConfig // by bucket; see cors_test.go
 
 	// What the last call of each kind received, for routing assertions.
 	ops          []string
@@ -168,9 +169,10 @@ func (f *fakeBackend) DeleteBucket(ctx context.Context, name string) error {
 	if len(b.objects) > 0 {
 		return ErrBucketNotEmpty
 	}
-	for _, u := range f.uploads {
+	// Uploads in progress go with the bucket, as on S3.
+	for id, u := range f.uploads {
 		if u.info.Bucket == name {
-			return ErrBucketNotEmpty
+			delete(f.uploads, id)
 		}
 	}
 	delete(f.buckets, name)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/cairn-backup/cairn/s3api/sigv2"
 	"github.com/cairn-backup/cairn/s3api/sigv4"
 )
 
@@ -89,6 +90,7 @@ type handler struct {
 	cfg    Config
 	b      Backend
 	auth   *sigv4.Verifier
+	authV2 *sigv2.Verifier
 	log    *slog.Logger
 	now    func() time.Time
 	router *mux.Router
@@ -132,6 +134,7 @@ func NewHandler(cfg Config, b Backend) (http.Handler, error) {
 		log: cfg.Logger,
 		now: cfg.Now,
 	}
+	h.authV2 = &sigv2.Verifier{Secret: cfg.Secret, Now: cfg.Now, HostBucket: h.hostBucket}
 	h.router = h.routes()
 	return h, nil
 }
@@ -155,6 +158,9 @@ type reqState struct {
 	// op is the S3 operation of the route that took the request (its
 	// name), "" until routed.
 	op string
+	// form is a browser form upload's form, read up to its file
+	// (post.go); nil for every other request.
+	form *postForm
 }
 
 // The access log's code and status for a request whose client went away
@@ -297,7 +303,25 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 			return
 		}
 	}
-	auth, err := h.auth.Authenticate(r)
+	if !st.admin && bucket != "" {
+		// Browsers send a CORS preflight unsigned; an actual request
+		// gets its Access-Control-* headers before anything can fail, so
+		// that the page can read an error too (cors.go).
+		if r.Method == http.MethodOptions {
+			h.preflight(w, r)
+			return
+		}
+		h.applyCORS(w, r, bucket)
+	}
+	var (
+		auth *sigv4.Auth
+		err  error
+	)
+	if !st.admin && isPostObject(r, st) {
+		auth, err = h.authenticateForm(r, st) // signed in its form fields (post.go)
+	} else {
+		auth, err = h.authenticate(r)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -280,9 +280,7 @@ func (h *handler) completeMultipartUpload(w http.ResponseWriter, r *http.Request
 		h.writeError(w, r, err)
 		return
 	}
-	if info.VersionID != "" {
-		w.Header().Set("x-amz-version-id", info.VersionID)
-	}
+	setWrittenVersion(w.Header(), info.VersionID)
 	setExpiration(w.Header(), info)
 	setSSEHeaders(w.Header(), info.SSE)
 	h.writeXML(w, r, http.StatusOK, completeMultipartUploadResult{

@@ -58,9 +58,7 @@ func (h *handler) putObject(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr := w.Header()
 	hdr.Set("ETag", etag(info.ETag))
-	if info.VersionID != "" {
-		hdr.Set("x-amz-version-id", info.VersionID)
-	}
+	setWrittenVersion(hdr, info.VersionID)
 	setExpiration(hdr, info)
 	sum := info.Checksum
 	if sum.Algorithm == "" {
@@ -261,4 +259,15 @@ func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("x-amz-delete-marker", "true")
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// setWrittenVersion sets x-amz-version-id on the answer to a write that
+// created a version. A write to a bucket whose versioning is Suspended
+// creates the null version, and S3 then sends no version ID at all (clients
+// read its absence as "not versioned"), though a read of that version
+// answers "null".
+func setWrittenVersion(hdr http.Header, versionID string) {
+	if versionID != "" && versionID != "null" {
+		hdr.Set("x-amz-version-id", versionID)
+	}
 }

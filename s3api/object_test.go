@@ -112,6 +112,7 @@ func TestPutObjectRefusals(t *testing.T) {
 	}{
 		{"bad Content-MD5", "/bkt/o", http.Header{"Content-Md5": {contentMD5([]byte("other"))}}, 400, "BadDigest"},
 		{"invalid Content-MD5", "/bkt/o", http.Header{"Content-Md5": {"not base64"}}, 400, "InvalidDigest"},
+		{"empty Content-MD5", "/bkt/o", http.Header{"Content-Md5": {""}}, 400, "InvalidDigest"},
 		{"bad crc32", "/bkt/o", http.Header{"X-Amz-Checksum-Crc32": {crc32b64([]byte("other"))}}, 400, "BadDigest"},
 		{"metadata 2 KiB+1", "/bkt/o", http.Header{"X-Amz-Meta-Big": {strings.Repeat("x", 2046)}}, 400, "MetadataTooLarge"},
 		{"key 1025 bytes", "/bkt/" + strings.Repeat("k", 1025), nil, 400, "KeyTooLongError"},

@@ -51,7 +51,11 @@ func (h *handler) openPayload(r *http.Request) (*payload, error) {
 	if inTrailer {
 		trailer = auth.Trailer
 	}
-	cr, err := checksum.NewReader(auth.Body, r.Header.Get("Content-MD5"), alg, value, trailer)
+	md5, err := contentMD5Header(r.Header)
+	if err != nil {
+		return nil, err
+	}
+	cr, err := checksum.NewReader(auth.Body, md5, alg, value, trailer)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +133,10 @@ func (h *handler) readSmallBody(r *http.Request, limit int64, requireDigest bool
 	if err != nil {
 		return nil, err
 	}
-	md5 := r.Header.Get("Content-MD5")
+	md5, err := contentMD5Header(r.Header)
+	if err != nil {
+		return nil, err
+	}
 	// An algorithm announced without a value (x-amz-sdk-checksum-algorithm
 	// alone) verifies nothing, so it does not count.
 	if requireDigest && md5 == "" && value == "" && !inTrailer {
@@ -144,4 +151,18 @@ func (h *handler) readSmallBody(r *http.Request, limit int64, requireDigest bool
 		return nil, err
 	}
 	return readAll(cr, limit)
+}
+
+// contentMD5Header returns the Content-MD5 header. A header sent empty is not a
+// header left out: it promises a digest and gives none, which S3 answers
+// with InvalidDigest rather than storing the body unchecked.
+func contentMD5Header(h http.Header) (string, error) {
+	vs, ok := h["Content-Md5"]
+	if !ok {
+		return "", nil
+	}
+	if len(vs) != 1 || strings.TrimSpace(vs[0]) == "" {
+		return "", ErrInvalidDigest
+	}
+	return vs[0], nil
 }

@@ -26,6 +26,10 @@ func (h *handler) routes() *mux.Router {
 	// reports.
 	r.Use(nameOperation)
 
+	// A browser form upload, authenticated by its form (post.go), whose
+	// key came from the form: at any level, before everything else.
+	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool { return state(r).form != nil }).Name("PostObject").HandlerFunc(h.postObject)
+
 	svc := r.MatcherFunc(level(levelService)).Subrouter()
 	svc.Methods(http.MethodGet).Name("ListBuckets").HandlerFunc(h.listBuckets)
 
@@ -38,6 +42,7 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodGet).MatcherFunc(query("encryption")).Name("GetBucketEncryption").HandlerFunc(h.getBucketEncryption)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("acl")).Name("GetBucketAcl").HandlerFunc(h.getBucketACL)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("object-lock")).Name("GetObjectLockConfiguration").HandlerFunc(h.getObjectLockConfiguration)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("cors")).Name("GetBucketCors").HandlerFunc(h.getBucketCors)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("uploads")).Name("ListMultipartUploads").HandlerFunc(h.listMultipartUploads)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versions")).Name("ListObjectVersions").HandlerFunc(h.listObjectVersions)
 	bkt.Methods(http.MethodGet).Queries("list-type", "2").Name("ListObjectsV2").HandlerFunc(h.listObjectsV2)
@@ -51,11 +56,13 @@ func (h *handler) routes() *mux.Router {
 	bkt.Methods(http.MethodPut).MatcherFunc(query("encryption")).Name("PutBucketEncryption").HandlerFunc(h.putBucketEncryption)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("acl")).Name("PutBucketAcl").HandlerFunc(h.putBucketACL)
 	bkt.Methods(http.MethodPut).MatcherFunc(query("object-lock")).Name("PutObjectLockConfiguration").HandlerFunc(h.putObjectLockConfiguration)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("cors")).Name("PutBucketCors").HandlerFunc(h.putBucketCors)
 	bkt.Methods(http.MethodPut).Name("CreateBucket").HandlerFunc(h.createBucket)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("tagging")).Name("DeleteBucketTagging").HandlerFunc(h.deleteBucketTagging)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("lifecycle")).Name("DeleteBucketLifecycle").HandlerFunc(h.deleteBucketLifecycle)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("replication")).Name("DeleteBucketReplication").HandlerFunc(h.deleteBucketReplication)
 	bkt.Methods(http.MethodDelete).MatcherFunc(query("encryption")).Name("DeleteBucketEncryption").HandlerFunc(h.deleteBucketEncryption)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("cors")).Name("DeleteBucketCors").HandlerFunc(h.deleteBucketCors)
 	bkt.Methods(http.MethodDelete).Name("DeleteBucket").HandlerFunc(h.deleteBucket)
 	bkt.Methods(http.MethodPost).MatcherFunc(query("delete")).Name("DeleteObjects").HandlerFunc(h.deleteObjects)
 
@@ -65,6 +72,7 @@ func (h *handler) routes() *mux.Router {
 	obj.Methods(http.MethodGet).MatcherFunc(query("retention")).Name("GetObjectRetention").HandlerFunc(h.getObjectRetention)
 	obj.Methods(http.MethodGet).MatcherFunc(query("legal-hold")).Name("GetObjectLegalHold").HandlerFunc(h.getObjectLegalHold)
 	obj.Methods(http.MethodGet).MatcherFunc(query("uploadId")).Name("ListParts").HandlerFunc(h.listParts)
+	obj.Methods(http.MethodGet).MatcherFunc(query("attributes")).Name("GetObjectAttributes").HandlerFunc(h.getObjectAttributes)
 	obj.Methods(http.MethodGet).Name("GetObject").HandlerFunc(h.getObject)
 	obj.Methods(http.MethodHead).Name("HeadObject").HandlerFunc(h.headObject)
 	obj.Methods(http.MethodPut).MatcherFunc(query("tagging")).Name("PutObjectTagging").HandlerFunc(h.putObjectTagging)
@@ -154,8 +162,14 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 			return s
 		}
 	}
+	if _, ok := q["attributes"]; ok && (!object || method != http.MethodGet) {
+		return "attributes"
+	}
+	if _, ok := q["cors"]; ok && (object || method == http.MethodPost) {
+		return "cors"
+	}
 	for _, s := range [...]string{
-		"accelerate", "analytics", "attributes", "cors",
+		"accelerate", "analytics",
 		"intelligent-tiering", "inventory", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
 		"ownershipControls", "policy", "policyStatus",
@@ -171,8 +185,8 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 
 // unrouted answers a request no route took: a method S3 does not have at
 // that level is MethodNotAllowed; an S3 method whose combination of
-// subresource and headers Cairn does not route (POST Object, a browser form
-// upload, for one) is NotImplemented.
+// subresource and headers Cairn does not route (a POST to an object with
+// none of ?uploads, ?uploadId, ?restore, for one) is NotImplemented.
 func (h *handler) unrouted(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	switch {

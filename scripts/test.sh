@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test Cairn has. The real-client scenarios drive Debian's awscli,
-# rclone and restic, and the Azure tier tests Azurite (npm, on Debian's
+# rclone, restic and s3cmd, and the Azure tier tests Azurite (npm, on Debian's
 # nodejs), so they are installed here when missing (apt-get needs root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ need=()
 [ -x /usr/bin/aws ] || need+=(awscli)
 command -v rclone >/dev/null || need+=(rclone)
 command -v restic >/dev/null || need+=(restic)
+[ -x /usr/bin/s3cmd ] || need+=(s3cmd) # conformance: TestS3cmdSignatureV2
 install() { # apt-get install "$@", or say how
   if [ "$(id -u)" = 0 ]; then
     echo "installing $* (apt-get)"

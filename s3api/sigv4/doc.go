@@ -33,6 +33,10 @@
 //     carries and, in practice, TLS).
 //   - Trailer: the headers after the final chunk, available from
 //     Auth.Trailer once the body is fully read.
+//   - Form policy signature (VerifyPost, post.go): a browser form upload
+//     (POST Object) carries no Authorization; its x-amz-signature is the
+//     HMAC of the base64 policy document under the signing key of its
+//     x-amz-credential.
 //
 // Memory is bounded per request: a signed chunk is held until its
 // signature checks out (at most 16 MiB, and only as much as actually
