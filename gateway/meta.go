@@ -211,6 +211,9 @@ type bkt struct {
 	rec                     bucketRecord
 	b                       *bolt.Bucket
 	cur, ver, nul, upl, prt *bolt.Bucket
+	// writeOnce: the write's caller may not replace an existing version
+	// (s3api.NoOverwrite, authz.go).
+	writeOnce bool
 }
 
 // openBkt opens bucket name in a group's transaction, or answers

@@ -306,6 +306,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 			}
 		}
 		rec.Manifest, rec.Size = m.ID, m.Size
+		k.writeOnce = s3api.NoOverwrite(ctx)
 		v, err := k.write(key, rec, ifMatch, ifNoneMatch)
 		if err != nil {
 			return err

@@ -90,7 +90,7 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 			Checksum: checksumOf(ck),
 		}
 		var err error
-		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch)
+		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch, s3api.NoOverwrite(ctx))
 		return err
 	})
 	return info, mapErr(g.quotaReached(gr, err))
@@ -99,11 +99,12 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 // record makes rec (whose manifest tx commits) a new version of key,
 // atomically with the conditional-write check; what it displaces is
 // released in tx too.
-func (g *Gateway) record(tx *chunkstore.Tx, bucket, key string, rec versionRecord, ifMatch, ifNoneMatch string) (s3api.ObjectInfo, error) {
+func (g *Gateway) record(tx *chunkstore.Tx, bucket, key string, rec versionRecord, ifMatch, ifNoneMatch string, writeOnce bool) (s3api.ObjectInfo, error) {
 	k, err := openBkt(tx, bucket)
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	k.writeOnce = writeOnce
 	v, err := k.write(key, rec, ifMatch, ifNoneMatch)
 	if err != nil {
 		return s3api.ObjectInfo{}, err
@@ -279,7 +280,7 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	record := func(tx *chunkstore.Tx, m chunkstore.Manifest) error {
 		rec.Manifest = m.ID
 		var err error
-		info, err = g.record(tx, in.DstBucket, in.DstKey, rec, "", "")
+		info, err = g.record(tx, in.DstBucket, in.DstKey, rec, "", "", s3api.NoOverwrite(ctx))
 		return err
 	}
 	if src.gr == dst {

@@ -39,6 +39,9 @@ type bucketRecord struct {
 	// a reversal, takes no writes until its old source is its replica.
 	Reverse   *reverseRecord `json:"reverse,omitempty"`
 	Promoting bool           `json:"promoting,omitempty"`
+	// Access is who owns the bucket and who else may use it (authz.go);
+	// nil for a bucket made before users existed: root's, private.
+	Access *accessRecord `json:"access,omitempty"`
 }
 
 // objectMeta is what a client set on an object.

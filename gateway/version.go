@@ -235,6 +235,9 @@ func (k *bkt) write(key string, rec versionRecord, ifMatch, ifNoneMatch string) 
 	if err := k.checkWrite(key, ifMatch, ifNoneMatch); err != nil {
 		return version{}, err
 	}
+	if err := k.checkWriteOnce(key); err != nil {
+		return version{}, err
+	}
 	return k.push(key, rec)
 }
 

@@ -95,6 +95,18 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 			continue
 		}
+		action := "s3:DeleteObject"
+		if o.VersionID != "" {
+			action = "s3:DeleteObjectVersion"
+		}
+		if err := h.authorize(r, action, st.bucket, o.Key); err != nil {
+			e := s3Error(err)
+			if !errors.As(err, &e) || e == nil {
+				e = ErrAccessDenied
+			}
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
+			continue
+		}
 		dr, err := h.b.DeleteObject(r.Context(), st.bucket, o.Key, o.VersionID)
 		if err != nil && !(errors.Is(err, ErrNoSuchKey) && o.VersionID == "") {
 			var e *Error

@@ -139,3 +139,20 @@ func (p *Policy) IsPublic() bool {
 	}
 	return false
 }
+
+// UsesExistingObjectTags reports whether a condition tests an
+// s3:ExistingObjectTag/<key>: only then does evaluation need the object's
+// tags.
+func (p *Policy) UsesExistingObjectTags() bool {
+	if p == nil {
+		return false
+	}
+	for _, st := range p.Statements {
+		for _, c := range st.Conditions {
+			if strings.HasPrefix(c.key, "s3:existingobjecttag/") {
+				return true
+			}
+		}
+	}
+	return false
+}
