@@ -229,6 +229,9 @@ func (g *Gateway) PutBucketPolicy(ctx context.Context, bucket string, doc []byte
 	if err := g.writable(bucket); err != nil {
 		return err
 	}
+	if _, err := g.bucketGroup(bucket); err != nil {
+		return err
+	}
 	p, err := access.Parse(doc, access.Options{Kind: access.BucketPolicy, Bucket: bucket, KnownUser: g.knownUser})
 	if err != nil {
 		var ae *access.Error
