@@ -40,6 +40,8 @@ type accessRecord struct {
 	PublicAccessBlock *pabRecord `json:"pab,omitempty"`
 	// Ownership is the bucket's ObjectOwnership control ("" when none).
 	Ownership string `json:"ownership,omitempty"`
+	// ACL is the bucket's ACL grants (acl.go); nil when private.
+	ACL []grantRecord `json:"acl,omitempty"`
 }
 
 // pabRecord is a bucket's public access block.
@@ -57,6 +59,10 @@ type bucketAccess struct {
 	owner  string
 	policy *access.Policy
 	pab    pabRecord
+	// acl is the bucket's grants; aclsOff says BucketOwnerEnforced
+	// disabled ACLs (the bucket's and its objects').
+	acl     []access.Grant
+	aclsOff bool
 }
 
 var _ s3api.Authorizer = (*Gateway)(nil)
@@ -79,7 +85,7 @@ func (g *Gateway) bucketAccessOf(name string) (*bucketAccess, error) {
 	if err != nil {
 		return nil, err
 	}
-	ba := &bucketAccess{owner: rec.Owner}
+	ba := &bucketAccess{owner: rec.Owner, acl: accessGrants(rec.ACL), aclsOff: rec.Ownership == "BucketOwnerEnforced"}
 	if rec.PublicAccessBlock != nil {
 		ba.pab = *rec.PublicAccessBlock
 	}
@@ -169,7 +175,7 @@ func (g *Gateway) Authorize(ctx context.Context, req s3api.AuthRequest) (s3api.A
 		return res, nil
 	}
 	if ar.Principal.Anonymous {
-		if bucketSays == access.Allowed {
+		if bucketSays == access.Allowed || g.aclAllows(ba, &ar, req) {
 			return res, nil
 		}
 		return res, s3api.ErrAccessDenied
@@ -187,10 +193,33 @@ func (g *Gateway) Authorize(ctx context.Context, req s3api.AuthRequest) (s3api.A
 	switch {
 	case owner && (userSays == access.Allowed || bucketSays == access.Allowed):
 		return res, nil
-	case !owner && userSays == access.Allowed && bucketSays == access.Allowed:
+	case !owner && userSays == access.Allowed && (bucketSays == access.Allowed || g.aclAllows(ba, &ar, req)):
 		return res, nil
 	}
 	return res, s3api.ErrAccessDenied
+}
+
+// aclAllows says whether the bucket's ACL, or the object's, grants the
+// request's action to its principal. The object's ACL is read only when
+// the action is one an object ACL can grant.
+func (g *Gateway) aclAllows(ba *bucketAccess, ar *access.Request, req s3api.AuthRequest) bool {
+	if ba == nil || ba.aclsOff {
+		return false
+	}
+	ignorePublic := ba.pab.IgnorePublicAcls
+	if access.ACLAllows(ba.acl, &ar.Principal, req.Action, false, ignorePublic) {
+		return true
+	}
+	if req.Key == "" || !access.ACLAction(req.Action, true) {
+		return false
+	}
+	var vid string
+	for _, c := range req.Conditions {
+		if c.Key == "s3:versionid" && len(c.Values) == 1 {
+			vid = c.Values[0]
+		}
+	}
+	return access.ACLAllows(g.objectGrants(req.Bucket, req.Key, vid), &ar.Principal, req.Action, true, ignorePublic)
 }
 
 // mayList says whether the caller of ctx sees a bucket owned by owner in
@@ -351,10 +380,12 @@ func (g *Gateway) PutBucketOwnershipControls(ctx context.Context, bucket, owners
 	if err := g.writable(bucket); err != nil {
 		return err
 	}
-	return mapErr(g.updateInfo(bucket, func(k *bkt) error {
+	err := g.updateInfo(bucket, func(k *bkt) error {
 		k.access().Ownership = ownership
 		return nil
-	}))
+	})
+	g.forgetAccess(bucket)
+	return mapErr(err)
 }
 
 // DeleteBucketOwnershipControls removes the bucket's ObjectOwnership.
@@ -362,10 +393,12 @@ func (g *Gateway) DeleteBucketOwnershipControls(ctx context.Context, bucket stri
 	if err := g.writable(bucket); err != nil {
 		return err
 	}
-	return mapErr(g.updateInfo(bucket, func(k *bkt) error {
+	err := g.updateInfo(bucket, func(k *bkt) error {
 		k.access().Ownership = ""
 		return nil
-	}))
+	})
+	g.forgetAccess(bucket)
+	return mapErr(err)
 }
 
 // access is the bucket's accessRecord, made when it has none.
@@ -400,7 +433,6 @@ func (k *bkt) checkWriteOnce(key string) error {
 	}
 	return writeOnceDenied
 }
-
 
 // alreadyExists answers CreateBucket of an existing bucket, held by
 // group gr: BucketAlreadyOwnedByYou to its owner, BucketAlreadyExists to

@@ -91,6 +91,11 @@ func (g *Gateway) CreateBucket(ctx context.Context, name, location string) error
 		if owner := g.ownerOf(ctx); owner != "" {
 			k.rec.Access = &accessRecord{Owner: owner}
 		}
+		if acl, err := g.expandACL(s3api.RequestACL(ctx), g.ownerOf(ctx), nil); err != nil {
+			return err
+		} else if acl != nil {
+			k.access().ACL = acl
+		}
 		return k.saveInfo()
 	})
 	if err != nil {

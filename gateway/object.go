@@ -76,6 +76,10 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	acl, err := g.writeACL(ctx, in.Bucket)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	if err := g.admitWrite(gr); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
@@ -88,6 +92,7 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 			ETag:     hex.EncodeToString(sum),
 			Meta:     metaRecord(in.Meta),
 			Checksum: checksumOf(ck),
+			ACL:      acl,
 		}
 		var err error
 		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch, s3api.NoOverwrite(ctx))
@@ -254,6 +259,10 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	acl, err := g.writeACL(ctx, in.DstBucket)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	if err := g.admitWrite(dst); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
@@ -266,6 +275,7 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		// it keeps where each part lies too (GET ?partNumber=N).
 		Parts:     src.v.rec.Parts,
 		PartSizes: src.v.rec.PartSizes,
+		ACL:       acl, // a copy's ACL is the request's, never the source's
 	}
 	if in.Meta != nil {
 		rec.Meta = metaRecord(*in.Meta)

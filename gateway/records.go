@@ -115,6 +115,8 @@ type versionRecord struct {
 	// Catalogs are the tiers whose catalog may hold the version (marked
 	// before the catalog is written): each gets a forget when it goes.
 	Catalogs []string `json:"cats,omitempty"`
+	// ACL is the version's ACL grants (acl.go); nil when private.
+	ACL []grantRecord `json:"acl,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.

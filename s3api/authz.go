@@ -185,21 +185,23 @@ func operationActions(op string, r *http.Request, st *reqState) ([]authAction, e
 // request before its handler runs.
 func (h *handler) authorizeOperation(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := h.b.(Authorizer); !ok {
-			next.ServeHTTP(w, r)
-			return
-		}
 		st := state(r)
-		acts, err := operationActions(st.op, r, st)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		for _, a := range acts {
-			if err := h.authorize(r, a.action, a.bucket, a.key); err != nil {
+		if _, ok := h.b.(Authorizer); ok {
+			acts, err := operationActions(st.op, r, st)
+			if err != nil {
 				h.writeError(w, r, err)
 				return
 			}
+			for _, a := range acts {
+				if err := h.authorize(r, a.action, a.bucket, a.key); err != nil {
+					h.writeError(w, r, err)
+					return
+				}
+			}
+		}
+		if err := h.noteRequestACL(r, st); err != nil {
+			h.writeError(w, r, err)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

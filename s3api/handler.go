@@ -162,6 +162,8 @@ type reqState struct {
 	noOverwrite        bool
 	ownerID, ownerName string
 	conds              []Condition
+	// acl is the ACL a write's headers set (aclgrants.go), nil for none.
+	acl *ACLRequest
 }
 
 // The access log's code and status for a request whose client went away
