@@ -278,7 +278,6 @@ func TestUnimplementedSubresources(t *testing.T) {
 		{"GET", "/" + b + "/k", "lifecycle", nil},
 		{"PUT", "/" + b, "cors", corsXML},
 		{"GET", "/" + b, "cors", nil},
-		{"GET", "/" + b, "policy", nil},
 		{"GET", "/" + b, "website", nil},
 		{"GET", "/" + b, "object-lock", nil},
 		{"GET", "/" + b, "logging", nil},
@@ -293,9 +292,13 @@ func TestUnimplementedSubresources(t *testing.T) {
 			header: map[string]string{"Content-MD5": md5b64(tc.body)}}.do(t)
 		wantRawError(t, resp, body, 501, "NotImplemented", what)
 	}
+	// Bucket policies are implemented: a bucket without one answers as S3
+	// does.
+	resp, rb := rawRequest{method: "GET", path: "/" + b, query: url.Values{"policy": {""}}}.do(t)
+	wantRawError(t, resp, rb, 404, "NoSuchBucketPolicy", "GET /bucket?policy without one")
 	// Bucket replication is implemented: a bucket without a configuration
 	// answers as S3 does.
-	resp, rb := rawRequest{method: "GET", path: "/" + b, query: url.Values{"replication": {""}}}.do(t)
+	resp, rb = rawRequest{method: "GET", path: "/" + b, query: url.Values{"replication": {""}}}.do(t)
 	wantRawError(t, resp, rb, 404, "ReplicationConfigurationNotFoundError", "GET /bucket?replication without one")
 	// RestoreObject is implemented, for tiered objects: one whose data is
 	// local is refused as S3 refuses a restore of a non-archived object.

@@ -12,7 +12,12 @@
 //     inputs and answer with this package's *Error values.
 //   - Optional interfaces: a Backend may also implement PartRanger
 //     (GetObject by partNumber, parts.go) or ReplicationBackend (the bucket
-//     replication API, replication.go); s3api finds them by type assertion
+//     replication API, replication.go), Authorizer (authz.go: asked before
+//     every operation whether the caller may perform each of its S3
+//     actions; with it, unsigned requests go on as the anonymous
+//     principal), BucketAccessBackend (bucket policies, public access block,
+//     ownership controls: policy.go) or ACLBackend (ACLs: aclgrants.go);
+//     s3api finds them by type assertion
 //     and answers NotImplemented without them, so Backend itself never grows
 //     a method its implementations must all add at once.
 //   - Error: an S3 error (Code, Message, HTTP status). errors.go holds the
