@@ -350,4 +350,3 @@ func (h *handler) hideMissing(r *http.Request, err error) error {
 	}
 	return err
 }
-

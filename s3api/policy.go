@@ -232,7 +232,7 @@ func (h *handler) deletePublicAccessBlock(w http.ResponseWriter, r *http.Request
 }
 
 type ownershipControlsXML struct {
-	XMLName xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ OwnershipControls"`
+	XMLName xml.Name        `xml:"http://s3.amazonaws.com/doc/2006-03-01/ OwnershipControls"`
 	Rules   []ownershipRule `xml:"Rule"`
 }
 
