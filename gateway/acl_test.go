@@ -62,6 +62,23 @@ func TestCannedACLs(t *testing.T) {
 	_, err = root.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("pub-b"), Key: aws.String("mp"), ACL: types.ObjectCannedACLPublicRead})
 	wantCode(t, "multipart with a public ACL", err, "NotImplemented")
 
+	// public-read-write: anyone may write, unsigned.
+	_, err = root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("drop-box"), ACL: types.BucketCannedACLPublicReadWrite})
+	mustOK(t, "create public-read-write", err)
+	resp, err := http.DefaultClient.Do(func() *http.Request {
+		req, _ := http.NewRequest(http.MethodPut, url+"/drop-box/anon", strings.NewReader("from anyone"))
+		return req
+	}())
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("anonymous PUT into public-read-write: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if got, err := getBody(ctx, root, "drop-box", "anon"); err != nil || got != "from anyone" {
+		t.Fatalf("the anonymous upload: %q %v", got, err)
+	}
+	_, err = getBody(ctx, bob, "drop-box", "anon")
+	wantCode(t, "bucket READ does not read objects", err, "AccessDenied")
+
 	// Bad ACL requests change nothing.
 	_, err = root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("pub-b"), Key: aws.String("bad"), Body: strings.NewReader("x"), ACL: "world-writable"})
 	wantCode(t, "unknown canned ACL", err, "InvalidArgument")

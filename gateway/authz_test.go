@@ -569,3 +569,49 @@ func signedAdminGet(t *testing.T, url, key, secret string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+func TestExistingObjectTagCondition(t *testing.T) {
+	g, url, root := authzServer(t)
+	ctx := t.Context()
+	bob := addUser(t, g, url, "bob", "readonly")
+	_, err := root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("tagged")})
+	mustOK(t, "create", err)
+	_, err = root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tagged"), Key: aws.String("shared"), Body: strings.NewReader("s"), Tagging: aws.String("share=yes")})
+	mustOK(t, "put shared", err)
+	_, err = root.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tagged"), Key: aws.String("mine"), Body: strings.NewReader("m"), Tagging: aws.String("share=no")})
+	mustOK(t, "put mine", err)
+	_, err = root.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("tagged"), Policy: aws.String(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::tagged/*","Condition":{"StringEquals":{"s3:ExistingObjectTag/share":"yes"}}}]}`)})
+	mustOK(t, "policy", err)
+	if got, err := getBody(ctx, bob, "tagged", "shared"); err != nil || got != "s" {
+		t.Fatalf("bob reads the shared object: %q %v", got, err)
+	}
+	_, err = getBody(ctx, bob, "tagged", "mine")
+	wantCode(t, "bob reads an object tagged otherwise", err, "AccessDenied")
+}
+
+// BenchmarkAuthorize is the cost every request pays: a user's key, a
+// bucket with a policy, one action.
+func BenchmarkAuthorize(b *testing.B) {
+	g := open(b, testConfig(b))
+	g.SetRoot(authzRootKey, authzRootSecret)
+	k, err := g.AddUser(b.Context(), "bench", "writeonly")
+	if err != nil {
+		b.Fatal(err)
+	}
+	newBucket(b, g, "bench-b", s3api.VersioningUnset)
+	if err := g.PutBucketPolicy(b.Context(), "bench-b", []byte(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"AWS":"bench"},"Action":"s3:DeleteObject","Resource":"arn:aws:s3:::bench-b/locks/*"},
+		{"Effect":"Allow","Principal":{"AWS":"bench"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::bench-b/*"},
+		{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::bench-b/*","Condition":{"NotIpAddress":{"aws:SourceIp":"127.0.0.0/8"}}}]}`)); err != nil {
+		b.Fatal(err)
+	}
+	req := s3api.AuthRequest{AccessKey: k.AccessKey, Action: "s3:PutObject", Bucket: "bench-b", Key: "data/0123456789abcdef",
+		Conditions: []s3api.Condition{{Key: "aws:sourceip", Values: []string{"127.0.0.1"}}, {Key: "aws:securetransport", Values: []string{"false"}}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := g.Authorize(b.Context(), req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

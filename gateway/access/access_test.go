@@ -168,6 +168,7 @@ func TestBuiltins(t *testing.T) {
 		{"writeonly", "s3:DeleteObjectVersion", NoMatch},
 		{"writeonly", "s3:PutBucketPolicy", NoMatch},
 		{"writeonly", "s3:PutLifecycleConfiguration", NoMatch},
+		{"writeonly", "s3:PutObjectTagging", NoMatch},
 	} {
 		p, ok := Builtin(tc.policy)
 		if !ok {

@@ -12,7 +12,8 @@ package access
 //     its own unfinished uploads), list, and read back (restic reads its
 //     config, keys, index and locks, rclone reads to verify). No
 //     DeleteObject, no DeleteObjectVersion, no delete or change of bucket
-//     configuration, and no overwrite: gateway refuses a PUT, Copy or
+//     configuration, no retagging (a tag could bring an object under an
+//     expiring lifecycle rule), and no overwrite: gateway refuses a PUT, Copy or
 //     Complete that would replace an existing version (NoOverwrite).
 var builtins = map[string]string{
 	"readwrite": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["*"]}]}`,
@@ -24,7 +25,7 @@ var builtins = map[string]string{
 		"s3:ListAllMyBuckets","s3:CreateBucket","s3:ListBucket","s3:ListBucketVersions",
 		"s3:ListBucketMultipartUploads","s3:ListMultipartUploadParts","s3:GetBucketLocation",
 		"s3:GetBucketVersioning","s3:GetObject","s3:GetObjectVersion","s3:GetObjectTagging",
-		"s3:PutObject","s3:PutObjectTagging","s3:AbortMultipartUpload"],"Resource":["*"]}]}`,
+		"s3:PutObject","s3:AbortMultipartUpload"],"Resource":["*"]}]}`,
 }
 
 // Builtin returns the built-in user policy of that name.
