@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/cairn-backup/cairn/s3api/sigv4"
 )
 
 // Authorizer is an optional interface of a Backend. Implementing it makes
@@ -131,6 +133,26 @@ var opActions = map[string]string{
 	// DeleteObjects has no action of its own: each key is authorized as
 	// s3:DeleteObject (or s3:DeleteObjectVersion) when it is deleted.
 	"DeleteObjects": "",
+	// A browser form upload (POST Object) names its key and signer in the
+	// form: its handler authorizes with authorizeForm once it has read them.
+	"PostObject": "",
+
+	// The operations the other parts of this release route, by AWS's
+	// operation names (TestEveryRouteHasActions fails for a route missing
+	// here, which would otherwise be refused to everyone).
+	"PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
+	"GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+	"PutObjectRetention":         "s3:PutObjectRetention",
+	"GetObjectRetention":         "s3:GetObjectRetention",
+	"PutObjectLegalHold":         "s3:PutObjectLegalHold",
+	"GetObjectLegalHold":         "s3:GetObjectLegalHold",
+	"PutBucketEncryption":        "s3:PutEncryptionConfiguration",
+	"GetBucketEncryption":        "s3:GetEncryptionConfiguration",
+	"DeleteBucketEncryption":     "s3:PutEncryptionConfiguration",
+	"PutBucketCors":              "s3:PutBucketCORS",
+	"GetBucketCors":              "s3:GetBucketCORS",
+	"DeleteBucketCors":           "s3:PutBucketCORS",
+	"GetObjectAttributes":        "s3:GetObjectAttributes",
 }
 
 // versioned maps an object action to its variant on a version given by ID.
@@ -237,6 +259,37 @@ func (h *handler) authorize(r *http.Request, action, bucket, key string) error {
 		st.ownerID, st.ownerName = res.OwnerID, res.OwnerName
 	}
 	return nil
+}
+
+// authorizeForm is for the POST Object (browser form) handler, once the
+// form's signature is verified: it names the caller (accessKey, "" for an
+// unsigned form), records the form's canned ACL (acl, "" for none) as the
+// request's ACL (RequestACL) and as s3:x-amz-acl, and authorizes
+// s3:PutObject on bucket/key. The handler must call it before it stores
+// anything.
+func (h *handler) authorizeForm(r *http.Request, accessKey, bucket, key, acl string) error {
+	st := state(r)
+	if st.auth != nil {
+		a := *st.auth
+		a.AccessKey = accessKey
+		st.auth = &a
+	} else {
+		st.auth = &sigv4.Auth{AccessKey: accessKey, DecodedLength: -1, Trailer: func() http.Header { return nil }}
+	}
+	st.anonymous = accessKey == ""
+	conds := h.conditions(r, st)
+	if acl != "" {
+		if !cannedACLs[acl] {
+			return ErrInvalidArgument.WithMessagef("Invalid canned ACL: %s", acl)
+		}
+		if _, ok := h.b.(ACLBackend); ok {
+			st.acl = &ACLRequest{Canned: acl}
+		} else if acl != "private" {
+			return ErrNotImplemented.WithMessagef("Canned ACL %q is not supported; Cairn objects are private to their owner.", acl)
+		}
+		st.conds = append(conds, Condition{"s3:x-amz-acl", []string{acl}})
+	}
+	return h.authorize(r, "s3:PutObject", bucket, key)
 }
 
 // AuthorizeExtra checks one more action for the request a handler serves,

@@ -3,10 +3,12 @@ package s3api
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -213,5 +215,48 @@ func TestParseAccessDocuments(t *testing.T) {
 		if _, err := headerACL(h); err == nil {
 			t.Errorf("%v accepted", h)
 		}
+	}
+}
+
+// authorizeForm and authorizeExtra, the entry points for handlers that
+// learn an action or a caller inside the operation.
+func TestAuthorizeFromHandlers(t *testing.T) {
+	az := &recordingAuthorizer{fakeBackend: newFakeBackend()}
+	h := &handler{b: az, now: time.Now}
+	st := &reqState{bucket: "bkt", key: "k", op: "PostObject", anonymous: true}
+	r := httptest.NewRequest(http.MethodPost, "/bkt", nil)
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	// This backend keeps no ACLs: a public form ACL is refused as on PUT.
+	if err := h.authorizeForm(r, "AKFORM", "bkt", "uploads/a.txt", "public-read"); err == nil || !strings.Contains(err.Error(), "NotImplemented") {
+		t.Fatalf("a public form ACL without ACLs: %v", err)
+	}
+	st.conds = nil
+	az.take()
+	if err := h.authorizeForm(r, "AKFORM", "bkt", "uploads/a.txt", "private"); err != nil {
+		t.Fatal(err)
+	}
+	reqs := az.take()
+	if len(reqs) != 1 || reqs[0].AccessKey != "AKFORM" || reqs[0].Action != "s3:PutObject" || reqs[0].Key != "uploads/a.txt" {
+		t.Fatalf("asked %+v", reqs)
+	}
+	if v, ok := condition(reqs[0], "s3:x-amz-acl"); !ok || v[0] != "private" {
+		t.Fatalf("s3:x-amz-acl %v", v)
+	}
+	if st.anonymous {
+		t.Fatal("a signed form left the request anonymous")
+	}
+	if k, ok := AccessKey(r.Context()); !ok || k != "AKFORM" {
+		t.Fatalf("AccessKey %q %v", k, ok)
+	}
+	if err := h.authorizeForm(r, "AKFORM", "bkt", "k", "everyone"); err == nil {
+		t.Fatal("an unknown canned ACL in a form was accepted")
+	}
+	az.take()
+	az.deny = func(r AuthRequest) bool { return r.Action == "s3:BypassGovernanceRetention" }
+	if err := h.authorizeExtra(r, "s3:BypassGovernanceRetention"); err != ErrAccessDenied {
+		t.Fatalf("authorizeExtra: %v", err)
+	}
+	if reqs := az.take(); len(reqs) != 1 || reqs[0].Bucket != "bkt" || reqs[0].Key != "k" {
+		t.Fatalf("authorizeExtra asked %+v", reqs)
 	}
 }
