@@ -59,8 +59,18 @@ func TestCannedACLs(t *testing.T) {
 	if code, _ := anonymousGet(t, url+"/pub-b/closed-copy"); code != http.StatusOK {
 		t.Fatalf("a public-read copy is not readable: %d", code)
 	}
-	_, err = root.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("pub-b"), Key: aws.String("mp"), ACL: types.ObjectCannedACLPublicRead})
-	wantCode(t, "multipart with a public ACL", err, "NotImplemented")
+	// A multipart upload's ACL is set at its creation, for the object its
+	// completion makes.
+	up, err := root.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("pub-b"), Key: aws.String("mp"), ACL: types.ObjectCannedACLPublicRead})
+	mustOK(t, "multipart with a public ACL", err)
+	part, err := root.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String("pub-b"), Key: aws.String("mp"), UploadId: up.UploadId, PartNumber: aws.Int32(1), Body: strings.NewReader("parts")})
+	mustOK(t, "part", err)
+	_, err = root.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("pub-b"), Key: aws.String("mp"), UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}}})
+	mustOK(t, "complete", err)
+	if code, body := anonymousGet(t, url+"/pub-b/mp"); code != http.StatusOK || body != "parts" {
+		t.Fatalf("anonymous read of a public-read multipart object: %d %q", code, body)
+	}
 
 	// public-read-write: anyone may write, unsigned.
 	_, err = root.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("drop-box"), ACL: types.BucketCannedACLPublicReadWrite})

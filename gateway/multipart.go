@@ -89,14 +89,18 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 	if err := g.writable(in.Bucket); err != nil {
 		return "", err
 	}
+	acl, err := g.writeACL(ctx, in.Bucket)
+	if err != nil {
+		return "", err
+	}
 	var id string
-	err := g.updateBucket(in.Bucket, func(tx *chunkstore.Tx, k *bkt) error {
+	err = g.updateBucket(in.Bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		stamp, err := nextStamp(tx)
 		if err != nil {
 			return err
 		}
 		uid := newUID(stamp)
-		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: metaRecord(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType})
+		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: metaRecord(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType, ACL: acl})
 		if err != nil {
 			return err
 		}
@@ -282,6 +286,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	rec.ACL = up.rec.ACL
 	ids := make([]chunkstore.ManifestID, len(chose))
 	for i, p := range chose {
 		ids[i] = p.Manifest

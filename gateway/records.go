@@ -125,6 +125,9 @@ type uploadRecord struct {
 	Meta              objectMeta `json:"meta"`
 	ChecksumAlgorithm string     `json:"ckalg,omitempty"`
 	ChecksumType      string     `json:"cktype,omitempty"`
+	// ACL is what CreateMultipartUpload's ACL headers set, for the
+	// completed object (acl.go); nil when private.
+	ACL []grantRecord `json:"acl,omitempty"`
 }
 
 // partRecord is one uploaded part.

@@ -9,12 +9,13 @@ import (
 // ACLBackend is an optional interface of a Backend: ACLs. With it, s3api
 // parses canned ACLs (x-amz-acl), grant headers (x-amz-grant-*) and
 // AccessControlPolicy bodies on CreateBucket, PutObject, CopyObject,
-// PutBucketAcl and PutObjectAcl, and the backend stores and enforces them;
+// CreateMultipartUpload, PutBucketAcl and PutObjectAcl, and the backend stores and enforces them;
 // without it every resource is private to its owner (acl.go) and any
 // other ACL is NotImplemented.
 //
 // The ACL a write sets travels in the request's context (RequestACL), so
-// that PutObject, CopyObject and CreateBucket keep their signatures. The
+// that PutObject, CopyObject, CreateMultipartUpload and CreateBucket keep
+// their signatures. The
 // backend expands canned ACLs (it knows the owners), refuses a public ACL
 // under BlockPublicAcls (ErrAccessDenied) and any ACL but the owner's
 // under BucketOwnerEnforced (ErrAccessControlListNotSupported).
@@ -239,10 +240,6 @@ func (h *handler) noteRequestACL(r *http.Request, st *reqState) error {
 	acl, err := headerACL(r.Header)
 	if err != nil {
 		return err
-	}
-	if acl != nil && st.op == "CreateMultipartUpload" && !(acl.Canned == "private" || acl.Canned == "bucket-owner-full-control") {
-		// The upload record does not carry an ACL to its completion.
-		return ErrNotImplemented.WithMessage("An ACL other than private on CreateMultipartUpload is not supported; set it with PutObjectAcl once the upload is complete.")
 	}
 	st.acl = acl
 	return nil
