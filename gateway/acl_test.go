@@ -136,8 +136,11 @@ func TestACLGrants(t *testing.T) {
 		}}})
 	mustOK(t, "put bucket acl body", err)
 	mustOK(t, "bob writes with WRITE", putBody(ctx, bob, "shared", "from-bob", "b"))
-	_, err = carol.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
+	lo, err := carol.ListObjects(ctx, &s3.ListObjectsInput{Bucket: aws.String("shared")})
 	mustOK(t, "carol lists with READ", err)
+	if len(lo.Contents) == 0 || aws.ToString(lo.Contents[0].Owner.ID) != authzRootKey {
+		t.Fatalf("objects in root's bucket listed with owner %v", lo.Contents[0].Owner)
+	}
 	wantCode(t, "carol's readonly policy still forbids writes", putBody(ctx, carol, "shared", "from-carol", "c"), "AccessDenied")
 	_, err = bob.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("shared")})
 	wantCode(t, "bob cannot list with WRITE alone", err, "AccessDenied")

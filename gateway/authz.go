@@ -156,6 +156,9 @@ func (g *Gateway) Authorize(ctx context.Context, req s3api.AuthRequest) (s3api.A
 			}
 		}
 	}
+	if ba != nil {
+		res.OwnerID, res.OwnerName = g.ownerIdentity(ba.owner)
+	}
 	bucketSays := access.NoMatch
 	if ba != nil {
 		bucketSays = ba.policy.Evaluate(&ar)

@@ -58,9 +58,10 @@ type AuthResult struct {
 	// existing version (writeonly keys). s3api records it in the request's
 	// context (NoOverwrite) for the backend's commit to enforce.
 	NoOverwrite bool
-	// OwnerID and OwnerName are the caller's canonical ID and display
-	// name, answered as the Owner of what it lists and creates; "" keeps
-	// the access key.
+	// OwnerID and OwnerName are the canonical ID and display name of the
+	// owner of what the request names: the bucket's owner, or the caller
+	// for a request on no bucket. s3api answers them as the Owner in
+	// listings; "" keeps the caller's access key.
 	OwnerID, OwnerName string
 }
 
@@ -255,7 +256,9 @@ func (h *handler) authorize(r *http.Request, action, bucket, key string) error {
 	if res.NoOverwrite {
 		st.noOverwrite = true
 	}
-	if res.OwnerID != "" {
+	if res.OwnerID != "" && st.ownerID == "" {
+		// The operation's first action names its own bucket (a copy's
+		// source comes second).
 		st.ownerID, st.ownerName = res.OwnerID, res.OwnerName
 	}
 	return nil
