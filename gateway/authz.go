@@ -72,6 +72,9 @@ func (g *Gateway) bucketAccessOf(name string) (*bucketAccess, error) {
 	if v, ok := g.access.Load(name); ok {
 		return v.(*bucketAccess), nil
 	}
+	g.accessMu.Lock()
+	gen := g.accessGen
+	g.accessMu.Unlock()
 	var rec accessRecord
 	err := g.viewBucket(name, func(_ *chunkstore.Tx, k *bkt) error {
 		if k.rec.Access != nil {
@@ -98,12 +101,24 @@ func (g *Gateway) bucketAccessOf(name string) (*bucketAccess, error) {
 		}
 		ba.policy = p
 	}
-	g.access.Store(name, ba)
+	// A change that committed since the read above (its forgetAccess
+	// moved the generation on) must not be hidden by caching what was
+	// read before it.
+	g.accessMu.Lock()
+	if g.accessGen == gen {
+		g.access.Store(name, ba)
+	}
+	g.accessMu.Unlock()
 	return ba, nil
 }
 
 // forgetAccess drops a bucket's cached access after a change commits.
-func (g *Gateway) forgetAccess(name string) { g.access.Delete(name) }
+func (g *Gateway) forgetAccess(name string) {
+	g.accessMu.Lock()
+	g.accessGen++
+	g.access.Delete(name)
+	g.accessMu.Unlock()
+}
 
 // Authorize implements s3api.Authorizer.
 func (g *Gateway) Authorize(ctx context.Context, req s3api.AuthRequest) (s3api.AuthResult, error) {

@@ -241,6 +241,10 @@ type Gateway struct {
 	// bucket's owner and policy (authz.go).
 	ids    identities
 	access sync.Map // bucket name -> *bucketAccess
+	// accessMu orders caching an access record against forgetting it;
+	// accessGen counts the forgets.
+	accessMu  sync.Mutex
+	accessGen uint64
 
 	closeOnce sync.Once
 	closeErr  error
