@@ -9,12 +9,14 @@ package gateway
 //     This is the one thing that stops root, as it stops AWS's account root.
 //  2. Root (the root key): allowed.
 //  3. Anonymous: allowed only where the bucket policy allows (Principal
-//     "*") and the public access block does not restrict public buckets.
+//     "*") and the public access block does not restrict public buckets,
+//     or an ACL grants AllUsers (unless IgnorePublicAcls).
 //  4. The owner of the bucket (and anyone, for a bucket that does not exist:
 //     the operation then answers NoSuchBucket, or creates it): allowed when
 //     the user's policy or the bucket policy allows.
 //  5. Another user: allowed when the user's policy allows and the bucket
-//     policy allows too (cross-account access needs both, as on AWS).
+//     policy or an ACL allows too (cross-account access needs both, as on
+//     AWS); never the bucket's policy calls, which are its owner's alone.
 //
 // Anything else is an implicit deny: AccessDenied, with S3's message and
 // nothing more, so a refusal never tells whether an object exists.
@@ -209,6 +211,10 @@ func (g *Gateway) Authorize(ctx context.Context, req s3api.AuthRequest) (s3api.A
 		owner = true
 	}
 	switch {
+	case !owner && (req.Action == "s3:PutBucketPolicy" || req.Action == "s3:GetBucketPolicy" || req.Action == "s3:DeleteBucketPolicy"):
+		// S3 answers a bucket's policy calls to its owner alone, whatever
+		// a policy grants others.
+		return res, s3api.ErrAccessDenied
 	case owner && (userSays == access.Allowed || bucketSays == access.Allowed):
 		return res, nil
 	case !owner && userSays == access.Allowed && (bucketSays == access.Allowed || g.aclAllows(ba, &ar, req)):

@@ -178,6 +178,8 @@ func TestReadOnlyUser(t *testing.T) {
 	if got, err := getBody(ctx, ro, "audit", "log"); err != nil || got != "entry" {
 		t.Fatalf("auditor reads: %q %v", got, err)
 	}
+	_, err = ro.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: aws.String("audit")})
+	wantCode(t, "a bucket's policy is its owner's alone, s3:* granted or not", err, "AccessDenied")
 	wantCode(t, "auditor writes", putBody(ctx, ro, "audit", "log", "forged"), "AccessDenied")
 	_, err = ro.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("audit"), Key: aws.String("log")})
 	wantCode(t, "auditor deletes", err, "AccessDenied")
