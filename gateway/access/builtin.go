@@ -13,8 +13,11 @@ package access
 //     config, keys, index and locks, rclone reads to verify). No
 //     DeleteObject, no DeleteObjectVersion, no delete or change of bucket
 //     configuration, no retagging (a tag could bring an object under an
-//     expiring lifecycle rule), and no overwrite: gateway refuses a PUT, Copy or
-//     Complete that would replace an existing version (NoOverwrite).
+//     expiring lifecycle rule), and no overwrite: gateway refuses a PUT,
+//     Copy or Complete that would replace an existing version
+//     (NoOverwrite). It may set Object Lock retention and legal holds
+//     (backup tools make their backups immutable), but has no
+//     s3:BypassGovernanceRetention, so it can never shorten a retention.
 var builtins = map[string]string{
 	"readwrite": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:*"],"Resource":["*"]}]}`,
 	"readonly": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":[
@@ -25,7 +28,8 @@ var builtins = map[string]string{
 		"s3:ListAllMyBuckets","s3:CreateBucket","s3:ListBucket","s3:ListBucketVersions",
 		"s3:ListBucketMultipartUploads","s3:ListMultipartUploadParts","s3:GetBucketLocation",
 		"s3:GetBucketVersioning","s3:GetObject","s3:GetObjectVersion","s3:GetObjectTagging",
-		"s3:PutObject","s3:AbortMultipartUpload"],"Resource":["*"]}]}`,
+		"s3:PutObject","s3:AbortMultipartUpload","s3:GetBucketObjectLockConfiguration",
+		"s3:PutObjectRetention","s3:GetObjectRetention","s3:PutObjectLegalHold","s3:GetObjectLegalHold"],"Resource":["*"]}]}`,
 }
 
 // Builtin returns the built-in user policy of that name.
