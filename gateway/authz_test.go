@@ -617,3 +617,41 @@ func BenchmarkAuthorize(b *testing.B) {
 		}
 	}
 }
+
+// The no-overwrite check is in the commit's transaction: of writeonly
+// PUTs of one new key racing each other, exactly one wins; every other is
+// refused, none replaces it.
+func TestWriteOnlyRaceOneWins(t *testing.T) {
+	g, url, root := authzServer(t)
+	ctx := t.Context()
+	w := addUser(t, g, url, "racer", "writeonly")
+	_, err := w.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("race-b")})
+	mustOK(t, "create", err)
+	const n = 8
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- putBody(ctx, w, "race-b", "same-key", strings.Repeat(string(rune('a'+i)), 1000)) }()
+	}
+	ok, denied := 0, 0
+	var winner string
+	for range n {
+		err := <-errs
+		switch {
+		case err == nil:
+			ok++
+		default:
+			wantCode(t, "a losing racer", err, "AccessDenied")
+			denied++
+		}
+	}
+	if ok != 1 || denied != n-1 {
+		t.Fatalf("%d won, %d refused; want 1 and %d", ok, denied, n-1)
+	}
+	winner, err = getBody(ctx, root, "race-b", "same-key")
+	mustOK(t, "read the winner", err)
+	vs, err := root.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String("race-b")})
+	mustOK(t, "versions", err)
+	if len(vs.Versions) != 1 || len(winner) != 1000 {
+		t.Fatalf("%d versions, winner %d bytes", len(vs.Versions), len(winner))
+	}
+}
