@@ -275,7 +275,6 @@ func TestUnimplementedSubresources(t *testing.T) {
 		body              []byte
 	}{
 		{"GET", "/" + b + "/k", "lifecycle", nil},
-		{"GET", "/" + b, "policy", nil},
 		{"GET", "/" + b, "website", nil},
 		{"GET", "/" + b, "logging", nil},
 		{"GET", "/" + b, "notification", nil},
@@ -286,9 +285,13 @@ func TestUnimplementedSubresources(t *testing.T) {
 			header: map[string]string{"Content-MD5": md5b64(tc.body)}}.do(t)
 		wantRawError(t, resp, body, 501, "NotImplemented", what)
 	}
+	// Bucket policies are implemented: a bucket without one answers as S3
+	// does.
+	resp, rb := rawRequest{method: "GET", path: "/" + b, query: url.Values{"policy": {""}}}.do(t)
+	wantRawError(t, resp, rb, 404, "NoSuchBucketPolicy", "GET /bucket?policy without one")
 	// Bucket replication is implemented: a bucket without a configuration
 	// answers as S3 does.
-	resp, rb := rawRequest{method: "GET", path: "/" + b, query: url.Values{"replication": {""}}}.do(t)
+	resp, rb = rawRequest{method: "GET", path: "/" + b, query: url.Values{"replication": {""}}}.do(t)
 	wantRawError(t, resp, rb, 404, "ReplicationConfigurationNotFoundError", "GET /bucket?replication without one")
 	// Object lock is implemented: a bucket without it answers as S3 does.
 	resp, rb = rawRequest{method: "GET", path: "/" + b, query: url.Values{"object-lock": {""}}}.do(t)

@@ -756,21 +756,43 @@ func TestACLs(t *testing.T) {
 	wantErr(t, err, 404, "NoSuchKey", "GetObjectAcl of a missing key")
 }
 
-// TestPublicACLNotImplemented asserts Cairn's documented limitation: canned
-// ACLs other than private are refused rather than silently ignored.
-func TestPublicACLNotImplemented(t *testing.T) {
+// TestPublicACL: canned public ACLs on PutObject and CreateBucket make the
+// object readable and the bucket listable without a signature; with
+// BlockPublicAcls they are refused (AccessDenied) and change nothing.
+func TestPublicACL(t *testing.T) {
 	t.Parallel()
-	requireCairn(t, "asserts Cairn's documented answer to public ACLs (S3 answers them differently per bucket ownership setting)")
+	requireCairn(t, "new S3 buckets refuse ACLs (BucketOwnerEnforced) unless their ownership control is changed")
 	c := newClient(t)
 	b := newBucket(t, c)
 	_, err := c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: &b, Key: aws.String("o"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLPublicRead})
-	wantErr(t, err, 501, "NotImplemented", "PutObject x-amz-acl: public-read")
-	_, err = c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &b, Key: aws.String("o")})
-	wantErr(t, err, 404, "", "HeadObject after the refused PutObject")
+	must(t, err, "PutObject x-amz-acl: public-read")
+	anon := func(path string) int {
+		resp, err := http.Get(tgt.endpoint + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := anon("/" + b + "/o"); code != 200 {
+		t.Errorf("anonymous GET of a public-read object: %d", code)
+	}
+	_, err = c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: &b, Key: aws.String("private"), Body: strings.NewReader("x")})
+	must(t, err, "PutObject private")
+	if code := anon("/" + b + "/private"); code != 403 {
+		t.Errorf("anonymous GET of a private object: %d", code)
+	}
 	b2 := bucketName(t)
 	_, err = c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &b2, ACL: types.BucketCannedACLPublicRead})
-	if err == nil {
-		cleanupBucket(t, c, b2)
+	must(t, err, "CreateBucket x-amz-acl: public-read")
+	cleanupBucket(t, c, b2)
+	if code := anon("/" + b2); code != 200 {
+		t.Errorf("anonymous list of a public-read bucket: %d", code)
 	}
-	wantErr(t, err, 501, "NotImplemented", "CreateBucket x-amz-acl: public-read")
+	_, err = c.PutPublicAccessBlock(t.Context(), &s3.PutPublicAccessBlockInput{Bucket: &b, PublicAccessBlockConfiguration: &types.PublicAccessBlockConfiguration{BlockPublicAcls: aws.Bool(true)}})
+	must(t, err, "PutPublicAccessBlock")
+	_, err = c.PutObject(t.Context(), &s3.PutObjectInput{Bucket: &b, Key: aws.String("o2"), Body: strings.NewReader("x"), ACL: types.ObjectCannedACLPublicRead})
+	wantErr(t, err, 403, "AccessDenied", "PutObject public-read under BlockPublicAcls")
+	_, err = c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: &b, Key: aws.String("o2")})
+	wantErr(t, err, 404, "", "HeadObject after the refused PutObject")
 }

@@ -122,6 +122,7 @@ func (g *Gateway) AdminHandler(rootAccessKey string) http.Handler {
 	g.groupRoutes(mux)
 	g.kmsRoutes(mux)
 	g.replicationRoutes(mux)
+	g.userRoutes(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if key, ok := s3api.AccessKey(r.Context()); !ok || rootAccessKey == "" || key != rootAccessKey {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "the admin API is for the root access key only", "code": "AccessDenied"})

@@ -17,6 +17,9 @@ func (g *Gateway) ListBuckets(ctx context.Context) ([]s3api.BucketInfo, error) {
 	for _, gr := range g.groupList() {
 		err := gr.store.View(func(tx *chunkstore.Tx) error {
 			return eachBucket(tx, func(k *bkt) error {
+				if k.rec.Access != nil && !g.mayList(ctx, k.rec.Access.Owner) || k.rec.Access == nil && !g.mayList(ctx, "") {
+					return nil
+				}
 				out = append(out, k.bucketInfo())
 				return nil
 			})
@@ -61,8 +64,8 @@ func (g *Gateway) CreateBucket(ctx context.Context, name, location string) error
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.buckets[name] != nil {
-		return s3api.ErrBucketAlreadyOwnedByYou
+	if held := g.buckets[name]; held != nil {
+		return g.alreadyExists(ctx, held, name)
 	}
 	if err := g.mayHoldBuckets(gr); err != nil {
 		return err
@@ -85,12 +88,21 @@ func (g *Gateway) CreateBucket(ctx context.Context, name, location string) error
 			}
 		}
 		k := &bkt{name: name, b: b, rec: bucketRecord{Created: time.Now().UTC(), Group: grp}}
+		if owner := g.ownerOf(ctx); owner != "" {
+			k.rec.Access = &accessRecord{Owner: owner}
+		}
+		if acl, err := g.expandACL(s3api.RequestACL(ctx), g.ownerOf(ctx), nil); err != nil {
+			return err
+		} else if acl != nil {
+			k.access().ACL = acl
+		}
 		return k.saveInfo()
 	})
 	if err != nil {
 		return mapErr(err)
 	}
 	g.buckets[name] = gr
+	g.forgetAccess(name)
 	g.log.Info("bucket created", "bucket", name, "group", grp)
 	return nil
 }
@@ -136,6 +148,7 @@ func (g *Gateway) DeleteBucket(ctx context.Context, name string) error {
 		return mapErr(err)
 	}
 	delete(g.buckets, name)
+	g.forgetAccess(name)
 	g.replicas.Delete(name)
 	g.seedPending.Delete(name)
 	g.log.Info("bucket deleted", "bucket", name)

@@ -26,6 +26,14 @@
 //     with lock enabled keeps a default retention and versioning Enabled.
 //     Every removal of a version goes through bkt.drop, which refuses a
 //     locked one (TestObjectLock* name each path).
+//   - User: an identity besides the root key (users.go): a name, a canonical
+//     ID, a policy (built-in readwrite/readonly/writeonly or a document,
+//     package access), keys whose secrets are sealed under DATA/users.key.
+//     Each user owns the buckets it creates, like an AWS account of its own.
+//   - Authorization (authz.go): the gateway is s3api's Authorizer; it
+//     evaluates the user's policy, the bucket policy and the ACLs (acl.go)
+//     in AWS's order for every action of every request, and marks writeonly
+//     callers so that the commit refuses an overwrite (bkt.writeOnce).
 //   - Event: what an admin must hear about (a cleaner run failed, a tier
 //     failing, a disk nearly full, ...), written to DATA/events.log by
 //     package events (events.go); g.event never fails its caller.

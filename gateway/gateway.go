@@ -241,6 +241,15 @@ type Gateway struct {
 	replHandler      *replicator.Handler
 	replIncompatible atomic.Int64
 
+	// ids are the users and the root key (users.go); access caches each
+	// bucket's owner and policy (authz.go).
+	ids    identities
+	access sync.Map // bucket name -> *bucketAccess
+	// accessMu orders caching an access record against forgetting it;
+	// accessGen counts the forgets.
+	accessMu  sync.Mutex
+	accessGen uint64
+
 	closeOnce sync.Once
 	closeErr  error
 	closed    atomic.Bool
@@ -359,6 +368,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 		}
 	}
 	if err := g.loadBuckets(); err != nil {
+		return fail(err)
+	}
+	if err := g.loadUsers(); err != nil {
 		return fail(err)
 	}
 	for _, gr := range g.groupList() {

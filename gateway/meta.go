@@ -8,7 +8,7 @@ package gateway
 //
 //	sys/                       clock (last stamp handed out, uint64 ns)
 //	buckets/<name>/            one nested bucket per S3 bucket
-//	    info                   bucketRecord (JSON)
+//	    info                   bucketRecord (JSON), its owner, policy, ACL, public access block and ownership controls among it (authz.go)
 //	    cur/<key>              seq of the key's current version, present only
 //	                           while that version is not a delete marker
 //	    ver/<ekey>00 01<seq>   versionRecord (JSON), every version and marker
@@ -25,7 +25,8 @@ package gateway
 // meta.db, in the data directory, holds what spans groups: its format, and
 // the groups that hold buckets (groups/<name> -> directory), so that a
 // group left out of the configuration is noticed rather than its buckets
-// silently missing. Its lock is the data directory's. (Format 1 kept the
+// silently missing, and the users (users/<name>, users.go), whose secrets
+// are sealed under DATA/users.key. Its lock is the data directory's. (Format 1 kept the
 // bucket trees in meta.db; migrate.go moves them.)
 //
 // <key> is the object key's bytes; <ekey> is the key with every 0x00 byte
@@ -215,6 +216,9 @@ type bkt struct {
 	// bypassGovernance lets drop remove a version under GOVERNANCE
 	// retention: set by a caller that was granted it (objectlock.go).
 	bypassGovernance bool
+	// writeOnce: the write's caller may not replace an existing version
+	// (s3api.NoOverwrite, authz.go).
+	writeOnce bool
 }
 
 // openBkt opens bucket name in a group's transaction, or answers

@@ -119,6 +119,10 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 	if err != nil {
 		return "", mapErr(err)
 	}
+	acl, err := g.writeACL(ctx, in.Bucket)
+	if err != nil {
+		return "", err
+	}
 	var id string
 	err = g.updateBucket(in.Bucket, func(tx *chunkstore.Tx, k *bkt) error {
 		stamp, err := nextStamp(tx)
@@ -134,7 +138,7 @@ func (g *Gateway) CreateMultipartUpload(ctx context.Context, in s3api.UploadInfo
 			return s3api.ErrMissingObjectLockConfiguration
 		}
 		v, err := encode(uploadRecord{Initiated: stampTime(stamp), Meta: metaRecord(in.Meta), ChecksumAlgorithm: in.ChecksumAlgorithm, ChecksumType: in.ChecksumType,
-			LockMode: lock.LockMode, LockUntil: lock.LockUntil, LegalHold: lock.LegalHold, SSE: seal.rec})
+			LockMode: lock.LockMode, LockUntil: lock.LockUntil, LegalHold: lock.LegalHold, SSE: seal.rec, ACL: acl})
 		if err != nil {
 			return err
 		}
@@ -334,6 +338,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 	}
 	// Every part was sealed as the upload says: the object is too.
 	rec.SSE = up.rec.SSE
+	rec.ACL = up.rec.ACL
 	ids := make([]chunkstore.ManifestID, len(chose))
 	for i, p := range chose {
 		ids[i] = p.Manifest
@@ -358,6 +363,7 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 			}
 		}
 		rec.Manifest, rec.Size = m.ID, m.Size
+		k.writeOnce = s3api.NoOverwrite(ctx)
 		v, err := k.write(key, rec, ifMatch, ifNoneMatch)
 		if err != nil {
 			return err

@@ -79,6 +79,10 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	acl, err := g.writeACL(ctx, in.Bucket)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	if err := g.admitWrite(gr); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
@@ -99,10 +103,11 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 			Meta:     metaRecord(in.Meta),
 			Checksum: checksumOf(ck),
 			SSE:      seal.rec,
+			ACL:      acl,
 		}
 		rec.setLock(in.Lock)
 		var err error
-		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch)
+		info, err = g.record(tx, in.Bucket, in.Key, rec, in.IfMatch, in.IfNoneMatch, s3api.NoOverwrite(ctx))
 		info.SSE = seal.info()
 		return err
 	})
@@ -112,11 +117,12 @@ func (g *Gateway) PutObject(ctx context.Context, in s3api.PutObjectInput) (s3api
 // record makes rec (whose manifest tx commits) a new version of key,
 // atomically with the conditional-write check; what it displaces is
 // released in tx too.
-func (g *Gateway) record(tx *chunkstore.Tx, bucket, key string, rec versionRecord, ifMatch, ifNoneMatch string) (s3api.ObjectInfo, error) {
+func (g *Gateway) record(tx *chunkstore.Tx, bucket, key string, rec versionRecord, ifMatch, ifNoneMatch string, writeOnce bool) (s3api.ObjectInfo, error) {
 	k, err := openBkt(tx, bucket)
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	k.writeOnce = writeOnce
 	v, err := k.write(key, rec, ifMatch, ifNoneMatch)
 	if err != nil {
 		return s3api.ObjectInfo{}, err
@@ -289,6 +295,10 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	if err != nil {
 		return s3api.ObjectInfo{}, err
 	}
+	acl, err := g.writeACL(ctx, in.DstBucket)
+	if err != nil {
+		return s3api.ObjectInfo{}, err
+	}
 	if err := g.admitWrite(dst); err != nil {
 		return s3api.ObjectInfo{}, err
 	}
@@ -311,6 +321,7 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 		PartSizes:     src.v.rec.PartSizes,
 		PartChecksums: src.v.rec.PartChecksums,
 		SSE:           seal.rec,
+		ACL:           acl, // a copy's ACL is the request's, never the source's
 	}
 	// A copy never takes its source's lock: only what the request asks
 	// for, or the destination bucket's default.
@@ -328,7 +339,7 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	record := func(tx *chunkstore.Tx, m chunkstore.Manifest) error {
 		rec.Manifest = m.ID
 		var err error
-		info, err = g.record(tx, in.DstBucket, in.DstKey, rec, "", "")
+		info, err = g.record(tx, in.DstBucket, in.DstKey, rec, "", "", s3api.NoOverwrite(ctx))
 		info.SSE = seal.info()
 		return err
 	}

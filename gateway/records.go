@@ -44,6 +44,9 @@ type bucketRecord struct {
 	Lock *lockRecord `json:"lock,omitempty"`
 	// Encryption is the default encryption of writes that ask for none.
 	Encryption *sseDefault `json:"sse,omitempty"`
+	// Access is who owns the bucket and who else may use it (authz.go);
+	// nil for a bucket made before users existed: root's, private.
+	Access *accessRecord `json:"access,omitempty"`
 }
 
 // objectMeta is what a client set on an object.
@@ -129,6 +132,8 @@ type versionRecord struct {
 	LegalHold string    `json:"lh,omitempty"`
 	// SSE says how the version's chunks are sealed (sse.go); nil: plain.
 	SSE *sseRecord `json:"sse,omitempty"`
+	// ACL is the version's ACL grants (acl.go); nil when private.
+	ACL []grantRecord `json:"acl,omitempty"`
 }
 
 // uploadRecord is one multipart upload in progress.
@@ -143,6 +148,9 @@ type uploadRecord struct {
 	LegalHold string    `json:"lh,omitempty"`
 	// SSE is how the upload's parts are sealed, chosen at its creation.
 	SSE *sseRecord `json:"sse,omitempty"`
+	// ACL is what CreateMultipartUpload's ACL headers set, for the
+	// completed object (acl.go); nil when private.
+	ACL []grantRecord `json:"acl,omitempty"`
 }
 
 // partRecord is one uploaded part.

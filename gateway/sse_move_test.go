@@ -83,7 +83,7 @@ func TestSSEReplication(t *testing.T) {
 	}
 	out, err := dst.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt-dr"), Key: aws.String("c"),
 		SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(k.key), SSECustomerKeyMD5: aws.String(k.md5)})
-	if got := getBody(t, out, err); !bytes.Equal(got, data) {
+	if got := readGot(t, out, err); !bytes.Equal(got, data) {
 		t.Fatal("the SSE-C replica reads back wrong")
 	}
 	_, err = dst.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("bkt-dr"), Key: aws.String("c")})

@@ -59,7 +59,7 @@ func newCustomerKey(seed byte) customerKey {
 	return customerKey{base64.StdEncoding.EncodeToString(k), base64.StdEncoding.EncodeToString(sum[:])}
 }
 
-func getBody(t *testing.T, out *s3.GetObjectOutput, err error) []byte {
+func readGot(t *testing.T, out *s3.GetObjectOutput, err error) []byte {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -91,11 +91,11 @@ func TestSSES3(t *testing.T) {
 		t.Errorf("SSE-S3 ETag %s is not the MD5, as S3 has it", aws.ToString(put.ETag))
 	}
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sec"), Key: aws.String("a")})
-	if got := getBody(t, out, err); !bytes.Equal(got, data) || out.ServerSideEncryption != types.ServerSideEncryptionAes256 {
+	if got := readGot(t, out, err); !bytes.Equal(got, data) || out.ServerSideEncryption != types.ServerSideEncryptionAes256 {
 		t.Fatalf("GET: equal %v, SSE %q", bytes.Equal(got, data), out.ServerSideEncryption)
 	}
 	out, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sec"), Key: aws.String("a"), Range: aws.String("bytes=300000-400009")})
-	if got := getBody(t, out, err); !bytes.Equal(got, data[300000:400010]) {
+	if got := readGot(t, out, err); !bytes.Equal(got, data[300000:400010]) {
 		t.Fatal("range GET of an SSE-S3 object")
 	}
 	head, err := client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("sec"), Key: aws.String("a")})
@@ -195,7 +195,7 @@ func TestBucketDefaultEncryption(t *testing.T) {
 		t.Fatalf("PUT after the default is gone: %v, SSE %q", err, put.ServerSideEncryption)
 	}
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("d")})
-	if got := getBody(t, out, err); string(got) != "by default" || out.ServerSideEncryption != types.ServerSideEncryptionAes256 {
+	if got := readGot(t, out, err); string(got) != "by default" || out.ServerSideEncryption != types.ServerSideEncryptionAes256 {
 		t.Fatalf("an object written under the default: %q %q", got, out.ServerSideEncryption)
 	}
 }
@@ -231,11 +231,11 @@ func TestSSEC(t *testing.T) {
 	_, err = get(&k2, nil)
 	checkAPIError(t, "GET with another key", err, "AccessDenied", 403)
 	out, err := get(&k1, nil)
-	if got := getBody(t, out, err); !bytes.Equal(got, data) || aws.ToString(out.SSECustomerKeyMD5) != k1.md5 || aws.ToString(out.SSECustomerAlgorithm) != "AES256" {
+	if got := readGot(t, out, err); !bytes.Equal(got, data) || aws.ToString(out.SSECustomerKeyMD5) != k1.md5 || aws.ToString(out.SSECustomerAlgorithm) != "AES256" {
 		t.Fatalf("GET with the key: equal %v, headers %v %v", bytes.Equal(got, data), aws.ToString(out.SSECustomerAlgorithm), aws.ToString(out.SSECustomerKeyMD5))
 	}
 	out, err = get(&k1, aws.String("bytes=1000-2000"))
-	if got := getBody(t, out, err); !bytes.Equal(got, data[1000:2001]) {
+	if got := readGot(t, out, err); !bytes.Equal(got, data[1000:2001]) {
 		t.Fatal("range GET of an SSE-C object")
 	}
 	_, err = client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: b, Key: aws.String("c")})
@@ -260,7 +260,7 @@ func TestSSEC(t *testing.T) {
 		t.Fatalf("copy SSE-C to SSE-S3: %v", err)
 	}
 	out, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("c2")})
-	if got := getBody(t, out, err); !bytes.Equal(got, data) {
+	if got := readGot(t, out, err); !bytes.Equal(got, data) {
 		t.Fatal("an SSE-C object copied to SSE-S3 reads back wrong")
 	}
 	_, err = client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("c3"), CopySource: aws.String("sec/c2"),
@@ -269,7 +269,7 @@ func TestSSEC(t *testing.T) {
 		t.Fatalf("copy SSE-S3 to SSE-C: %v", err)
 	}
 	out, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("c3"), SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(k2.key), SSECustomerKeyMD5: aws.String(k2.md5)})
-	if got := getBody(t, out, err); !bytes.Equal(got, data) {
+	if got := readGot(t, out, err); !bytes.Equal(got, data) {
 		t.Fatal("an SSE-S3 object copied to SSE-C under another key reads back wrong")
 	}
 
@@ -295,7 +295,7 @@ func TestSSEC(t *testing.T) {
 	}
 	out, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("m"), PartNumber: aws.Int32(2),
 		SSECustomerAlgorithm: aws.String("AES256"), SSECustomerKey: aws.String(k1.key), SSECustomerKeyMD5: aws.String(k1.md5)})
-	if got := getBody(t, out, err); !bytes.Equal(got, data[200<<10:]) {
+	if got := readGot(t, out, err); !bytes.Equal(got, data[200<<10:]) {
 		t.Fatal("GET ?partNumber=2 of an SSE-C multipart object")
 	}
 	// UploadPartCopy from an SSE-C source into an SSE-S3 upload.
@@ -314,7 +314,7 @@ func TestSSEC(t *testing.T) {
 		t.Fatalf("complete an SSE-S3 upload: %v", err)
 	}
 	out, err = client.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("m2")})
-	if got := getBody(t, out, err); !bytes.Equal(got, data) {
+	if got := readGot(t, out, err); !bytes.Equal(got, data) {
 		t.Fatal("UploadPartCopy of an SSE-C source reads back wrong")
 	}
 }
@@ -384,7 +384,7 @@ func TestSSEKMS(t *testing.T) {
 			t.Errorf("%q: answered %q %q", id, put.ServerSideEncryption, aws.ToString(put.SSEKMSKeyId))
 		}
 		out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sec"), Key: key})
-		if got := getBody(t, out, err); !bytes.Equal(got, data) || aws.ToString(out.SSEKMSKeyId) != want {
+		if got := readGot(t, out, err); !bytes.Equal(got, data) || aws.ToString(out.SSEKMSKeyId) != want {
 			t.Fatalf("%q: read back wrong", id)
 		}
 	}

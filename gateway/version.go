@@ -243,6 +243,9 @@ func (k *bkt) write(key string, rec versionRecord, ifMatch, ifNoneMatch string) 
 	if err := k.lockNew(&rec, time.Now()); err != nil {
 		return version{}, err
 	}
+	if err := k.checkWriteOnce(key); err != nil {
+		return version{}, err
+	}
 	return k.push(key, rec)
 }
 

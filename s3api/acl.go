@@ -6,10 +6,11 @@ import (
 	"strings"
 )
 
-// Cairn has no ACLs: every bucket and object belongs to its owner alone,
-// which is S3's canned ACL "private". GetBucketAcl and GetObjectAcl say so;
-// PutBucketAcl and PutObjectAcl accept exactly that and refuse any grant to
-// someone else with NotImplemented, so no client believes it shared data.
+// ACLs. A backend that is an ACLBackend (aclgrants.go) keeps them; for any
+// other, every bucket and object belongs to its owner alone, which is S3's
+// canned ACL "private": GetBucketAcl and GetObjectAcl say so, PutBucketAcl
+// and PutObjectAcl accept exactly that and refuse any grant to someone
+// else with NotImplemented, so no client believes it shared data.
 
 const xsiNS = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -99,6 +100,15 @@ func (h *handler) checkACLRequest(r *http.Request) error {
 }
 
 func (h *handler) getBucketACL(w http.ResponseWriter, r *http.Request) {
+	if ab, ok := h.b.(ACLBackend); ok {
+		acl, err := ab.GetBucketACL(r.Context(), state(r).bucket)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		h.writeXML(w, r, http.StatusOK, aclXML(acl))
+		return
+	}
 	if _, err := h.b.HeadBucket(r.Context(), state(r).bucket); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -107,6 +117,18 @@ func (h *handler) getBucketACL(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) putBucketACL(w http.ResponseWriter, r *http.Request) {
+	if ab, ok := h.b.(ACLBackend); ok {
+		req, err := h.putACLRequest(r)
+		if err == nil {
+			err = ab.PutBucketACL(r.Context(), state(r).bucket, req)
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if _, err := h.b.HeadBucket(r.Context(), state(r).bucket); err != nil {
 		h.writeError(w, r, err)
 		return
@@ -124,6 +146,18 @@ func (h *handler) getObjectACL(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
+	if ab, ok := h.b.(ACLBackend); ok {
+		acl, vid, err := ab.GetObjectACL(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"))
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if vid != "" {
+			w.Header().Set("x-amz-version-id", vid)
+		}
+		h.writeXML(w, r, http.StatusOK, aclXML(acl))
+		return
+	}
 	info, err := h.b.HeadObject(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"))
 	if err != nil {
 		h.writeError(w, r, err)
@@ -139,6 +173,22 @@ func (h *handler) putObjectACL(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	if err := checkKey(st.key); err != nil {
 		h.writeError(w, r, err)
+		return
+	}
+	if ab, ok := h.b.(ACLBackend); ok {
+		req, err := h.putACLRequest(r)
+		var vid string
+		if err == nil {
+			vid, err = ab.PutObjectACL(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"), req)
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		if vid != "" {
+			w.Header().Set("x-amz-version-id", vid)
+		}
+		w.WriteHeader(http.StatusOK)
 		return
 	}
 	info, err := h.b.HeadObject(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"))

@@ -71,6 +71,9 @@ func isIPv4Like(name string) bool {
 // requestOwner is the Owner of the caller's resources. Cairn has one owner
 // per access key, so the access key is the canonical ID.
 func requestOwner(r *http.Request) owner {
+	if st := state(r); st.ownerID != "" {
+		return owner{ID: st.ownerID, DisplayName: st.ownerName}
+	}
 	id, _ := AccessKey(r.Context())
 	return owner{ID: id, DisplayName: id}
 }

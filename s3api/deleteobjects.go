@@ -68,7 +68,7 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, ErrNotImplemented.WithMessage("MFA Delete is not supported."))
 		return
 	}
-	r = withBypass(r)
+	r = h.withBypass(r)
 	data, err := h.readSmallBody(r, maxDeleteXML, true)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -93,6 +93,18 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		if err := checkKey(o.Key); err != nil {
 			var e *Error
 			errors.As(err, &e) // checkKey answers only *Error
+			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
+			continue
+		}
+		action := "s3:DeleteObject"
+		if o.VersionID != "" {
+			action = "s3:DeleteObjectVersion"
+		}
+		if err := h.authorize(r, action, st.bucket, o.Key); err != nil {
+			e := s3Error(err)
+			if !errors.As(err, &e) || e == nil {
+				e = ErrAccessDenied
+			}
 			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 			continue
 		}

@@ -14,10 +14,15 @@
 //     (GetObject by partNumber, parts.go), ReplicationBackend (the bucket
 //     replication API, replication.go), ObjectLockBackend (object lock,
 //     objectlock.go), ObjectAttributesBackend (GetObjectAttributes,
-//     attributes.go) or CORSBackend (the bucket CORS API, preflights and
-//     Access-Control-* headers, cors.go); s3api finds them by type
-//     assertion and answers NotImplemented without them, so Backend itself
-//     never grows a method its implementations must all add at once.
+//     attributes.go), CORSBackend (the bucket CORS API, preflights and
+//     Access-Control-* headers, cors.go), Authorizer (authz.go: asked
+//     before every operation whether the caller may perform each of its S3
+//     actions; with it, unsigned requests go on as the anonymous
+//     principal), BucketAccessBackend (bucket policies, public access
+//     block, ownership controls: policy.go) or ACLBackend (ACLs:
+//     aclgrants.go); s3api finds them by type assertion and answers
+//     NotImplemented without them, so Backend itself never grows a method
+//     its implementations must all add at once.
 //   - Error: an S3 error (Code, Message, HTTP status). errors.go holds the
 //     vocabulary; writeError renders any error as exactly one of them.
 //   - Operation: one S3 API action (PutObject, ListObjectsV2, ...). router.go

@@ -161,6 +161,15 @@ type reqState struct {
 	// form is a browser form upload's form, read up to its file
 	// (post.go); nil for every other request.
 	form *postForm
+	// What authorization found (authz.go): an unsigned request, a caller
+	// that may not overwrite, the caller's owner identity, and the
+	// request's condition keys (gathered once).
+	anonymous          bool
+	noOverwrite        bool
+	ownerID, ownerName string
+	conds              []Condition
+	// acl is the ACL a write's headers set (aclgrants.go), nil for none.
+	acl *ACLRequest
 }
 
 // The access log's code and status for a request whose client went away
@@ -185,7 +194,7 @@ func state(r *http.Request) *reqState {
 // backends and the Admin handler that need the caller's identity.
 func AccessKey(ctx context.Context) (string, bool) {
 	st, ok := ctx.Value(stateKey{}).(*reqState)
-	if !ok || st.auth == nil {
+	if !ok || st.auth == nil || st.anonymous {
 		return "", false
 	}
 	return st.auth.AccessKey, true
@@ -321,6 +330,12 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, st *reqState) {
 		auth, err = h.authenticateForm(r, st) // signed in its form fields (post.go)
 	} else {
 		auth, err = h.authenticate(r)
+	}
+	if _, authz := h.b.(Authorizer); authz && !st.admin && errors.Is(err, sigv4.ErrAnonymous) {
+		// An unsigned request goes on as the anonymous principal, whom
+		// only a bucket policy or an ACL can grant anything (authz.go).
+		auth, err = &sigv4.Auth{Body: r.Body, DecodedLength: r.ContentLength, Trailer: func() http.Header { return nil }}, nil
+		st.anonymous = true
 	}
 	if err != nil {
 		h.writeError(w, r, err)

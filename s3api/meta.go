@@ -99,17 +99,12 @@ func stripAWSChunked(ce string) string {
 }
 
 // checkWriteHeaders refuses the headers of features Cairn does not have,
-// so a client never believes it got them. Canned ACL "private" is what
-// every Cairn object is, so it is accepted.
+// so a client never believes it got them. ACL headers are noteRequestACL's
+// (aclgrants.go).
 func checkWriteHeaders(h http.Header) error {
-	if acl := h.Get("x-amz-acl"); acl != "" && acl != "private" {
-		return ErrNotImplemented.WithMessagef("Canned ACL %q is not supported; Cairn objects are private to their owner.", acl)
-	}
 	for k := range h {
 		lk := strings.ToLower(k)
 		switch {
-		case strings.HasPrefix(lk, "x-amz-grant-"):
-			return ErrNotImplemented.WithMessagef("%s is not supported; Cairn objects are private to their owner.", k)
 		case lk == "x-amz-website-redirect-location", lk == "x-amz-write-offset-bytes":
 			return ErrNotImplemented.WithMessagef("%s is not supported.", k)
 		}

@@ -245,7 +245,7 @@ func (h *handler) deleteObject(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, ErrNotImplemented.WithMessage("Conditional deletes are not supported."))
 		return
 	}
-	r = withBypass(r)
+	r = h.withBypass(r)
 	res, err := h.b.DeleteObject(r.Context(), st.bucket, st.key, vid)
 	if err != nil && !(errors.Is(err, ErrNoSuchKey) && vid == "") {
 		h.writeError(w, r, err)

@@ -129,19 +129,24 @@ func BypassGovernance(ctx context.Context) bool {
 // request asks for it and may have it. A request that asks without the
 // right is not refused here: S3 refuses it only if a lock is in the way,
 // as AccessDenied from the backend.
-func withBypass(r *http.Request) *http.Request {
-	if !strings.EqualFold(strings.TrimSpace(r.Header.Get("x-amz-bypass-governance-retention")), "true") || !canBypassGovernance(r) {
+func (h *handler) withBypass(r *http.Request) *http.Request {
+	if !strings.EqualFold(strings.TrimSpace(r.Header.Get("x-amz-bypass-governance-retention")), "true") || !h.canBypassGovernance(r) {
 		return r
 	}
 	return r.WithContext(context.WithValue(r.Context(), bypassKey{}, true))
 }
 
-// canBypassGovernance is the s3:BypassGovernanceRetention permission check,
-// the only one: today every authenticated caller is the root key, which
-// holds every permission. An authorizer decides it per user here.
-func canBypassGovernance(r *http.Request) bool {
-	_, ok := AccessKey(r.Context())
-	return ok
+// canBypassGovernance is the s3:BypassGovernanceRetention permission check
+// (authz.go): root has it, a user as its policy and the bucket policy say.
+// DeleteObjects names its keys in the body, so it is checked for the
+// bucket's objects as a whole ("bucket/*").
+func (h *handler) canBypassGovernance(r *http.Request) bool {
+	st := state(r)
+	key := st.key
+	if key == "" {
+		key = "*"
+	}
+	return h.authorize(r, "s3:BypassGovernanceRetention", st.bucket, key) == nil
 }
 
 // enableLock turns on versioning and lock on a bucket CreateBucket just

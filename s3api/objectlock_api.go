@@ -233,7 +233,7 @@ func (h *handler) getObjectRetention(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) putObjectRetention(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
-	r = withBypass(r)
+	r = h.withBypass(r)
 	lb, err := h.lockBackend()
 	if err == nil {
 		err = checkKey(st.key)

@@ -193,6 +193,22 @@ func postHeader(fields map[string]string) http.Header {
 	return hdr
 }
 
+// checkPostFields refuses the form fields of features a form upload does
+// not offer here, so that a page never believes it got them: explicit
+// grants (a form sets a canned acl), encryption and object lock, which
+// PutObject takes as headers.
+func checkPostFields(fields map[string]string) error {
+	for name := range fields {
+		switch {
+		case strings.HasPrefix(name, "x-amz-grant-"),
+			strings.HasPrefix(name, "x-amz-server-side-encryption"),
+			strings.HasPrefix(name, "x-amz-object-lock-"):
+			return ErrNotImplemented.WithMessagef("The form field %s is not supported by POST uploads on Cairn; use PutObject with the header.", name)
+		}
+	}
+	return nil
+}
+
 // sizeRange holds the file to the policy's content-length-range while it
 // streams: too many bytes fail at once, too few at the end.
 type sizeRange struct {
@@ -268,6 +284,17 @@ func (h *handler) postObject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := policy.check(f.fields, st.bucket, h.now()); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := checkPostFields(f.fields); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	// The form's signer (none for an unsigned form) must be allowed
+	// s3:PutObject on the key, with the form's canned ACL (authz.go).
+	signer, _ := AccessKey(r.Context())
+	if err := h.authorizeForm(r, signer, st.bucket, key, f.fields["acl"]); err != nil {
 		h.writeError(w, r, err)
 		return
 	}

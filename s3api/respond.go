@@ -100,6 +100,9 @@ type xmlField struct {
 // every other bodiless answer gets the status alone.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := state(r)
+	if st.op == "GetObject" || st.op == "HeadObject" {
+		err = h.hideMissing(r, err)
+	}
 	st.err = err
 	if r.Context().Err() != nil {
 		st.code = codeClientGone

@@ -25,6 +25,8 @@ func (h *handler) routes() *mux.Router {
 	// Each route is named for its S3 operation, which Config.Observe
 	// reports.
 	r.Use(nameOperation)
+	// Then each is authorized (authz.go) before its handler runs.
+	r.Use(h.authorizeOperation)
 
 	// A browser form upload, authenticated by its form (post.go), whose
 	// key came from the form: at any level, before everything else.
@@ -34,6 +36,17 @@ func (h *handler) routes() *mux.Router {
 	svc.Methods(http.MethodGet).Name("ListBuckets").HandlerFunc(h.listBuckets)
 
 	bkt := r.MatcherFunc(level(levelBucket)).Subrouter()
+	// Bucket policies, public access blocks, ownership controls (policy.go).
+	bkt.Methods(http.MethodGet).MatcherFunc(query("policy")).Name("GetBucketPolicy").HandlerFunc(h.getBucketPolicy)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("policy")).Name("PutBucketPolicy").HandlerFunc(h.putBucketPolicy)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("policy")).Name("DeleteBucketPolicy").HandlerFunc(h.deleteBucketPolicy)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("policyStatus")).Name("GetBucketPolicyStatus").HandlerFunc(h.getBucketPolicyStatus)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("publicAccessBlock")).Name("GetPublicAccessBlock").HandlerFunc(h.getPublicAccessBlock)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("publicAccessBlock")).Name("PutPublicAccessBlock").HandlerFunc(h.putPublicAccessBlock)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("publicAccessBlock")).Name("DeletePublicAccessBlock").HandlerFunc(h.deletePublicAccessBlock)
+	bkt.Methods(http.MethodGet).MatcherFunc(query("ownershipControls")).Name("GetBucketOwnershipControls").HandlerFunc(h.getBucketOwnershipControls)
+	bkt.Methods(http.MethodPut).MatcherFunc(query("ownershipControls")).Name("PutBucketOwnershipControls").HandlerFunc(h.putBucketOwnershipControls)
+	bkt.Methods(http.MethodDelete).MatcherFunc(query("ownershipControls")).Name("DeleteBucketOwnershipControls").HandlerFunc(h.deleteBucketOwnershipControls)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("location")).Name("GetBucketLocation").HandlerFunc(h.getBucketLocation)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("versioning")).Name("GetBucketVersioning").HandlerFunc(h.getBucketVersioning)
 	bkt.Methods(http.MethodGet).MatcherFunc(query("tagging")).Name("GetBucketTagging").HandlerFunc(h.getBucketTagging)
@@ -168,12 +181,20 @@ func unsupportedSubresource(q url.Values, object bool, method string) string {
 	if _, ok := q["cors"]; ok && (object || method == http.MethodPost) {
 		return "cors"
 	}
+	// Bucket policies, public access blocks and ownership controls:
+	// GET, PUT and DELETE of a bucket (GET only for policyStatus), when the
+	// backend is a BucketAccessBackend, which their handlers check.
+	for _, s := range [...]string{"policy", "policyStatus", "publicAccessBlock", "ownershipControls"} {
+		if _, ok := q[s]; ok && (object || (method != http.MethodGet && method != http.MethodPut && method != http.MethodDelete) ||
+			(s == "policyStatus" && method != http.MethodGet)) {
+			return s
+		}
+	}
 	for _, s := range [...]string{
 		"accelerate", "analytics",
 		"intelligent-tiering", "inventory", "logging",
 		"metadataConfiguration", "metadataTable", "metrics", "notification",
-		"ownershipControls", "policy", "policyStatus",
-		"publicAccessBlock", "renameObject", "requestPayment",
+		"renameObject", "requestPayment",
 		"select", "session", "torrent", "website",
 	} {
 		if _, ok := q[s]; ok {

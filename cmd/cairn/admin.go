@@ -34,6 +34,8 @@ const adminUsage = `Usage:
   cairn admin group set NAME [--quota SIZE|none] [--streams N] [--performance[=false]]
   cairn admin group ls | rm NAME
   cairn admin kms key add NAME | key ls      (SSE-KMS's local key ring; keys are wrapped under the SSE master key)
+  cairn admin user add NAME [--policy readwrite|readonly|writeonly|POLICY.json] | ls | rm NAME
+  cairn admin user disable NAME | enable NAME | key add NAME | key rm NAME KEY | policy set NAME POLICY
   cairn admin remote add NAME --endpoint URL --access-key K --secret-key S [--region R] | ls | rm NAME
   cairn admin remote add NAME --secure-connect HOST:9443 --credential FILE --fingerprint SHA256:... --access-key K --secret-key S
                      (remote add names this server with --server URL, as --endpoint is the remote's)
@@ -89,6 +91,9 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(args) > 0 && args[0] == "kms" {
 		return adminKMS(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "user" {
+		return adminUser(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "remote" {
 		return adminRemote(ctx, args[1:], stdout, stderr)

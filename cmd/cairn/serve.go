@@ -241,6 +241,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	gw.SetRoot(creds.AccessKey, creds.SecretKey)
 	admin := gw.AdminHandler(creds.AccessKey)
 	if secure != nil {
 		admin = adminWithSecure(admin, secure, creds.AccessKey)
@@ -272,12 +273,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Region:       o.region,
 		GroupRegions: groupRegions,
 		Domain:       o.domain,
-		Secret: func(key string) (string, bool) {
-			if key == creds.AccessKey {
-				return creds.SecretKey, true
-			}
-			return "", false
-		},
+		// The root key and the users' keys (cairn admin user).
+		Secret:      gw.Secret,
 		Admin:       admin,
 		BearerPath:  gateway.AdminMetricsPath,
 		BearerToken: metricsToken,
