@@ -144,7 +144,7 @@ func TestPostObject(t *testing.T) {
 		{"field the policy does not name", v4([][2]string{{"key", "x"}, {"x-amz-meta-extra", "1"}}, []any{"eq", "$key", "x"}), []byte("x"), 403, "AccessDenied"},
 		{"file too large", v4([][2]string{{"key", "x"}}, []any{"eq", "$key", "x"}, []any{"content-length-range", 0, 4}), []byte("too large"), 400, "EntityTooLarge"},
 		{"file too small", v4([][2]string{{"key", "x"}}, []any{"eq", "$key", "x"}, []any{"content-length-range", 100, 200}), []byte("small"), 400, "EntityTooSmall"},
-		{"public-read", v4([][2]string{{"key", "x"}, {"acl", "public-read"}}, []any{"eq", "$key", "x"}, map[string]string{"acl": "public-read"}), []byte("x"), 501, "NotImplemented"},
+		{"encryption field", v4([][2]string{{"key", "x"}, {"x-amz-server-side-encryption", "AES256"}}, []any{"eq", "$key", "x"}, map[string]string{"x-amz-server-side-encryption": "AES256"}), []byte("x"), 501, "NotImplemented"},
 		{"wrong signature", append(append([][2]string{{"key", "x"}}, sigFields...), [2]string{"policy", formPolicy(exp)}, [2]string{"x-amz-signature", v4FormSignature(formPolicy(exp), "wrong", now)}), []byte("x"), 403, "SignatureDoesNotMatch"},
 		{"expired", [][2]string{{"key", "x"}, {"AWSAccessKeyId", tgt.accessKey}, {"policy", formPolicy(now.Add(-time.Minute))}, {"signature", signV2(tgt.secretKey, formPolicy(now.Add(-time.Minute)))}}, []byte("x"), 403, "AccessDenied"},
 		{"anonymous", [][2]string{{"key", "x"}}, []byte("x"), 403, "AccessDenied"},
