@@ -471,6 +471,12 @@ func TestWiringPostObjectAnonymous(t *testing.T) {
 	if got, err := getBody(ctx, root, "dropbox", "in/a.txt"); err != nil || got != "unsigned" {
 		t.Fatalf("the unsigned upload: %q %v", got, err)
 	}
+	// An unsigned form may carry a policy: then it holds.
+	expired, err := json.Marshal(map[string]any{"expiration": time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"), "conditions": []any{}})
+	mustOK(t, "policy", err)
+	status, body = postFormTo(t, url, "dropbox", anon, [][2]string{{"key", "in/b.txt"}, {"policy", base64.StdEncoding.EncodeToString(expired)}}, "unsigned")
+	wantForm(t, "unsigned form with an expired policy", status, body, http.StatusForbidden, "AccessDenied")
+	absent(t, root, "dropbox", "in/b.txt")
 	status, body = postFormTo(t, url, "dropbox", anon, [][2]string{{"key", "out/a.txt"}}, "unsigned")
 	wantForm(t, "unsigned form outside the granted prefix", status, body, http.StatusForbidden, "AccessDenied")
 	absent(t, root, "dropbox", "out/a.txt")
