@@ -68,7 +68,8 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, ErrNotImplemented.WithMessage("MFA Delete is not supported."))
 		return
 	}
-	r = h.withBypass(r)
+	// x-amz-bypass-governance-retention is judged key by key below.
+	bypass := asksBypass(r)
 	data, err := h.readSmallBody(r, maxDeleteXML, true)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -108,7 +109,11 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
 			continue
 		}
-		dr, err := h.b.DeleteObject(r.Context(), st.bucket, o.Key, o.VersionID)
+		ctx := r.Context()
+		if bypass && h.canBypassGovernance(r, o.Key) {
+			ctx = withBypassContext(ctx)
+		}
+		dr, err := h.b.DeleteObject(ctx, st.bucket, o.Key, o.VersionID)
 		if err != nil && !(errors.Is(err, ErrNoSuchKey) && o.VersionID == "") {
 			var e *Error
 			if !errors.As(err, &e) {

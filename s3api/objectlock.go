@@ -126,27 +126,32 @@ func BypassGovernance(ctx context.Context) bool {
 }
 
 // withBypass returns r with BypassGovernance set on its context when the
-// request asks for it and may have it. A request that asks without the
-// right is not refused here: S3 refuses it only if a lock is in the way,
-// as AccessDenied from the backend.
+// request asks for it and may have it on its key. A request that asks
+// without the right is not refused here: S3 refuses it only if a lock is in
+// the way, as AccessDenied from the backend.
 func (h *handler) withBypass(r *http.Request) *http.Request {
-	if !strings.EqualFold(strings.TrimSpace(r.Header.Get("x-amz-bypass-governance-retention")), "true") || !h.canBypassGovernance(r) {
+	if !asksBypass(r) || !h.canBypassGovernance(r, state(r).key) {
 		return r
 	}
-	return r.WithContext(context.WithValue(r.Context(), bypassKey{}, true))
+	return r.WithContext(withBypassContext(r.Context()))
+}
+
+// asksBypass says the request sent x-amz-bypass-governance-retention: true.
+func asksBypass(r *http.Request) bool {
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get("x-amz-bypass-governance-retention")), "true")
+}
+
+func withBypassContext(ctx context.Context) context.Context {
+	return context.WithValue(ctx, bypassKey{}, true)
 }
 
 // canBypassGovernance is the s3:BypassGovernanceRetention permission check
-// (authz.go): root has it, a user as its policy and the bucket policy say.
-// DeleteObjects names its keys in the body, so it is checked for the
-// bucket's objects as a whole ("bucket/*").
-func (h *handler) canBypassGovernance(r *http.Request) bool {
-	st := state(r)
-	key := st.key
-	if key == "" {
-		key = "*"
-	}
-	return h.authorize(r, "s3:BypassGovernanceRetention", st.bucket, key) == nil
+// (authz.go) on one key of the request's bucket: root has it, a user as
+// its policy and the bucket policy say. DeleteObjects names its keys in
+// the body and asks for each, as a policy may grant or deny the bypass on
+// some keys only.
+func (h *handler) canBypassGovernance(r *http.Request, key string) bool {
+	return h.authorize(r, "s3:BypassGovernanceRetention", state(r).bucket, key) == nil
 }
 
 // enableLock turns on versioning and lock on a bucket CreateBucket just

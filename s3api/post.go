@@ -166,6 +166,12 @@ func (h *handler) authenticatePost(f *postForm) (string, error) {
 		}
 		return h.verifyPostV2(fl["awsaccesskeyid"], fl["policy"], fl["signature"])
 	}
+	if _, ok := h.b.(Authorizer); ok {
+		// An unsigned form is the anonymous principal's, as an unsigned
+		// request is: only a bucket policy or an ACL can let it write
+		// (authorizeForm), and its policy is optional, as on S3.
+		return "", nil
+	}
 	return "", errPOSTAnonymous
 }
 
@@ -260,6 +266,7 @@ func (h *handler) authenticateForm(r *http.Request, st *reqState) (*sigv4.Auth, 
 	key = strings.ReplaceAll(key, "${filename}", f.filename)
 	f.fields["key"] = key
 	st.key, st.form = key, f
+	st.anonymous = ak == ""
 	return &sigv4.Auth{AccessKey: ak, DecodedLength: -1, Trailer: func() http.Header { return nil }}, nil
 }
 
@@ -269,23 +276,31 @@ func (h *handler) authenticateForm(r *http.Request, st *reqState) (*sigv4.Auth, 
 func (h *handler) postObject(w http.ResponseWriter, r *http.Request) {
 	st := state(r)
 	f, key := st.form, st.key
-	doc, err := base64.StdEncoding.DecodeString(f.fields["policy"])
-	if err != nil || len(f.fields["policy"]) > maxPostPolicy {
-		h.writeError(w, r, errInvalidPolicy.WithMessage("Invalid Policy: Invalid Base64 Encoding."))
-		return
-	}
-	policy, err := parsePostPolicy(doc)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
+	// A signed form always has a policy (authenticatePost); an unsigned
+	// one may go without, as on S3.
+	hasPolicy := f.fields["policy"] != "" || !st.anonymous
+	var policy postPolicy
+	var err error
+	if hasPolicy {
+		doc, derr := base64.StdEncoding.DecodeString(f.fields["policy"])
+		if derr != nil || len(f.fields["policy"]) > maxPostPolicy {
+			h.writeError(w, r, errInvalidPolicy.WithMessage("Invalid Policy: Invalid Base64 Encoding."))
+			return
+		}
+		if policy, err = parsePostPolicy(doc); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
 	if err := checkKey(key); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if err := policy.check(f.fields, st.bucket, h.now()); err != nil {
-		h.writeError(w, r, err)
-		return
+	if hasPolicy {
+		if err := policy.check(f.fields, st.bucket, h.now()); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 	}
 	if err := checkPostFields(f.fields); err != nil {
 		h.writeError(w, r, err)
