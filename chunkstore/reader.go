@@ -415,7 +415,7 @@ func (s *Store) readRecordBytes(id ChunkID, loc entry, bufs *chunkBufs) ([]byte,
 	}
 	n := int(end - off)
 	if cap(*buf) < n {
-		*buf = make([]byte, n, max(n, localAheadBytes))
+		*buf = make([]byte, n)
 	}
 	b := (*buf)[:n]
 	if _, err := cf.f.ReadAt(b, off); err != nil {
