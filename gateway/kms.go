@@ -73,7 +73,7 @@ func (r *keyRing) saveLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeFileDurably(r.path, b, 0o600)
+	return writeFileAtomic(r.path, b, 0o600)
 }
 
 // AddKMSKey adds a key named name to the ring; an existing name is an

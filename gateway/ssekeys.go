@@ -88,7 +88,7 @@ func openSSEKeys(cfg Config) (*sseKeys, error) {
 		if _, err := io.ReadFull(rand.Reader, k.master[:]); err != nil {
 			return nil, fmt.Errorf("gateway: SSE master key: %w", err)
 		}
-		if err := writeFileDurably(path, []byte(sseMasterKeyHeader+hex.EncodeToString(k.master[:])+"\n"), 0o600); err != nil {
+		if err := writeFileAtomic(path, []byte(sseMasterKeyHeader+hex.EncodeToString(k.master[:])+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("gateway: SSE master key: %w", err)
 		}
 	} else if err != nil {
@@ -114,35 +114,6 @@ func openSSEKeys(cfg Config) (*sseKeys, error) {
 		return nil, err
 	}
 	return k, nil
-}
-
-// writeFileDurably writes a small file whole: a temporary file, fsynced,
-// renamed into place, the directory fsynced.
-func writeFileDurably(path string, data []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // wrapKey seals a key under the master key for purpose.

@@ -335,25 +335,9 @@ func (h *handler) corsBackend(w http.ResponseWriter, r *http.Request) (CORSBacke
 
 // putBucketCors requires Content-MD5 or an additional checksum, as S3 does.
 func (h *handler) putBucketCors(w http.ResponseWriter, r *http.Request) {
-	cb, ok := h.corsBackend(w, r)
-	if !ok {
-		return
+	if cb, ok := h.corsBackend(w, r); ok {
+		putDocument(h, w, r, maxCORSXML, parseCORS, cb.PutBucketCors)
 	}
-	data, err := h.readSmallBody(r, maxCORSXML, true)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	cfg, err := parseCORS(data)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := cb.PutBucketCors(r.Context(), state(r).bucket, cfg); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 func (h *handler) getBucketCors(w http.ResponseWriter, r *http.Request) {

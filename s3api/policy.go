@@ -184,25 +184,9 @@ func parsePublicAccessBlock(data []byte) (PublicAccessBlock, error) {
 }
 
 func (h *handler) putPublicAccessBlock(w http.ResponseWriter, r *http.Request) {
-	ab, ok := h.accessBackend(w, r)
-	if !ok {
-		return
+	if ab, ok := h.accessBackend(w, r); ok {
+		putDocument(h, w, r, maxConfigXML, parsePublicAccessBlock, ab.PutPublicAccessBlock)
 	}
-	data, err := h.readSmallBody(r, maxConfigXML, true)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	pab, err := parsePublicAccessBlock(data)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := ab.PutPublicAccessBlock(r.Context(), state(r).bucket, pab); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 func (h *handler) getPublicAccessBlock(w http.ResponseWriter, r *http.Request) {
@@ -260,25 +244,9 @@ func parseOwnershipControls(data []byte) (string, error) {
 }
 
 func (h *handler) putBucketOwnershipControls(w http.ResponseWriter, r *http.Request) {
-	ab, ok := h.accessBackend(w, r)
-	if !ok {
-		return
+	if ab, ok := h.accessBackend(w, r); ok {
+		putDocument(h, w, r, maxConfigXML, parseOwnershipControls, ab.PutBucketOwnershipControls)
 	}
-	data, err := h.readSmallBody(r, maxConfigXML, true)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	o, err := parseOwnershipControls(data)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := ab.PutBucketOwnershipControls(r.Context(), state(r).bucket, o); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 func (h *handler) getBucketOwnershipControls(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package s3api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -155,4 +156,26 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	hdr.Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// putDocument serves a Put call that stores one small configuration
+// document on the request's bucket: read the body (up to limit, with the
+// Content-MD5 or checksum these calls require), parse it, store it, answer
+// 200. A document that does not parse changes nothing.
+func putDocument[T any](h *handler, w http.ResponseWriter, r *http.Request, limit int64, parse func([]byte) (T, error), store func(context.Context, string, T) error) {
+	data, err := h.readSmallBody(r, limit, true)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	v, err := parse(data)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if err := store(r.Context(), state(r).bucket, v); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
 }

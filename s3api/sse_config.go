@@ -96,25 +96,9 @@ func (h *handler) encryptionBackend(w http.ResponseWriter, r *http.Request) (Enc
 // putBucketEncryption requires Content-MD5 or an additional checksum, as
 // S3 does for PutBucketEncryption.
 func (h *handler) putBucketEncryption(w http.ResponseWriter, r *http.Request) {
-	eb, ok := h.encryptionBackend(w, r)
-	if !ok {
-		return
+	if eb, ok := h.encryptionBackend(w, r); ok {
+		putDocument(h, w, r, maxConfigXML, parseSSEConfig, eb.PutBucketEncryption)
 	}
-	data, err := h.readSmallBody(r, maxConfigXML, true)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	def, err := parseSSEConfig(data)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if err := eb.PutBucketEncryption(r.Context(), state(r).bucket, def); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	w.WriteHeader(http.StatusOK)
 }
 
 func (h *handler) getBucketEncryption(w http.ResponseWriter, r *http.Request) {
