@@ -196,22 +196,11 @@ func (h *handler) getObjectLockConfiguration(w http.ResponseWriter, r *http.Requ
 
 func (h *handler) putObjectLockConfiguration(w http.ResponseWriter, r *http.Request) {
 	lb, err := h.lockBackend()
-	var data []byte
-	if err == nil {
-		data, err = h.readSmallBody(r, maxConfigXML, true)
-	}
-	var cfg ObjectLockConfig
-	if err == nil {
-		cfg, err = parseLockConfig(data)
-	}
-	if err == nil {
-		err = lb.PutObjectLockConfiguration(r.Context(), state(r).bucket, cfg)
-	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
+	putDocument(h, w, r, maxConfigXML, parseLockConfig, lb.PutObjectLockConfiguration)
 }
 
 func (h *handler) getObjectRetention(w http.ResponseWriter, r *http.Request) {
