@@ -291,18 +291,19 @@ func TestReplicationPausesOnFullReplica(t *testing.T) {
 // A peer that speaks another replication protocol is refused when it is
 // added, with a message that names both versions, and the refusal is an
 // event on each side. (The peer here is the real handler told to speak
-// protocol 2: a stand-in for a later Cairn.)
+// the protocol after ours: a stand-in for a later Cairn.)
 func TestReplicationIncompatiblePeer(t *testing.T) {
 	src, dst := newSite(t), newSite(t)
 	var farSide []string
-	h := replicator.NewHandler(replTarget{g: dst.g}, replicator.HandlerOptions{Protocol: 2,
+	later := replicator.ProtocolVersion + 1
+	h := replicator.NewHandler(replTarget{g: dst.g}, replicator.HandlerOptions{Protocol: later,
 		OnIncompatible: func(local, remote string) { farSide = append(farSide, local+" vs "+remote) }})
 	t.Cleanup(func() { h.Close() })
-	later := httptest.NewServer(h)
-	t.Cleanup(later.Close)
-	_, err := src.g.AddRemote(t.Context(), RemoteConfig{Name: "later", Endpoint: later.URL, AccessKey: "rootkey", SecretKey: "rootsecret"})
+	laterSrv := httptest.NewServer(h)
+	t.Cleanup(laterSrv.Close)
+	_, err := src.g.AddRemote(t.Context(), RemoteConfig{Name: "later", Endpoint: laterSrv.URL, AccessKey: "rootkey", SecretKey: "rootsecret"})
 	var ae *AdminError
-	if !errors.As(err, &ae) || ae.Code != "IncompatiblePeer" || !strings.Contains(ae.Message, "protocol 2") || !strings.Contains(ae.Message, "protocol 1") {
+	if !errors.As(err, &ae) || ae.Code != "IncompatiblePeer" || !strings.Contains(ae.Message, fmt.Sprintf("protocol %d", later)) || !strings.Contains(ae.Message, fmt.Sprintf("protocol %d", replicator.ProtocolVersion)) {
 		t.Fatalf("adding a peer of another protocol: %v", err)
 	}
 	evs, err := src.g.Events(t.Context(), 0, 10, 0)
@@ -315,10 +316,10 @@ func TestReplicationIncompatiblePeer(t *testing.T) {
 	if len(src.g.Remotes()) != 0 {
 		t.Fatal("an incompatible remote was registered")
 	}
-	// The far side refuses a request of protocol 1 too, and says so.
-	p := replicator.NewPeer(later.URL, "rootkey", "rootsecret", "us-east-1", nil, replicator.PeerOptions{})
+	// The far side refuses a request of our protocol too, and says so.
+	p := replicator.NewPeer(laterSrv.URL, "rootkey", "rootsecret", "us-east-1", nil, replicator.PeerOptions{})
 	if err := p.Apply(t.Context(), "b", []byte(`{"op":"claim"}`)); err == nil {
-		t.Fatal("a request of protocol 1 to a protocol 2 server went through")
+		t.Fatal("a request of our protocol to a server of the next went through")
 	}
 	if len(farSide) == 0 {
 		t.Fatal("the far side did not report the incompatible peer")

@@ -101,10 +101,12 @@
 //
 // ProtocolVersion (routes and bodies) and RecordFormat (the record layout
 // of chunkstore/record.go, since records travel as stored) travel in
-// VersionHeader, "1/1", on every request and answer. A handler refuses a
+// VersionHeader, "2/2", on every request and answer. A handler refuses a
 // request of other versions (or none) with 400 IncompatiblePeer, "this
-// server speaks replication protocol 1 (record format 1); the peer sent
-// 2/1". GET hello answers every version with the server's, so that a
+// server speaks replication protocol 2 (record format 2); the peer sent
+// 1/1". (Protocol 2 added the lock operation and versions that carry their
+// lock, encryption, part checksums and ACL; record format 2 the sealed
+// record flag.) GET hello answers every version with the server's, so that a
 // client can learn it; the client refuses a Hello that is not its own with
 // *IncompatibleError (errors.Is ErrIncompatible), and turns an
 // IncompatiblePeer answer into one too. Both sides call their

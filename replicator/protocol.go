@@ -12,15 +12,19 @@ import (
 
 // ProtocolVersion is the replication protocol this code speaks: the routes,
 // their parameters and the body formats below. Change it with any change a
-// peer of the previous version would misread.
-const ProtocolVersion = 1
+// peer of the previous version would misread. 2: the "lock" operation
+// (retention and legal hold changes), and versions that carry their lock,
+// encryption, part checksums and ACL, which a peer of version 1 would
+// silently drop.
+const ProtocolVersion = 2
 
 // RecordFormat pins the record layout of chunkstore/record.go (magic
 // "CRN1", codec, lengths, chunk ID, CRC32C, payload): records travel as
 // stored, so two Cairns can exchange them only if both read that layout.
 // The chunk store exports no such constant; bump this when record.go's
-// layout changes.
-const RecordFormat = 1
+// layout changes. 2: byte 5 of the header flags a sealed record (SSE),
+// which a peer of format 1 refuses as corrupt.
+const RecordFormat = 2
 
 // VersionHeader carries "<protocol>/<recordformat>" on every request and
 // every response, so each side can check the other on every call.

@@ -2,6 +2,7 @@ package replicator
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -68,15 +69,17 @@ func TestBadRecordRefused(t *testing.T) {
 	}
 }
 
-// TestIncompatiblePeer: a replica speaking protocol 2 is refused by the
+// TestIncompatiblePeer: a replica speaking a later protocol is refused by the
 // client at Hello and by the server on every other call, and both sides'
 // hooks fire with both versions.
 func TestIncompatiblePeer(t *testing.T) {
 	ctx := t.Context()
+	later := ProtocolVersion + 1
+	ours, theirs := fmt.Sprintf("%d/%d", ProtocolVersion, RecordFormat), fmt.Sprintf("%d/%d", later, RecordFormat)
 	type call struct{ local, remote string }
 	var mu sync.Mutex
 	var serverCalls, clientCalls []call
-	ts := newTestServer(t, HandlerOptions{Protocol: 2, Server: "replica-2", OnIncompatible: func(local, remote string) {
+	ts := newTestServer(t, HandlerOptions{Protocol: later, Server: "replica-2", OnIncompatible: func(local, remote string) {
 		mu.Lock()
 		defer mu.Unlock()
 		serverCalls = append(serverCalls, call{local, remote})
@@ -92,7 +95,7 @@ func TestIncompatiblePeer(t *testing.T) {
 	if !errors.Is(err, ErrIncompatible) || !errors.As(err, &ie) {
 		t.Fatalf("hello: %v, want ErrIncompatible", err)
 	}
-	if ie.Remote != (Hello{Protocol: 2, RecordFormat: 1, Server: "replica-2"}) || h != ie.Remote || ie.Local.Protocol != 1 {
+	if ie.Remote != (Hello{Protocol: later, RecordFormat: RecordFormat, Server: "replica-2"}) || h != ie.Remote || ie.Local.Protocol != ProtocolVersion {
 		t.Errorf("hello: %+v, error %+v", h, ie)
 	}
 	t.Log(err)
@@ -101,19 +104,19 @@ func TestIncompatiblePeer(t *testing.T) {
 	m := chunkstoretest.Put(t, src, chunkstoretest.Data(11, 64<<10))
 	_, err = SendVersion(ctx, src, m.ID, p, "replica", op("v1"))
 	var pe *PeerError
-	if !errors.As(err, &ie) || !errors.As(err, &pe) || pe.Code != CodeIncompatiblePeer || ie.Remote.Protocol != 2 {
+	if !errors.As(err, &ie) || !errors.As(err, &pe) || pe.Code != CodeIncompatiblePeer || ie.Remote.Protocol != later {
 		t.Fatalf("send: %v, want IncompatibleError and a 400 IncompatiblePeer", err)
 	}
-	if want := "this server speaks replication protocol 2 (record format 1); the peer sent 1/1"; pe.Message != want {
+	if want := fmt.Sprintf("this server speaks replication protocol %d (record format %d); the peer sent %s", later, RecordFormat, ours); pe.Message != want {
 		t.Errorf("message %q, want %q", pe.Message, want)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	want := []call{{"2/1", "1/1"}, {"2/1", "1/1"}}
+	want := []call{{theirs, ours}, {theirs, ours}}
 	if len(serverCalls) != 2 || serverCalls[0] != want[0] || serverCalls[1] != want[1] {
 		t.Errorf("server hook calls %v, want %v", serverCalls, want)
 	}
-	want = []call{{"1/1", "2/1"}, {"1/1", "2/1"}}
+	want = []call{{ours, theirs}, {ours, theirs}}
 	if len(clientCalls) != 2 || clientCalls[0] != want[0] || clientCalls[1] != want[1] {
 		t.Errorf("client hook calls %v, want %v", clientCalls, want)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/cairn-backup/cairn/gateway"
+	"github.com/cairn-backup/cairn/replicator"
 	"github.com/cairn-backup/cairn/tlsproxy/linktest"
 )
 
@@ -81,7 +82,7 @@ func TestReplicationTwoSites(t *testing.T) {
 		t.Fatalf("remote add with a wrong key: exit %d\n%s%s", code, out, errs)
 	}
 	out, errs, code = cairn(t, srcEnv, "admin", "remote", "add", "dr", "--endpoint", dst.url(), "--access-key", dcreds.AccessKeyID, "--secret-key", dcreds.SecretAccessKey)
-	if code != 0 || !strings.Contains(out, "remote dr added") || !strings.Contains(out, "replication protocol 1") {
+	if code != 0 || !strings.Contains(out, "remote dr added") || !strings.Contains(out, fmt.Sprintf("replication protocol %d", replicator.ProtocolVersion)) {
 		t.Fatalf("remote add: exit %d\n%s%s", code, out, errs)
 	}
 	sc, dc := client(t, src, srcDir), client(t, dst, dstDir)
