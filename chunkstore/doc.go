@@ -95,8 +95,9 @@
 //
 // Memory per write stream is bounded, whatever the object's size: at most
 // three batches in flight (one filling, one being prepared, one being
-// stored), each its input (Config.BatchBytes + MaxChunk) and the records of
-// its new chunks. A chunk stored raw is not copied into a record: its
+// stored; two, filling and prepared-then-stored, for a stream that starts
+// while more than two write: pipelinedStreams), each its input
+// (Config.BatchBytes + MaxChunk) and the records of its new chunks. A chunk stored raw is not copied into a record: its
 // header is, and the container write takes header and chunk from their
 // own buffers (writev). So incompressible unique data (encrypted backups)
 // and duplicate data cost about 24.2 MiB a stream at the defaults, and
@@ -108,7 +109,8 @@
 // (TestWriterAllocationsDoNotScale: 12.6 MiB allocated for a 48 MiB
 // object, mostly index pages, against 259 MiB before). Measured through
 // the whole binary with four 64 MiB PUTs at once (s3load put, 4 streams),
-// the server's peak RSS went from 595-620 MB to 262-280 MB.
+// the server's peak RSS went from 595-620 MB to 262-280 MB, and to 191-233
+// MB once streams past the second run two batches, not three.
 //
 // A stream whose new chunks do not compress (a batch saving under 1/64)
 // stops offering every chunk to zstd: only one in sixteen, until that
