@@ -22,11 +22,13 @@ import (
 // Every record is verified once, by its CRC32C, which covers the header
 // (the chunk ID among it) and the payload exactly as the writer built them
 // from the bytes it hashed into that ID; a mismatch, or a record naming
-// another chunk, is ErrCorrupt, never wrong bytes. The plaintext is not
-// hashed again on every read: the CRC catches what a disk or a copy can do
-// to a record for a fraction of a BLAKE3's cost (it was 45% of a GET's
-// CPU), and Scrub, Import and the records-as-stored API do check every
-// chunk against its ID.
+// another chunk, is ErrCorrupt: damage never comes back as wrong bytes. The
+// plaintext is not hashed again on every read: the CRC catches what a disk
+// or a copy can do to a record for a fraction of a BLAKE3's cost (it was
+// 45% of a GET's CPU). What it cannot catch is a record rewritten on
+// purpose with a CRC to match; Scrub, Import and the records-as-stored API
+// check every chunk against its ID, and a sealed record (encryption at
+// rest) is authenticated as it is opened.
 type Reader struct {
 	s     *Store
 	ctx   context.Context
