@@ -28,10 +28,10 @@ type batch struct {
 	at    []recAt
 	isNew []bool
 	final bool
-	// sample is 1 when only a sample of the new chunks is compressed (see
+	// sampled: only a sample of the new chunks is compressed (see
 	// sampleNext); gain is what each prepare worker's compression saved;
 	// scratch holds each worker's compressor output buffer for reuse.
-	sample  int
+	sampled bool
 	gain    []gain
 	scratch [][]byte
 	vec     [][]byte // reused by vector
@@ -141,7 +141,7 @@ func (s *Store) prepare(b *batch, key *SealKey) error {
 		for n, i := range fresh[lo:hi] {
 			// In a sampled batch only every sampleEvery-th new chunk is
 			// offered to the compressor; the rest are stored raw.
-			try := b.sample == 0 || (lo+n)%sampleEvery == 0
+			try := !b.sampled || (lo+n)%sampleEvery == 0
 			cd, payload := s.encodeChunk(b.chunks[i], &b.scratch[k], try)
 			b.addRecord(k, i, cd, payload, key)
 			if try {
@@ -182,20 +182,17 @@ const (
 type gain struct{ tried, stored int64 }
 
 // sampleNext decides, from batch b just prepared, whether the stream's
-// next batch compresses all its new chunks (0) or samples them (1).
-func sampleNext(b *batch) int {
+// next batch only samples its new chunks (true) or compresses them all.
+func sampleNext(b *batch) bool {
 	var g gain
 	for _, x := range b.gain {
 		g.tried += x.tried
 		g.stored += x.stored
 	}
 	if g.tried == 0 {
-		return b.sample // nothing new was seen: no evidence either way
+		return b.sampled // nothing new was seen: no evidence either way
 	}
-	if g.tried-g.stored < g.tried/incompressibleGain {
-		return 1
-	}
-	return 0
+	return g.tried-g.stored < g.tried/incompressibleGain
 }
 
 // parallel splits [0,n) into contiguous runs, one per worker, and runs fn on

@@ -46,7 +46,7 @@ type Writer struct {
 	store      chan *batch
 	stagesDone chan struct{}
 	tail       []byte // owned by prepare: the uncut end of the previous batch
-	sample     int    // owned by prepare: batch.sample for the next batch
+	sampled    bool   // owned by prepare: batch.sampled for the next batch
 
 	// Owned by whoever stores batches (the stage, or the caller when no
 	// stage runs, or after it stopped).
@@ -386,11 +386,11 @@ func (w *Writer) prepare(b *batch) error {
 		data = data[n:]
 	}
 	w.tail = append(w.tail[:0], data...)
-	b.sample = w.sample
+	b.sampled = w.sampled
 	if err := w.s.prepare(b, w.key); err != nil {
 		return err
 	}
-	w.sample = sampleNext(b)
+	w.sampled = sampleNext(b)
 	return nil
 }
 

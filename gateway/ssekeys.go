@@ -88,7 +88,7 @@ func openSSEKeys(cfg Config) (*sseKeys, error) {
 		if _, err := io.ReadFull(rand.Reader, k.master[:]); err != nil {
 			return nil, fmt.Errorf("gateway: SSE master key: %w", err)
 		}
-		if err := writeFileAtomic(path, []byte(sseMasterKeyHeader+hex.EncodeToString(k.master[:])+"\n"), 0o600); err != nil {
+		if err := writeKeyFile(path, []byte(sseMasterKeyHeader+hex.EncodeToString(k.master[:])+"\n")); err != nil {
 			return nil, fmt.Errorf("gateway: SSE master key: %w", err)
 		}
 	} else if err != nil {
