@@ -64,7 +64,11 @@ func (c *openContainer) append(bufs ...[]byte) (int64, error) {
 	for _, b := range bufs {
 		end += int64(len(b))
 	}
-	if err := writeVec(c.f, bufs, off); err != nil {
+	write := writeVec
+	if end-off >= stagedMin {
+		write = writeStaged
+	}
+	if err := write(c.f, bufs, off); err != nil {
 		// ENOSPC and friends: cut off whatever part made it.
 		_ = c.f.Truncate(off)
 		return 0, fmt.Errorf("container %d: append: %w", c.id, err)
@@ -72,6 +76,9 @@ func (c *openContainer) append(bufs ...[]byte) (int64, error) {
 	c.size = end
 	return off, nil
 }
+
+// close closes the container's write handle.
+func (c *openContainer) close() { c.f.Close() }
 
 func (c *openContainer) sync() error {
 	if err := c.f.Sync(); err != nil {
@@ -293,7 +300,7 @@ func (p *containerPool) release(c *openContainer) {
 		p.sealLocked(c)
 	}
 	if c.sealed && c.users == 0 {
-		c.f.Close()
+		c.close()
 		delete(p.mu.active, c.id)
 	}
 }
@@ -345,7 +352,7 @@ func (p *containerPool) sealIdle(id uint64) bool {
 // retireLocked seals an idle container and closes its write handle.
 func (p *containerPool) retireLocked(c *openContainer) {
 	p.sealLocked(c)
-	c.f.Close()
+	c.close()
 	delete(p.mu.active, c.id)
 }
 
@@ -353,7 +360,7 @@ func (p *containerPool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.mu.active {
-		c.f.Close()
+		c.close()
 	}
 	p.mu.active = map[uint64]*openContainer{}
 	p.mu.open = nil
