@@ -455,19 +455,7 @@ func (t *txn) set(id ChunkID, old, new *entry) error {
 // ref adds n references to an indexed chunk; local says whether they need
 // the local copy (they do, but for moved manifests').
 func (t *txn) ref(id ChunkID, n uint64, local bool) error {
-	e, ok, err := t.entry(id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("chunk %s: %w", id, ErrNotFound)
-	}
-	old := e
-	e.refs += n
-	if local {
-		e.localRefs += n
-	}
-	return t.set(id, &old, &e)
+	return t.placeRef(id, nil, n, local)
 }
 
 // unref drops one reference. A chunk left unreferenced without a local copy
@@ -497,20 +485,38 @@ func (t *txn) unref(id ChunkID, local bool) error {
 // meanwhile, that copy wins and this one becomes dead space for the
 // cleaner; a chunk known only remotely gets this copy as its local one.
 func (t *txn) place(id ChunkID, loc entry) error {
+	return t.placeRef(id, &loc, 0, false)
+}
+
+// placeRef places a copy just written at loc (when not nil; see place) and
+// takes n references (ref) in one read and one write of the entry: a
+// writer's batch does both for each new chunk, and the index's B+tree
+// searches were a tenth of a unique upload's CPU.
+func (t *txn) placeRef(id ChunkID, loc *entry, n uint64, local bool) error {
 	old, ok, err := t.entry(id)
 	if err != nil {
 		return err
 	}
-	if ok && old.local {
-		return nil
-	}
 	e := old
-	if !ok {
-		e = entry{rawLen: loc.rawLen}
-	} else if e.rawLen != loc.rawLen {
-		return fmt.Errorf("chunk %s: indexed with %d bytes, written with %d: %w", id, e.rawLen, loc.rawLen, ErrCorrupt)
+	switch {
+	case loc != nil && ok && old.local:
+		if n == 0 {
+			return nil
+		}
+	case loc != nil:
+		if !ok {
+			e = entry{rawLen: loc.rawLen}
+		} else if e.rawLen != loc.rawLen {
+			return fmt.Errorf("chunk %s: indexed with %d bytes, written with %d: %w", id, e.rawLen, loc.rawLen, ErrCorrupt)
+		}
+		e.local, e.container, e.offset, e.size = true, loc.container, loc.offset, loc.size
+	case !ok:
+		return fmt.Errorf("chunk %s: %w", id, ErrNotFound)
 	}
-	e.local, e.container, e.offset, e.size = true, loc.container, loc.offset, loc.size
+	e.refs += n
+	if local {
+		e.localRefs += n
+	}
 	if !ok {
 		return t.set(id, nil, &e)
 	}

@@ -161,9 +161,22 @@ func decodeSegment(b []byte, es []segEntry) ([]segEntry, int64, error) {
 // putSegments appends entries to manifest id's segments, which end at
 // h.size, taking a reference on each chunk; h's size and count grow.
 func (t *txn) putSegments(id ManifestID, h *manifestHeader, es []segEntry) error {
+	return t.putPlacedSegments(id, h, es, nil, nil)
+}
+
+// putPlacedSegments is putSegments for a writer's batch, whose chunks
+// marked in isNew were just written at locs (in order): each is placed
+// where it takes its reference (placeRef).
+func (t *txn) putPlacedSegments(id ManifestID, h *manifestHeader, es []segEntry, isNew []bool, locs []entry) error {
 	local := h.local(h.size)
-	for _, e := range es {
-		if err := t.ref(e.id, 1, local); err != nil {
+	j := 0
+	for i, e := range es {
+		var loc *entry
+		if isNew != nil && isNew[i] {
+			loc = &locs[j]
+			j++
+		}
+		if err := t.placeRef(e.id, loc, 1, local); err != nil {
 			return err
 		}
 	}

@@ -517,14 +517,7 @@ func (w *Writer) index(b *batch, locs []entry, end int64) error {
 			hdr = manifestHeader{state: statePending, created: w.s.now().UnixNano()}
 		}
 		es := make([]segEntry, 0, len(b.chunks))
-		j := 0
 		for i, c := range b.chunks {
-			if b.isNew[i] {
-				if err := t.place(b.ids[i], locs[j]); err != nil {
-					return err
-				}
-				j++
-			}
 			es = append(es, segEntry{id: b.ids[i], len: uint32(len(c))})
 		}
 		if len(locs) > 0 {
@@ -532,7 +525,7 @@ func (w *Writer) index(b *batch, locs []entry, end int64) error {
 			// among them (see writeNew) are the cleaner's to reclaim.
 			t.contDelta(locs[0].container).committed = end
 		}
-		if err := t.putSegments(id, &hdr, es); err != nil {
+		if err := t.putPlacedSegments(id, &hdr, es, b.isNew, locs); err != nil {
 			return err
 		}
 		if !b.final {
