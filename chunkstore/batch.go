@@ -12,9 +12,13 @@ import (
 type batch struct {
 	// buf holds MaxChunk bytes of headroom, where prepare puts the previous
 	// batch's tail, then the input. It grows up to MaxChunk+BatchBytes.
-	buf    []byte
-	chunks [][]byte
-	ids    []ChunkID
+	// A full-size one is off the heap (bufmem.go) when mapped is set;
+	// release gives it back should the batch be lost without drop.
+	buf     []byte
+	mapped  bool
+	release runtime.Cleanup
+	chunks  [][]byte
+	ids     []ChunkID
 	// recs[k] holds the records built by worker k for the chunks the index
 	// lacked when looked at, in chunk order: each a header and, when the
 	// payload is not the chunk itself, the payload. A chunk stored raw is

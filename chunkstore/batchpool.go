@@ -1,6 +1,7 @@
 package chunkstore
 
 import (
+	"runtime"
 	"sync"
 	"time"
 )
@@ -80,7 +81,14 @@ func (p *batchPool) getFull() *batch {
 		return b
 	}
 	p.mu.Unlock()
-	return &batch{buf: make([]byte, p.head, p.full)}
+	buf, mapped := getBuf(p.full)
+	b := &batch{buf: buf[:p.head], mapped: mapped}
+	if mapped {
+		// A batch some path forgot to put back is garbage like any other:
+		// its buffer must not stay mapped for good.
+		b.release = runtime.AddCleanup(b, releaseBuf, buf)
+	}
+	return b
 }
 
 // put recycles b; its contents are dropped.
@@ -97,6 +105,7 @@ func (p *batchPool) put(b *batch) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed || len(p.free) >= p.keep {
+		drop(b)
 		return
 	}
 	p.free = append(p.free, b)
@@ -115,7 +124,7 @@ func (p *batchPool) trim() {
 		p.trimmer.Reset(idleTrim - idle)
 		return
 	}
-	clear(p.free)
+	dropAll(p.free)
 	p.free = p.free[:0]
 	p.trimmer = nil
 }
@@ -132,10 +141,27 @@ func (p *batchPool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	clear(p.free)
+	dropAll(p.free)
 	p.free = nil
 	if p.trimmer != nil {
 		p.trimmer.Stop()
 		p.trimmer = nil
+	}
+}
+
+// drop lets a full batch go: its buffer's memory back to the system now
+// when it is off the heap, to the collector otherwise.
+func drop(b *batch) {
+	if b.mapped {
+		b.release.Stop()
+		releaseBuf(b.buf)
+		b.buf, b.mapped = nil, false
+	}
+}
+
+func dropAll(bs []*batch) {
+	for i, b := range bs {
+		drop(b)
+		bs[i] = nil
 	}
 }
