@@ -59,8 +59,16 @@ func (h *handler) openPayload(r *http.Request) (*payload, error) {
 	if err != nil {
 		return nil, err
 	}
+	if size >= hashAsideFrom {
+		cr.HashAside()
+	}
 	return &payload{cr: cr, size: size}, nil
 }
+
+// hashAsideFrom is the body size from which the MD5 is hashed beside the
+// reads (checksum.Reader.HashAside): a small body is read before a
+// hand-off would pay.
+const hashAsideFrom = 8 << 20
 
 func (p *payload) Read(b []byte) (int, error) {
 	if p.err != nil {

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"runtime"
 )
 
 // Reader passes a payload through and checks it: it always computes the
@@ -28,9 +29,26 @@ type Reader struct {
 	trailer  func() http.Header
 	n        int64
 
+	aside *aside // the MD5 when it is hashed aside (HashAside)
+
 	md5Sum []byte
 	sum    []byte
 	err    error
+}
+
+// HashAside asks for the MD5 to be computed on another goroutine, beside
+// the reads (aside.go), when a core is free for it; call it before the
+// first Read, for a large body.
+func (r *Reader) HashAside() {
+	if r.aside != nil || r.n > 0 {
+		return
+	}
+	if a := newAside(r.md5); a != nil {
+		r.aside, r.md5 = a, a
+		// A caller that drops the reader before its end gives the slot
+		// back when the reader is collected.
+		runtime.AddCleanup(r, (*asideSlot).release, a.slot)
+	}
 }
 
 // NewReader wraps body. contentMD5 is the Content-MD5 header ("" for
@@ -86,6 +104,9 @@ func (r *Reader) Read(p []byte) (int, error) {
 		return n, r.err
 	case err != nil:
 		r.err = err
+		if r.aside != nil {
+			r.aside.slot.release()
+		}
 	}
 	return n, err
 }
