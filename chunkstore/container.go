@@ -77,9 +77,6 @@ func (c *openContainer) append(bufs ...[]byte) (int64, error) {
 	return off, nil
 }
 
-// close closes the container's write handle.
-func (c *openContainer) close() { c.f.Close() }
-
 func (c *openContainer) sync() error {
 	if err := c.f.Sync(); err != nil {
 		return fmt.Errorf("container %d: sync: %w", c.id, err)
@@ -300,7 +297,7 @@ func (p *containerPool) release(c *openContainer) {
 		p.sealLocked(c)
 	}
 	if c.sealed && c.users == 0 {
-		c.close()
+		c.f.Close()
 		delete(p.mu.active, c.id)
 	}
 }
@@ -352,7 +349,7 @@ func (p *containerPool) sealIdle(id uint64) bool {
 // retireLocked seals an idle container and closes its write handle.
 func (p *containerPool) retireLocked(c *openContainer) {
 	p.sealLocked(c)
-	c.close()
+	c.f.Close()
 	delete(p.mu.active, c.id)
 }
 
@@ -360,7 +357,7 @@ func (p *containerPool) close() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, c := range p.mu.active {
-		c.close()
+		c.f.Close()
 	}
 	p.mu.active = map[uint64]*openContainer{}
 	p.mu.open = nil

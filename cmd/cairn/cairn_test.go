@@ -292,7 +292,12 @@ func TestServeEndToEnd(t *testing.T) {
 			t.Fatalf("stdout lacks %q:\n%s", want, s.stdout)
 		}
 	}
-	if !strings.Contains(s.stderr.String(), "msg=listening addr="+s.addr) {
+	// Logged before serve.addr is written; the pipe may deliver it later.
+	listening := "msg=listening addr=" + s.addr
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(s.stderr.String(), listening) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(s.stderr.String(), listening) {
 		t.Fatalf("no listening line for %s:\n%s", s.addr, s.stderr)
 	}
 
