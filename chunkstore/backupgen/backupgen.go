@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -20,34 +21,18 @@ var generations struct {
 	err  error
 }
 
-// Tars returns the paths of the five tars, making them once per test
-// binary (about 15 s and 1.3 GB of disk) unless CAIRN_BACKUPGEN_DIR names
-// a directory that holds them (or should: they are made there, so that
-// several packages share them).
+// Tars returns the paths of the five tars (about 1.3 GB, made in about 15
+// s the first time) from CAIRN_BACKUPGEN_DIR, or else from the user's
+// cache directory: made once per machine, not once per test binary, and
+// never left behind in a temporary directory. Test binaries running at
+// once take turns with a lock, so only one makes them.
 func Tars(tb testing.TB) []string {
 	tb.Helper()
 	g := &generations
 	g.once.Do(func() {
-		dir := os.Getenv("CAIRN_BACKUPGEN_DIR")
-		if dir == "" {
-			dir, g.err = os.MkdirTemp("", "cairn-backupgen-")
-			if g.err != nil {
-				return
-			}
-		}
-		g.dir = dir
-		// manifest.txt is written last: its presence means every tar is whole.
-		if _, err := os.Stat(filepath.Join(dir, "manifest.txt")); err == nil {
-			return
-		}
-		gen, err := generator()
-		if err != nil {
-			g.err = err
-			return
-		}
-		out, err := exec.Command("python3", gen, dir, runtime.GOROOT()).CombinedOutput()
-		if err != nil {
-			g.err = fmt.Errorf("%s: %v\n%s", gen, err, out)
+		g.dir, g.err = tarsDir()
+		if g.err == nil {
+			g.err = makeTars(g.dir)
 		}
 	})
 	if g.err != nil {
@@ -58,6 +43,43 @@ func Tars(tb testing.TB) []string {
 		tars = append(tars, filepath.Join(g.dir, fmt.Sprintf("gen%d.tar", i)))
 	}
 	return tars
+}
+
+func tarsDir() (string, error) {
+	if dir := os.Getenv("CAIRN_BACKUPGEN_DIR"); dir != "" {
+		return dir, os.MkdirAll(dir, 0o755)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("backupgen: no place for the reference data set (set CAIRN_BACKUPGEN_DIR): %w", err)
+	}
+	dir := filepath.Join(cache, "cairn", "backupgen")
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// makeTars makes the tars in dir unless they are there: manifest.txt is
+// written last, so its presence means every tar is whole.
+func makeTars(dir string) error {
+	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("backupgen: lock %s: %w", dir, err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if _, err := os.Stat(filepath.Join(dir, "manifest.txt")); err == nil {
+		return nil
+	}
+	gen, err := generator()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command("python3", gen, dir, runtime.GOROOT()).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v\n%s", gen, err, out)
+	}
+	return nil
 }
 
 // generator finds the script in the shared/ directory beside the
