@@ -210,12 +210,7 @@ func writeKeyFile(path string, b []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return syncDir(filepath.Dir(path))
 }
 
 func sioCfg(key []byte) sio.Config {
