@@ -275,7 +275,7 @@ func TestMissingKeyHiddenWithoutListBucket(t *testing.T) {
 	mustOK(t, "create", err)
 	mustOK(t, "put", putBody(ctx, root, "docs", "there", "x"))
 	_, err = root.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String("docs"), Policy: aws.String(`{"Version":"2012-10-17","Statement":[
-		{"Effect":"Allow","Principal":{"AWS":["reader","lister"]},"Action":"s3:GetObject","Resource":"arn:aws:s3:::docs/*"},
+		{"Effect":"Allow","Principal":{"AWS":["reader","lister"]},"Action":["s3:GetObject","s3:GetObjectTagging","s3:GetObjectAttributes"],"Resource":"arn:aws:s3:::docs/*"},
 		{"Effect":"Allow","Principal":{"AWS":"lister"},"Action":"s3:ListBucket","Resource":"arn:aws:s3:::docs"}]}`)})
 	mustOK(t, "policy", err)
 	if got, err := getBody(ctx, reader, "docs", "there"); err != nil || got != "x" {
@@ -290,6 +290,13 @@ func TestMissingKeyHiddenWithoutListBucket(t *testing.T) {
 	}
 	_, err = getBody(ctx, lister, "docs", "missing")
 	wantCode(t, "lister, missing key", err, "NoSuchKey")
+	// What is kept about an object is hidden alike.
+	_, err = reader.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("docs"), Key: aws.String("missing")})
+	wantCode(t, "reader, tagging of a missing key", err, "AccessDenied")
+	_, err = reader.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: aws.String("docs"), Key: aws.String("missing"), ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesEtag}})
+	wantCode(t, "reader, attributes of a missing key", err, "AccessDenied")
+	_, err = lister.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String("docs"), Key: aws.String("missing")})
+	wantCode(t, "lister, tagging of a missing key", err, "NoSuchKey")
 }
 
 func TestBucketPolicyAPI(t *testing.T) {

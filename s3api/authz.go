@@ -406,6 +406,14 @@ func itoa(n int64) string {
 	return string(b[i:])
 }
 
+// readsObject names the operations that read one object or what is kept
+// about it: a missing key is hidden from them alike (hideMissing).
+var readsObject = map[string]bool{
+	"GetObject": true, "HeadObject": true, "GetObjectAttributes": true,
+	"GetObjectTagging": true, "GetObjectAcl": true,
+	"GetObjectRetention": true, "GetObjectLegalHold": true,
+}
+
 // hideMissing answers AccessDenied in place of NoSuchKey (or NoSuchVersion)
 // to a caller that may not list the bucket, as S3 does: without
 // s3:ListBucket a caller must not learn whether a key exists.

@@ -177,11 +177,18 @@ func (h *handler) createBucket(w http.ResponseWriter, r *http.Request) {
 	}
 	err = h.b.CreateBucket(r.Context(), st.bucket, location)
 	if err == nil && lb != nil {
-		err = enableLock(r.Context(), h.b, lb, st.bucket)
+		if err = enableLock(r.Context(), h.b, lb, st.bucket); err != nil {
+			// A bucket without the lock it was made for must not stay:
+			// the client's retry would find it and be told all is well.
+			if derr := h.b.DeleteBucket(r.Context(), st.bucket); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
 	}
-	if errors.Is(err, ErrBucketAlreadyOwnedByYou) && location == "" && h.cfg.Region == "us-east-1" {
+	if errors.Is(err, ErrBucketAlreadyOwnedByYou) && location == "" && h.cfg.Region == "us-east-1" && lb == nil {
 		// AWS, for legacy compatibility, answers 200 to the owner who
 		// creates a bucket again in us-east-1 (409 in every other region).
+		// Not when lock was asked for: an existing bucket need not have it.
 		err = nil
 	}
 	if err != nil {

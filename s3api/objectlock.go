@@ -156,8 +156,8 @@ func (h *handler) canBypassGovernance(r *http.Request, key string) bool {
 
 // enableLock turns on versioning and lock on a bucket CreateBucket just
 // made (x-amz-bucket-object-lock-enabled), as S3 does. Three calls, not
-// one: a failure between them leaves a bucket without lock, and the
-// CreateBucket answers that failure, so no client believes it has lock.
+// one: after a failure between them createBucket deletes the bucket and
+// answers the failure, so no client believes it has lock.
 func enableLock(ctx context.Context, b Backend, lb ObjectLockBackend, bucket string) error {
 	if err := b.PutBucketVersioning(ctx, bucket, VersioningEnabled); err != nil {
 		return err

@@ -22,6 +22,7 @@ type fakeLockBackend struct {
 	calls     []string
 	bypass    bool // BypassGovernance of the last delete or retention call
 	versioned bool
+	lockErr   error // what PutObjectLockConfiguration fails with
 }
 
 var _ ObjectLockBackend = (*fakeLockBackend)(nil)
@@ -56,6 +57,9 @@ func (f *fakeLockBackend) GetObjectLockConfiguration(ctx context.Context, bucket
 
 func (f *fakeLockBackend) PutObjectLockConfiguration(ctx context.Context, bucket string, cfg ObjectLockConfig) error {
 	f.note("PutObjectLockConfiguration")
+	if f.lockErr != nil {
+		return f.lockErr
+	}
 	f.cfg = cfg
 	return nil
 }
@@ -128,6 +132,21 @@ func TestObjectLockCreateBucket(t *testing.T) {
 	if got := f.calls; len(got) < 2 || got[len(got)-2] != "PutBucketVersioning Enabled" || got[len(got)-1] != "PutObjectLockConfiguration" || !f.cfg.Enabled {
 		t.Fatalf("calls %q, cfg %+v", got, f.cfg)
 	}
+	// Again, existing: not the us-east-1 owner's 200, since the bucket
+	// need not have lock.
+	resp, body = e.do("PUT", "/locked", nil, http.Header{"X-Amz-Bucket-Object-Lock-Enabled": {"true"}})
+	wantStatus(t, resp, body, 409, "BucketAlreadyOwnedByYou")
+	// Lock that cannot be turned on leaves no bucket behind: the retry
+	// makes it afresh rather than find one without lock.
+	f.lockErr = errors.New("disk gone")
+	resp, body = e.do("PUT", "/half", nil, http.Header{"X-Amz-Bucket-Object-Lock-Enabled": {"true"}})
+	wantStatus(t, resp, body, 500, "InternalError")
+	resp, body = e.do("HEAD", "/half", nil, nil)
+	wantStatus(t, resp, body, 404, "")
+	f.lockErr = nil
+	resp, body = e.do("PUT", "/half", nil, http.Header{"X-Amz-Bucket-Object-Lock-Enabled": {"true"}})
+	wantStatus(t, resp, body, 200, "")
+
 	plain := newEnv(t, newFakeBackend())
 	resp, body = plain.do("PUT", "/locked", nil, http.Header{"X-Amz-Bucket-Object-Lock-Enabled": {"true"}})
 	wantStatus(t, resp, body, 501, "NotImplemented")

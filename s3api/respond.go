@@ -101,7 +101,7 @@ type xmlField struct {
 // every other bodiless answer gets the status alone.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := state(r)
-	if st.op == "GetObject" || st.op == "HeadObject" {
+	if readsObject[st.op] {
 		err = h.hideMissing(r, err)
 	}
 	st.err = err
