@@ -347,7 +347,12 @@ func (g *Gateway) CopyObject(ctx context.Context, in s3api.CopyObjectInput) (s3a
 	// the MD5 of the bytes when the key changes.
 	rekey := !src.seal.sameDomain(seal) && (src.seal.key != nil && src.seal.key.etag != nil || seal.key != nil && seal.key.etag != nil)
 	if rekey {
-		rec.Parts, rec.PartSizes = 0, nil
+		// A single object now: what described its parts goes with them (a
+		// full-object checksum of the bytes still holds).
+		rec.Parts, rec.PartSizes, rec.PartChecksums = 0, nil, nil
+		if rec.Checksum.Type == "COMPOSITE" {
+			rec.Checksum = checksumRecord{}
+		}
 	}
 	if share {
 		_, err = dst.store.ConcatWith(ctx, []chunkstore.ManifestID{src.v.rec.Manifest}, record)

@@ -298,6 +298,55 @@ func TestSSEC(t *testing.T) {
 	if got := readGot(t, out, err); !bytes.Equal(got, data[200<<10:]) {
 		t.Fatal("GET ?partNumber=2 of an SSE-C multipart object")
 	}
+	// Copied under another key, a multipart object is one object: no
+	// parts, and no checksum of parts, left over from the source.
+	sseC := func(k customerKey) (*string, *string, *string) {
+		return aws.String("AES256"), aws.String(k.key), aws.String(k.md5)
+	}
+	alg, key1, md51 := sseC(k1)
+	mk, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("mk"), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+		SSECustomerAlgorithm: alg, SSECustomerKey: key1, SSECustomerKeyMD5: md51})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mkParts []types.CompletedPart
+	for i, p := range [][]byte{data[:200<<10], data[200<<10:]} {
+		up, err := client.UploadPart(ctx, &s3.UploadPartInput{Bucket: b, Key: aws.String("mk"), UploadId: mk.UploadId, PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(p),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, SSECustomerAlgorithm: alg, SSECustomerKey: key1, SSECustomerKeyMD5: md51})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mkParts = append(mkParts, types.CompletedPart{ETag: up.ETag, ChecksumCRC32: up.ChecksumCRC32, PartNumber: aws.Int32(int32(i + 1))})
+	}
+	if _, err := client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: b, Key: aws.String("mk"), UploadId: mk.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: mkParts},
+		SSECustomerAlgorithm: alg, SSECustomerKey: key1, SSECustomerKeyMD5: md51}); err != nil {
+		t.Fatal(err)
+	}
+	alg2, key2, md52 := sseC(k2)
+	_, err = client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("mc"), CopySource: aws.String("sec/mk"),
+		CopySourceSSECustomerAlgorithm: alg, CopySourceSSECustomerKey: key1, CopySourceSSECustomerKeyMD5: md51,
+		SSECustomerAlgorithm: alg2, SSECustomerKey: key2, SSECustomerKeyMD5: md52})
+	if err != nil {
+		t.Fatalf("copy a multipart SSE-C object under another key: %v", err)
+	}
+	for _, c := range []struct {
+		key            string
+		alg, sk, skMD5 *string
+		wantParts      bool
+	}{{"mk", alg, key1, md51, true}, {"mc", alg2, key2, md52, false}} {
+		attrs, err := client.GetObjectAttributes(ctx, &s3.GetObjectAttributesInput{Bucket: b, Key: aws.String(c.key),
+			ObjectAttributes:     []types.ObjectAttributes{types.ObjectAttributesObjectParts, types.ObjectAttributesChecksum},
+			SSECustomerAlgorithm: c.alg, SSECustomerKey: c.sk, SSECustomerKeyMD5: c.skMD5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := attrs.ObjectParts != nil && aws.ToInt32(attrs.ObjectParts.TotalPartsCount) > 0
+		composite := attrs.Checksum != nil && attrs.Checksum.ChecksumType == types.ChecksumTypeComposite
+		if parts != c.wantParts || composite != c.wantParts {
+			t.Fatalf("%s: parts %v, composite checksum %v; want %v", c.key, parts, composite, c.wantParts)
+		}
+	}
+
 	// UploadPartCopy from an SSE-C source into an SSE-S3 upload.
 	mp2, err := client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: b, Key: aws.String("m2"), ServerSideEncryption: types.ServerSideEncryptionAes256})
 	if err != nil {
