@@ -485,3 +485,37 @@ func TestReplicationWindow(t *testing.T) {
 		}
 	}
 }
+
+// An empty bucket a user made on the target may become a replica, as an
+// empty bucket root made may: whoever owns it, the target takes it when
+// it holds nothing.
+func TestReplicationClaimsAUsersEmptyBucket(t *testing.T) {
+	src, dst := newSite(t), newSite(t)
+	ctx := t.Context()
+	// The target serves its users' keys, not the root key alone.
+	dst.g.SetRoot("rootkey", "rootsecret")
+	h, err := s3api.NewHandler(s3api.Config{Region: "us-east-1", Secret: dst.g.Secret,
+		Logger: slog.New(slog.DiscardHandler), Admin: dst.g.AdminHandler("rootkey")}, dst.g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hh http.Handler = h
+	dst.h.Store(&hh)
+	alice := addUser(t, dst.g, dst.url, "alice", "readwrite")
+	if _, err := alice.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("alices-dr")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.g.AddRemote(ctx, RemoteConfig{Name: "dr", Endpoint: dst.url, AccessKey: "rootkey", SecretKey: "rootsecret"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("src")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("src"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := src.g.AddReplication(ctx, ReplicationSpec{Bucket: "src", Remote: "dr", ReplicaBucket: "alices-dr"}); err != nil {
+		t.Fatalf("replicating into a user's empty bucket: %v", err)
+	}
+}

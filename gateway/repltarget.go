@@ -207,7 +207,10 @@ func (t replTarget) Apply(ctx context.Context, bucket string, doc json.RawMessag
 // that holds objects, or replicates from elsewhere, is refused. seed says
 // the replica is to wait for a seed exported after since.
 func (t replTarget) claim(ctx context.Context, bucket, source string, seed bool, since time.Time, lock *lockRecord) error {
-	if err := t.g.CreateBucket(ctx, bucket, ""); err != nil && !errors.Is(err, s3api.ErrBucketAlreadyOwnedByYou) {
+	// An existing bucket, whoever owns it, is checked below: empty, or
+	// already this source's replica.
+	err := t.g.CreateBucket(ctx, bucket, "")
+	if err != nil && !errors.Is(err, s3api.ErrBucketAlreadyOwnedByYou) && !errors.Is(err, s3api.ErrBucketAlreadyExists) {
 		return targetError(http.StatusBadRequest, "InvalidBucket", "replica bucket %s: %v", bucket, err)
 	}
 	if cur, ok := t.g.replicas.Load(bucket); ok {
@@ -216,7 +219,7 @@ func (t replTarget) claim(ctx context.Context, bucket, source string, seed bool,
 		}
 		return targetError(http.StatusConflict, "ReplicaInUse", "bucket %s here is the replica of %s already", bucket, cur)
 	}
-	err := t.g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
+	err = t.g.updateBucket(bucket, func(_ *chunkstore.Tx, k *bkt) error {
 		if first, _ := k.ver.Cursor().First(); first != nil {
 			return targetError(http.StatusConflict, "BucketNotEmpty", "bucket %s here holds objects: a replica starts empty (or from a seed)", bucket)
 		}
