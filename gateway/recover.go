@@ -291,7 +291,9 @@ func (g *Gateway) recoverInto(ctx context.Context, st *catalogState, tier *cloud
 }
 
 // recoverBucket creates the bucket (unless a resumed recovery made it) and
-// gives it its recorded versioning, tags and rules.
+// gives it its recorded versioning, object lock, tags and rules. Its
+// owner, policy and ACLs are not restored: the users they name are not
+// in the new data directory.
 func (g *Gateway) recoverBucket(ctx context.Context, gr *group, name string, meta bucketMeta) error {
 	if _, err := g.bucketGroup(name); err != nil {
 		if err := g.CreateBucket(ctx, name, ""); err != nil {
@@ -300,6 +302,7 @@ func (g *Gateway) recoverBucket(ctx context.Context, gr *group, name string, met
 	}
 	return updateIn(gr, name, func(tx *chunkstore.Tx, k *bkt) error {
 		k.rec.Versioning = meta.Info.Versioning
+		k.rec.Lock = meta.Info.Lock
 		k.rec.Tags = meta.Info.Tags
 		k.rec.Encryption = meta.Info.Encryption
 		if !meta.Info.Created.IsZero() {

@@ -541,3 +541,40 @@ func slowPutProxy(t *testing.T, url string, d time.Duration) string {
 	t.Cleanup(srv.Close)
 	return srv.URL
 }
+
+// TestRecoverKeepsObjectLock: a bucket recovered from a tier keeps its
+// object lock configuration, default retention included: versioning
+// cannot be suspended and new writes are retained, as before the loss.
+func TestRecoverKeepsObjectLock(t *testing.T) {
+	ctx := t.Context()
+	g := open(t, testConfig(t))
+	addS3Tier(t, g, "cold")
+	newBucket(t, g, "worm", s3api.VersioningEnabled)
+	data := backupLike(91, 1<<20)
+	put(t, g, "worm", "k", data) // before the default: not retained, so it may move
+	lock := s3api.ObjectLockConfig{Enabled: true, DefaultMode: s3api.LockGovernance, DefaultDays: 30}
+	if err := g.PutObjectLockConfiguration(ctx, "worm", lock); err != nil {
+		t.Fatal(err)
+	}
+	moveNowIn(t, g, "worm", "k")
+	pass := []byte("recovery passphrase 2")
+	if err := g.EscrowTier(ctx, "cold", pass); err != nil {
+		t.Fatal(err)
+	}
+	tc := g.tiers.configs["cold"]
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rcfg := testConfig(t)
+	rcfg.DataDir = filepath.Join(t.TempDir(), "new")
+	if _, err := Recover(ctx, rcfg, RecoverOptions{Tier: tc, Passphrase: pass}); err != nil {
+		t.Fatal(err)
+	}
+	g2 := open(t, rcfg)
+	if got, err := g2.GetObjectLockConfiguration(ctx, "worm"); err != nil || got != lock {
+		t.Fatalf("lock after recovery: %+v, %v; want %+v", got, err, lock)
+	}
+	if got, _, err := get(t, g2, "worm", "k", ""); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GET worm/k: %d bytes, %v", len(got), err)
+	}
+}
