@@ -372,7 +372,10 @@ func (g *Gateway) CompleteMultipartUpload(ctx context.Context, bucket, key, uplo
 			return err
 		}
 		info = g.described(k, key, v)
-		info.SSE.CustomerKeyMD5 = requestSSE(ctx).Object.CustomerKeyMD5
+		if info.SSE.Mode == s3api.SSEModeCustomer {
+			// S3 echoes the key's MD5 for an SSE-C upload, and only then.
+			info.SSE.CustomerKeyMD5 = requestSSE(ctx).Object.CustomerKeyMD5
+		}
 		return k.rememberCompleted(uploadID, completedRecord{Key: key, VersionID: v.rec.ID, ETag: v.rec.ETag, At: time.Now()})
 	})
 	if err != nil {

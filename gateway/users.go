@@ -193,21 +193,28 @@ func loadSealKey(dataDir string) ([]byte, error) {
 }
 
 // writeKeyFile writes a new key file durably, mode 0600, never replacing
-// one (O_EXCL): two starts cannot make two keys.
+// one: two starts cannot make two keys. It is written whole under another
+// name and then linked into place (which, like O_EXCL, fails when the
+// name exists), so a crash never leaves a part of a key that would stop
+// every later start.
 func writeKeyFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(b) // CreateTemp made it 0600
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := os.Link(tmp, path); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))

@@ -39,15 +39,6 @@ type Grant struct {
 	Permission string
 }
 
-// ValidPermission says whether p is one of S3's ACL permissions.
-func ValidPermission(p string) bool {
-	switch p {
-	case PermRead, PermWrite, PermReadACP, PermWriteACP, PermFullControl:
-		return true
-	}
-	return false
-}
-
 // Canned expands a canned ACL for a resource owned by owner in a bucket
 // owned by bucketOwner (the same for a bucket), as S3 defines them.
 func Canned(name, owner, bucketOwner string) ([]Grant, error) {

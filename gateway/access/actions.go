@@ -97,10 +97,3 @@ var actions = map[string]ResourceKind{
 	"s3:ReplicateTags":                  KindObject,
 	"s3:GetObjectVersionForReplication": KindObject,
 }
-
-// ActionKind returns the kind of resource action applies to, false for an
-// action the catalog does not have.
-func ActionKind(action string) (ResourceKind, bool) {
-	k, ok := actions[action]
-	return k, ok
-}
