@@ -69,10 +69,8 @@ func (g *Gateway) ownerIdentity(owner string) (string, string) {
 	}
 	g.ids.mu.RLock()
 	defer g.ids.mu.RUnlock()
-	for _, id := range g.ids.mu.byName {
-		if id.canonicalID == owner {
-			return owner, id.name
-		}
+	if id := g.ids.mu.byID[owner]; id != nil {
+		return owner, id.name
 	}
 	return owner, owner
 }
@@ -84,12 +82,7 @@ func (g *Gateway) knownCanonicalID(id string) bool {
 	}
 	g.ids.mu.RLock()
 	defer g.ids.mu.RUnlock()
-	for _, u := range g.ids.mu.byName {
-		if u.canonicalID == id {
-			return true
-		}
-	}
-	return false
+	return g.ids.mu.byID[id] != nil
 }
 
 // expandACL turns an ACL request into grants for a resource owned by

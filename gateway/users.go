@@ -101,6 +101,7 @@ type identities struct {
 		sync.RWMutex
 		byKey  map[string]keyEntry
 		byName map[string]*identity
+		byID   map[string]*identity // by canonical ID
 	}
 	// root is the root key (SetRoot), which is not a user.
 	rootMu     sync.RWMutex
@@ -253,6 +254,7 @@ func (g *Gateway) loadUsers() error {
 func (g *Gateway) reloadUsers() error {
 	byKey := make(map[string]keyEntry)
 	byName := make(map[string]*identity)
+	byID := make(map[string]*identity)
 	err := g.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktUsers)
 		if b == nil {
@@ -268,7 +270,7 @@ func (g *Gateway) reloadUsers() error {
 				return fmt.Errorf("user %s: %w", u.Name, err)
 			}
 			id := &identity{name: u.Name, canonicalID: u.CanonicalID, policy: pol, noOverwrite: access.NoOverwrite(u.Policy), disabled: u.Disabled}
-			byName[u.Name] = id
+			byName[u.Name], byID[u.CanonicalID] = id, id
 			for _, kr := range u.Keys {
 				s, err := g.unseal(kr.Sealed)
 				if err != nil {
@@ -283,7 +285,7 @@ func (g *Gateway) reloadUsers() error {
 		return fmt.Errorf("gateway: meta.db: %w", err)
 	}
 	g.ids.mu.Lock()
-	g.ids.mu.byKey, g.ids.mu.byName = byKey, byName
+	g.ids.mu.byKey, g.ids.mu.byName, g.ids.mu.byID = byKey, byName, byID
 	g.ids.mu.Unlock()
 	return nil
 }
