@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/cairn-backup/cairn/s3api/sigv4"
@@ -344,7 +345,7 @@ func (h *handler) conditions(r *http.Request, st *reqState) []Condition {
 	c := []Condition{
 		{"aws:securetransport", []string{secure}},
 		{"aws:currenttime", []string{now.Format(time.RFC3339)}},
-		{"aws:epochtime", []string{itoa(now.Unix())}},
+		{"aws:epochtime", []string{strconv.FormatInt(now.Unix(), 10)}},
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		c = append(c, Condition{"aws:sourceip", []string{host}})
@@ -377,33 +378,11 @@ func (h *handler) conditions(r *http.Request, st *reqState) []Condition {
 	if until := r.Header.Get("x-amz-object-lock-retain-until-date"); until != "" {
 		if t, err := time.Parse(time.RFC3339, until); err == nil {
 			days := int64(t.Sub(now).Hours() / 24)
-			c = append(c, Condition{"s3:object-lock-remaining-retention-days", []string{itoa(days)}})
+			c = append(c, Condition{"s3:object-lock-remaining-retention-days", []string{strconv.FormatInt(days, 10)}})
 		}
 	}
 	st.conds = c
 	return c
-}
-
-func itoa(n int64) string {
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
 
 // readsObject names the operations that read one object or what is kept

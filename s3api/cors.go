@@ -1,7 +1,6 @@
 package s3api
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -104,11 +103,10 @@ type corsRuleXML struct {
 // parseCORS parses and validates a CORSConfiguration document as S3 does.
 func parseCORS(data []byte) (CORSConfig, error) {
 	var doc corsConfigurationXML
-	d := xml.NewDecoder(bytes.NewReader(data))
-	if err := d.Decode(&doc); err != nil {
-		return CORSConfig{}, ErrMalformedXML
+	if err := decodeXML(data, &doc); err != nil {
+		return CORSConfig{}, err
 	}
-	if doc.XMLName.Local != "CORSConfiguration" || len(doc.Rules) == 0 || len(doc.Rules) > maxCORSRules {
+	if len(doc.Rules) == 0 || len(doc.Rules) > maxCORSRules {
 		return CORSConfig{}, ErrMalformedXML
 	}
 	cfg := CORSConfig{Rules: make([]CORSRule, 0, len(doc.Rules))}

@@ -92,9 +92,7 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if err := checkKey(o.Key); err != nil {
-			var e *Error
-			errors.As(err, &e) // checkKey answers only *Error
-			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
+			res.Errors = append(res.Errors, deleteErrorOf(o, asError(err, ErrInternalError)))
 			continue
 		}
 		action := "s3:DeleteObject"
@@ -102,11 +100,7 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 			action = "s3:DeleteObjectVersion"
 		}
 		if err := h.authorize(r, action, st.bucket, o.Key); err != nil {
-			e := s3Error(err)
-			if !errors.As(err, &e) || e == nil {
-				e = ErrAccessDenied
-			}
-			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
+			res.Errors = append(res.Errors, deleteErrorOf(o, asError(err, ErrAccessDenied)))
 			continue
 		}
 		ctx := r.Context()
@@ -115,15 +109,13 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		}
 		dr, err := h.b.DeleteObject(ctx, st.bucket, o.Key, o.VersionID)
 		if err != nil && !(errors.Is(err, ErrNoSuchKey) && o.VersionID == "") {
-			var e *Error
-			if !errors.As(err, &e) {
-				if e = s3Error(err); e == nil {
-					e = ErrInternalError
-					h.log.LogAttrs(r.Context(), slog.LevelError, "delete objects: one key failed",
-						slog.String("bucket", st.bucket), slog.String("key", o.Key), slog.String("req_id", st.id), slog.Any("err", err))
-				}
+			e := asError(err, nil)
+			if e == nil {
+				e = ErrInternalError
+				h.log.LogAttrs(r.Context(), slog.LevelError, "delete objects: one key failed",
+					slog.String("bucket", st.bucket), slog.String("key", o.Key), slog.String("req_id", st.id), slog.Any("err", err))
 			}
-			res.Errors = append(res.Errors, deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message})
+			res.Errors = append(res.Errors, deleteErrorOf(o, e))
 			continue
 		}
 		if quiet {
@@ -137,4 +129,22 @@ func (h *handler) deleteObjects(w http.ResponseWriter, r *http.Request) {
 		res.Deleted = append(res.Deleted, d)
 	}
 	h.writeXML(w, r, http.StatusOK, res)
+}
+
+// asError is the S3 error err carries (the *Error it wraps, else a
+// sibling package's sentinel's), or otherwise.
+func asError(err error, otherwise *Error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if e = s3Error(err); e != nil {
+		return e
+	}
+	return otherwise
+}
+
+// deleteErrorOf is one key's failure in a DeleteObjects answer.
+func deleteErrorOf(o objectID, e *Error) deleteError {
+	return deleteError{Key: o.Key, VersionID: o.VersionID, Code: e.Code, Message: e.Message}
 }
