@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/xml"
 	"net/http"
-	"strconv"
 	"strings"
 )
 
@@ -117,33 +116,24 @@ func (h *handler) getObjectAttributes(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	maxParts := maxListKeys
+	maxParts, marker := maxListKeys, 0
 	if s := r.Header.Get("X-Amz-Max-Parts"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			h.writeError(w, r, ErrInvalidArgument.WithMessage("Provided max-parts not an integer or within integer range."))
+		if maxParts, err = nonNegative(s, "max-parts"); err != nil {
+			h.writeError(w, r, err)
 			return
 		}
-		maxParts = min(n, maxListKeys)
+		maxParts = min(maxParts, maxListKeys)
 	}
-	marker := 0
 	if s := r.Header.Get("X-Amz-Part-Number-Marker"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			h.writeError(w, r, ErrInvalidArgument.WithMessage("Provided part-number-marker not an integer or within integer range."))
+		if marker, err = nonNegative(s, "part-number-marker"); err != nil {
+			h.writeError(w, r, err)
 			return
 		}
-		marker = n
 	}
 
 	info, parts, err := ab.ObjectParts(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"))
 	if err != nil {
-		if info.DeleteMarker {
-			hdr.Set("x-amz-delete-marker", "true")
-			if info.VersionID != "" {
-				hdr.Set("x-amz-version-id", info.VersionID)
-			}
-		}
+		setDeleteMarker(hdr, info)
 		h.writeError(w, r, err)
 		return
 	}

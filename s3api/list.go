@@ -19,11 +19,18 @@ func parseMax(q url.Values, name string) (int, error) {
 	if !ok {
 		return maxListKeys, nil
 	}
-	n, err := strconv.Atoi(s[0])
+	n, err := nonNegative(s[0], name)
+	return min(n, maxListKeys), err
+}
+
+// nonNegative parses a count or marker S3 takes as a non-negative
+// integer (max-keys, max-parts, part-number-marker), named in the error.
+func nonNegative(s, name string) (int, error) {
+	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
 		return 0, ErrInvalidMaxKeys.WithMessagef("Provided %s not an integer or within integer range.", name)
 	}
-	return min(n, maxListKeys), nil
+	return n, nil
 }
 
 // encodingType returns the function that encodes key-valued response

@@ -351,12 +351,11 @@ func (h *handler) listParts(w http.ResponseWriter, r *http.Request) {
 	}
 	marker := 0
 	if s := q.Get("part-number-marker"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			h.writeError(w, r, ErrInvalidArgument.WithMessage("Provided part-number-marker not an integer or within integer range."))
+		var err error
+		if marker, err = nonNegative(s, "part-number-marker"); err != nil {
+			h.writeError(w, r, err)
 			return
 		}
-		marker = n
 	}
 	maxParts, err := parseMax(q, "max-parts")
 	if err != nil {

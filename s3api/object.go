@@ -110,12 +110,7 @@ func (h *handler) serveObject(w http.ResponseWriter, r *http.Request, head bool)
 		defer rc.Close()
 	}
 	if err != nil {
-		if info.DeleteMarker {
-			hdr.Set("x-amz-delete-marker", "true")
-			if info.VersionID != "" {
-				hdr.Set("x-amz-version-id", info.VersionID)
-			}
-		}
+		setDeleteMarker(hdr, info)
 		h.writeError(w, r, err)
 		return
 	}
@@ -201,6 +196,17 @@ func (h *handler) serveObject(w http.ResponseWriter, r *http.Request, head bool)
 	w.WriteHeader(status)
 	if !head {
 		h.stream(w, r, rc, first, length, buf)
+	}
+}
+
+// setDeleteMarker says, on the answer to a read that found a delete
+// marker, that it did and which version it is.
+func setDeleteMarker(hdr http.Header, info ObjectInfo) {
+	if info.DeleteMarker {
+		hdr.Set("x-amz-delete-marker", "true")
+		if info.VersionID != "" {
+			hdr.Set("x-amz-version-id", info.VersionID)
+		}
 	}
 }
 
