@@ -253,6 +253,19 @@ func (o adminOptions) call(ctx context.Context, method, path string) ([]byte, er
 // --endpoint nor the data directory says: cairn serve's default address.
 const defaultEndpoint = "http://127.0.0.1:9000"
 
+// serverURL is the server admin commands call: --endpoint
+// (CAIRN_ENDPOINT), else the one whose address DATA/serve.addr holds,
+// else the default address.
+func (o *adminOptions) serverURL() string {
+	if o.endpoint != "" {
+		return o.endpoint
+	}
+	if b, err := os.ReadFile(filepath.Join(o.data, serveAddrFile)); err == nil {
+		return "http://" + strings.TrimSpace(string(b))
+	}
+	return defaultEndpoint
+}
+
 // send is call with a request body. The server is --endpoint
 // (CAIRN_ENDPOINT), else the one whose address DATA/serve.addr holds,
 // else the default address; the credentials CAIRN_ROOT_ACCESS_KEY and
@@ -272,13 +285,7 @@ func (o adminOptions) send(ctx context.Context, method, path string, body []byte
 			creds = aws
 		}
 	}
-	endpoint := o.endpoint
-	if endpoint == "" {
-		endpoint = defaultEndpoint
-		if b, err := os.ReadFile(filepath.Join(o.data, serveAddrFile)); err == nil {
-			endpoint = "http://" + strings.TrimSpace(string(b))
-		}
-	}
+	endpoint := o.serverURL()
 	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(endpoint, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -144,17 +143,6 @@ func printUserKey(w io.Writer, o *adminOptions, body []byte) error {
 
 `, k.User, k.AccessKey, k.SecretKey, o.region, o.serverURL())
 	return nil
-}
-
-// serverURL is the server admin commands call (as send finds it).
-func (o *adminOptions) serverURL() string {
-	if o.endpoint != "" {
-		return o.endpoint
-	}
-	if b, err := os.ReadFile(filepath.Join(o.data, serveAddrFile)); err == nil {
-		return "http://" + strings.TrimSpace(string(b))
-	}
-	return defaultEndpoint
 }
 
 func printUsers(w io.Writer, us []gateway.UserInfo) error {
