@@ -324,11 +324,7 @@ func (h *handler) applyCORS(w http.ResponseWriter, r *http.Request, bucket strin
 }
 
 func (h *handler) corsBackend(w http.ResponseWriter, r *http.Request) (CORSBackend, bool) {
-	cb, ok := h.b.(CORSBackend)
-	if !ok {
-		h.writeError(w, r, ErrNotImplemented.WithMessage("The cors subresource is not implemented by this backend."))
-	}
-	return cb, ok
+	return backendAs[CORSBackend](h, w, r, "The cors subresource is not implemented by this backend.")
 }
 
 // putBucketCors requires Content-MD5 or an additional checksum, as S3 does.

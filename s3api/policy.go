@@ -61,11 +61,7 @@ const maxPolicyDoc = 20 << 10
 // accessRoutes are the subresources BucketAccessBackend serves, by method:
 // router.go's routes go to these when the backend has it.
 func (h *handler) accessBackend(w http.ResponseWriter, r *http.Request) (BucketAccessBackend, bool) {
-	ab, ok := h.b.(BucketAccessBackend)
-	if !ok {
-		h.writeError(w, r, ErrNotImplemented.WithMessage("Bucket policies, public access blocks and ownership controls are not implemented by this backend."))
-	}
-	return ab, ok
+	return backendAs[BucketAccessBackend](h, w, r, "Bucket policies, public access blocks and ownership controls are not implemented by this backend.")
 }
 
 func (h *handler) putBucketPolicy(w http.ResponseWriter, r *http.Request) {

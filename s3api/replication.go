@@ -94,12 +94,18 @@ func replicationSchemaError(element string, required bool) *Error {
 	return ErrInvalidRequest.WithMessagef("%s %s for this version of Cross Region Replication configuration schema. Please refer to S3 Developer Guide for more information.", element, verb)
 }
 
-func (h *handler) replicationBackend(w http.ResponseWriter, r *http.Request) (ReplicationBackend, bool) {
-	rb, ok := h.b.(ReplicationBackend)
+// backendAs is h's backend as the optional interface T, or false after
+// answering NotImplemented with msg.
+func backendAs[T any](h *handler, w http.ResponseWriter, r *http.Request, msg string) (T, bool) {
+	b, ok := h.b.(T)
 	if !ok {
-		h.writeError(w, r, ErrNotImplemented.WithMessage("The replication subresource is not implemented by this backend."))
+		h.writeError(w, r, ErrNotImplemented.WithMessage(msg))
 	}
-	return rb, ok
+	return b, ok
+}
+
+func (h *handler) replicationBackend(w http.ResponseWriter, r *http.Request) (ReplicationBackend, bool) {
+	return backendAs[ReplicationBackend](h, w, r, "The replication subresource is not implemented by this backend.")
 }
 
 // putBucketReplication requires Content-MD5 or an additional checksum, as

@@ -86,11 +86,7 @@ func renderSSEConfig(s SSE) sseConfigDoc {
 }
 
 func (h *handler) encryptionBackend(w http.ResponseWriter, r *http.Request) (EncryptionBackend, bool) {
-	eb, ok := h.b.(EncryptionBackend)
-	if !ok {
-		h.writeError(w, r, ErrNotImplemented.WithMessage("The encryption subresource is not implemented by this backend."))
-	}
-	return eb, ok
+	return backendAs[EncryptionBackend](h, w, r, "The encryption subresource is not implemented by this backend.")
 }
 
 // putBucketEncryption requires Content-MD5 or an additional checksum, as
