@@ -221,32 +221,14 @@ func (h *handler) getObjectRetention(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) putObjectRetention(w http.ResponseWriter, r *http.Request) {
-	st := state(r)
 	r = h.withBypass(r)
 	lb, err := h.lockBackend()
-	if err == nil {
-		err = checkKey(st.key)
-	}
-	var data []byte
-	if err == nil {
-		data, err = h.readSmallBody(r, maxConfigXML, true)
-	}
-	var l ObjectLock
-	if err == nil {
-		l, err = parseRetention(data, h.now())
-	}
-	var vid string
-	if err == nil {
-		vid, err = lb.PutObjectRetention(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"), l)
-	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if vid != "" {
-		w.Header().Set("x-amz-version-id", vid)
-	}
-	w.WriteHeader(http.StatusOK)
+	parse := func(data []byte) (ObjectLock, error) { return parseRetention(data, h.now()) }
+	putObjectDocument(h, w, r, true, parse, lb.PutObjectRetention)
 }
 
 func (h *handler) getObjectLegalHold(w http.ResponseWriter, r *http.Request) {
@@ -271,31 +253,12 @@ func (h *handler) getObjectLegalHold(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) putObjectLegalHold(w http.ResponseWriter, r *http.Request) {
-	st := state(r)
 	lb, err := h.lockBackend()
-	if err == nil {
-		err = checkKey(st.key)
-	}
-	var data []byte
-	if err == nil {
-		data, err = h.readSmallBody(r, maxConfigXML, true)
-	}
-	var on bool
-	if err == nil {
-		on, err = parseLegalHold(data)
-	}
-	var vid string
-	if err == nil {
-		vid, err = lb.PutObjectLegalHold(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"), on)
-	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	if vid != "" {
-		w.Header().Set("x-amz-version-id", vid)
-	}
-	w.WriteHeader(http.StatusOK)
+	putObjectDocument(h, w, r, true, parseLegalHold, lb.PutObjectLegalHold)
 }
 
 // writeLock reads the lock headers of a write and checks that the backend

@@ -179,3 +179,32 @@ func putDocument[T any](h *handler, w http.ResponseWriter, r *http.Request, limi
 	}
 	w.WriteHeader(http.StatusOK)
 }
+
+// putObjectDocument is putDocument for what is kept about one version of
+// the request's object (its tags, retention or legal hold): the key is
+// checked, the body read (with a digest when requireDigest), parsed and
+// stored, and the version it went to named in x-amz-version-id.
+func putObjectDocument[T any](h *handler, w http.ResponseWriter, r *http.Request, requireDigest bool, parse func([]byte) (T, error), store func(ctx context.Context, bucket, key, versionID string, v T) (string, error)) {
+	st := state(r)
+	err := checkKey(st.key)
+	var data []byte
+	if err == nil {
+		data, err = h.readSmallBody(r, maxConfigXML, requireDigest)
+	}
+	var v T
+	if err == nil {
+		v, err = parse(data)
+	}
+	var vid string
+	if err == nil {
+		vid, err = store(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"), v)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	if vid != "" {
+		w.Header().Set("x-amz-version-id", vid)
+	}
+	w.WriteHeader(http.StatusOK)
+}

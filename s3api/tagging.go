@@ -163,30 +163,8 @@ func (h *handler) getObjectTagging(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) putObjectTagging(w http.ResponseWriter, r *http.Request) {
-	st := state(r)
-	if err := checkKey(st.key); err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	data, err := h.readSmallBody(r, maxConfigXML, false)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	tags, err := parseTagging(data, maxObjectTags)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	vid, err := h.b.PutObjectTagging(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"), tags)
-	if err != nil {
-		h.writeError(w, r, err)
-		return
-	}
-	if vid != "" {
-		w.Header().Set("x-amz-version-id", vid)
-	}
-	w.WriteHeader(http.StatusOK)
+	parse := func(data []byte) (map[string]string, error) { return parseTagging(data, maxObjectTags) }
+	putObjectDocument(h, w, r, false, parse, h.b.PutObjectTagging)
 }
 
 func (h *handler) deleteObjectTagging(w http.ResponseWriter, r *http.Request) {
