@@ -24,7 +24,7 @@ const (
 
 // UserSpec is a user to add, or a new policy for one: Policy is a
 // built-in policy's name (readwrite, readonly, writeonly) or an identity
-// policy document; "" is readwrite.
+// policy document; "" adds a readwrite user, and sets no policy.
 type UserSpec struct {
 	Name   string `json:"name"`
 	Policy string `json:"policy"`

@@ -186,6 +186,10 @@ func (g *Gateway) PutBucketEncryption(ctx context.Context, bucket string, def s3
 	}
 	rec := &sseDefault{Mode: def.Mode, KMSKeyID: def.KMSKeyID}
 	if def.Mode == s3api.SSEModeKMS {
+		// A request for no bucket makes no key.
+		if err := g.viewBucket(bucket, func(*chunkstore.Tx, *bkt) error { return nil }); err != nil {
+			return mapErr(err)
+		}
 		rec.KMSKey = defaultKMSKey
 		if def.KMSKeyID != "" {
 			rec.KMSKey = s3api.KMSKeyName(def.KMSKeyID)

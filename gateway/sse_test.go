@@ -18,6 +18,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/cairn-backup/cairn/chunkstore"
+	"github.com/cairn-backup/cairn/s3api"
 )
 
 // sseServer is a gateway served over S3 on loopback, with a bucket.
@@ -564,5 +565,19 @@ func TestSSEDedup(t *testing.T) {
 	}
 	if got := mustGet(t, g, "sec", "copy-plain", ""); !bytes.Equal(got, data) {
 		t.Error("the plain copy reads back wrong")
+	}
+}
+
+// TestBucketEncryptionOfNoBucketMakesNoKey: default encryption asked of a
+// bucket that does not exist is NoSuchBucket and makes no KMS key.
+func TestBucketEncryptionOfNoBucketMakesNoKey(t *testing.T) {
+	_, g, _ := sseServer(t)
+	before := len(g.KMSKeys())
+	err := g.PutBucketEncryption(t.Context(), "nowhere", s3api.SSE{Mode: s3api.SSEModeKMS})
+	if !errors.Is(err, s3api.ErrNoSuchBucket) {
+		t.Fatalf("default encryption of no bucket: %v, want NoSuchBucket", err)
+	}
+	if n := len(g.KMSKeys()); n != before {
+		t.Fatalf("%d KMS keys after, %d before: a refused request made one", n, before)
 	}
 }
