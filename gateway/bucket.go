@@ -17,7 +17,7 @@ func (g *Gateway) ListBuckets(ctx context.Context) ([]s3api.BucketInfo, error) {
 	for _, gr := range g.groupList() {
 		err := gr.store.View(func(tx *chunkstore.Tx) error {
 			return eachBucket(tx, func(k *bkt) error {
-				if k.rec.Access != nil && !g.mayList(ctx, k.rec.Access.Owner) || k.rec.Access == nil && !g.mayList(ctx, "") {
+				if !g.mayList(ctx, k.access0().Owner) {
 					return nil
 				}
 				out = append(out, k.bucketInfo())

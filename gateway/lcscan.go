@@ -573,7 +573,7 @@ func (g *Gateway) expireKey(k *bkt, lc *policy.Lifecycle, cp *policy.CloudPolicy
 		changed := false
 		for i, d := range g.decisions(k, lc, cp, key, stack, now) {
 			v := stack[i]
-			if k.locked(v) && (d.Action == policy.ExpireNoncurrent || (d.Action == policy.ExpireCurrent && k.versioning() == s3api.VersioningUnset)) {
+			if v.rec.lockedAt(time.Now(), false) && (d.Action == policy.ExpireNoncurrent || (d.Action == policy.ExpireCurrent && k.versioning() == s3api.VersioningUnset)) {
 				// Object lock: a locked version outlives its rules;
 				// a later scan expires it once its lock has passed.
 				c.LockedSkipped++

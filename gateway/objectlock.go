@@ -67,10 +67,6 @@ func (rec versionRecord) lockedAt(now time.Time, bypass bool) bool {
 	return rec.LockMode == s3api.LockCompliance || !bypass
 }
 
-// locked reports whether v may not be removed now by a path that cannot
-// bypass governance (lifecycle, replication of a null version).
-func (k *bkt) locked(v version) bool { return v.rec.lockedAt(time.Now(), false) }
-
 // checkUnlocked is drop's guard: ErrObjectLocked for a version its lock
 // keeps, with the bypass the transaction's caller was granted.
 func (k *bkt) checkUnlocked(v version) error {

@@ -103,15 +103,15 @@ func awsPrincipal(v string, o Options) (principal, bool) {
 			return principal{}, false
 		}
 	}
-	if !validUserName(name) || (o.KnownUser != nil && !o.KnownUser(name)) {
+	if !ValidUserName(name) || (o.KnownUser != nil && !o.KnownUser(name)) {
 		return principal{}, false
 	}
 	return principal{kind: userName, name: name}, true
 }
 
-// validUserName is IAM's rule for user names: 1 to 64 of letters, digits
+// ValidUserName is IAM's rule for user names: 1 to 64 of letters, digits
 // and +=,.@_-.
-func validUserName(s string) bool {
+func ValidUserName(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}
@@ -123,7 +123,3 @@ func validUserName(s string) bool {
 	}
 	return true
 }
-
-// ValidUserName reports whether name is a valid user name (IAM's rule: 1
-// to 64 of letters, digits and +=,.@_-).
-func ValidUserName(name string) bool { return validUserName(name) }
