@@ -32,7 +32,7 @@ func TestServeMetrics(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := startServe(t, dir, "--metrics-listen", "127.0.0.1:0", "--metrics-token-file", tokenFile, "--secure-listen", "127.0.0.1:0")
+	s := startServe(t, dir, "--metrics-listen", "127.0.0.1:0", "--metrics-token-file", tokenFile, "--secure-listen", "127.0.0.1:0", "--pprof")
 	b, err := os.ReadFile(filepath.Join(dir, metricsAddrFile))
 	if err != nil {
 		t.Fatalf("no %s: %v\n%s", metricsAddrFile, err, s.stderr)
@@ -69,6 +69,13 @@ func TestServeMetrics(t *testing.T) {
 		}
 	}
 	get(t, strings.TrimSuffix(metricsURL, "/metrics")+"/other", "", http.StatusNotFound)
+	// --pprof: the profiles a speed investigation takes, block and mutex
+	// sampling on.
+	for p, want := range map[string]string{"heap": "heap profile", "block": "contention", "mutex": "--- mutex", "goroutine": "goroutine profile"} {
+		if b := get(t, strings.TrimSuffix(metricsURL, "/metrics")+"/debug/pprof/"+p+"?debug=1", "", http.StatusOK); !bytes.Contains(b, []byte(want)) {
+			t.Errorf("/debug/pprof/%s: %.200s", p, b)
+		}
+	}
 
 	// The S3 port: the bearer token, and nothing but the right one.
 	admin := s.url() + gateway.AdminMetricsPath
@@ -96,6 +103,7 @@ func TestServeMetricsTokenFileErrors(t *testing.T) {
 		{"missing", nil, []string{"--metrics-token-file", "/nonexistent/token"}, "--metrics-token-file: open /nonexistent/token"},
 		{"empty", nil, []string{"--metrics-token-file", empty}, "want one token on one line"},
 		{"short, from the environment", []string{"CAIRN_METRICS_TOKEN_FILE=" + short}, nil, "want at least 16"},
+		{"pprof without a metrics listener", nil, []string{"--pprof"}, "--pprof serves on the --metrics-listen address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,6 +104,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	fs.DurationVar(&o.clean.check, "clean-check", time.Minute, "how often each group's use of its quota and disk is looked at (CAIRN_CLEAN_CHECK)")
 	fs.DurationVar(&o.clean.gap, "clean-gap", 5*time.Minute, "least time between two cleaner runs on a group nearing its quota or its disk (CAIRN_CLEAN_GAP)")
 	fs.StringVar(&o.metrics.listen, "metrics-listen", "", "address to serve Prometheus metrics on, at /metrics, without authentication; off when empty (CAIRN_METRICS_LISTEN)")
+	fs.BoolVar(&o.metrics.pprof, "pprof", false, "also serve Go's profiles (CPU, heap, block, mutex, trace) at /debug/pprof/ on the --metrics-listen address (CAIRN_PPROF)")
 	fs.StringVar(&o.metrics.tokenFile, "metrics-token-file", "", "file holding a bearer token that GET /_cairn/metrics on the S3 port accepts besides root's SigV4 (CAIRN_METRICS_TOKEN_FILE)")
 	fs.StringVar(&o.eventWebhook, "event-webhook", "", "URL to POST every event to as JSON, retried until taken (CAIRN_EVENT_WEBHOOK)")
 	fs.StringVar(&o.sseMasterKey, "sse-master-key", "", "the master key file of server-side encryption (SSE-S3, SSE-KMS), made when absent; default DATA/sse-master.key: keep it off the data disks to protect against their theft, and back it up (CAIRN_SSE_MASTER_KEY)")
@@ -186,6 +188,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.metrics.pprof {
+		if o.metrics.listen == "" {
+			return errors.New("--pprof serves on the --metrics-listen address: give that too")
+		}
+		// Sampled, so that a server left with --pprof on pays little:
+		// one blocking event in about 10 µs of blocked time, one
+		// contended lock in 100.
+		runtime.SetBlockProfileRate(10_000)
+		runtime.SetMutexProfileFraction(100)
+	}
 
 	gcfg := gateway.DefaultConfig(o.data)
 	gcfg.Groups = o.groups
@@ -259,7 +271,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	admin = gateway.AdminWithMetrics(admin, metricsHandler, creds.AccessKey)
 	if o.metrics.listen != "" {
-		stopMetrics, err := serveMetrics(ctx, o.metrics.listen, o.data, metricsHandler, log)
+		stopMetrics, err := serveMetrics(ctx, o.metrics.listen, o.data, metricsHandler, o.metrics.pprof, log)
 		if err != nil {
 			return err
 		}
