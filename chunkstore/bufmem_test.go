@@ -38,7 +38,8 @@ func TestBufReleasedAndReused(t *testing.T) {
 }
 
 // TestLostBatchReleasesItsBuffer: a full batch that some path forgot to
-// put back still gives its buffer back once it is garbage.
+// put back still gives its buffer back once it is garbage, and no longer
+// counts as out (the free list's bound).
 func TestLostBatchReleasesItsBuffer(t *testing.T) {
 	cfg := DefaultConfig(t.TempDir())
 	cfg.BatchBytes = 5<<20 + 8192 // a size no other test uses
@@ -57,4 +58,10 @@ func TestLostBatchReleasesItsBuffer(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = b
+	p.mu.Lock()
+	out := p.out
+	p.mu.Unlock()
+	if out != 0 {
+		t.Fatalf("%d batches out after the only one was lost", out)
+	}
 }

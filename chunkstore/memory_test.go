@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
-	"time"
 )
 
 // TestWriterAllocationsDoNotScale writes a large unique object through a
@@ -83,39 +82,77 @@ func TestIncompressibleStreamSamples(t *testing.T) {
 	}
 }
 
-func TestBatchPoolKeepsFullBatchesBounded(t *testing.T) {
+// TestBatchPoolKeepsWhatWasInUse: the free list keeps the batches put
+// back, never more than were out at once (so it adds nothing to the peak),
+// and each trim drops those nobody took since the last.
+func TestBatchPoolKeepsWhatWasInUse(t *testing.T) {
 	cfg := testConfig(t)
 	p := newBatchPool(cfg)
-	var got []*batch
-	for range p.keep + 3 {
-		got = append(got, p.getFull())
-	}
-	for _, b := range got {
-		if cap(b.buf) != cfg.BatchBytes+cfg.MaxChunk || len(b.buf) != cfg.MaxChunk {
-			t.Fatalf("full batch: len %d cap %d", len(b.buf), cap(b.buf))
+	fill := func(n int) []*batch {
+		var got []*batch
+		for range n {
+			b := p.getFull()
+			if cap(b.buf) != cfg.BatchBytes+cfg.MaxChunk || len(b.buf) != cfg.MaxChunk {
+				t.Fatalf("full batch: len %d cap %d", len(b.buf), cap(b.buf))
+			}
+			got = append(got, b)
 		}
+		return got
+	}
+	bound := func() {
+		t.Helper()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.out+len(p.free) > p.high {
+			t.Fatalf("%d out and %d free: more than the %d once out at once", p.out, len(p.free), p.high)
+		}
+	}
+	got := fill(6)
+	for _, b := range got {
 		b.buf = append(b.buf, 1, 2, 3)
 		p.put(b)
+		bound()
 	}
-	if n := p.idle(); n != p.keep {
-		t.Fatalf("%d idle batches kept, want the cap %d", n, p.keep)
+	if n := p.idle(); n != 6 {
+		t.Fatalf("%d idle batches kept, want the 6 that were out", n)
 	}
-	if b := p.getFull(); b != got[p.keep-1] || len(b.buf) != cfg.MaxChunk {
+	if b := p.getFull(); b != got[5] || len(b.buf) != cfg.MaxChunk {
 		t.Fatal("getFull did not reuse the last batch returned, emptied")
+	} else {
+		p.put(b)
 	}
 	// A small batch never joins the free list.
 	p.put(p.getSmall())
-	if n := p.idle(); n != p.keep-1 {
-		t.Fatalf("%d idle after a small batch was returned, want %d", n, p.keep-1)
+	if n := p.idle(); n != 6 {
+		t.Fatalf("%d idle after a small batch was returned, want 6", n)
 	}
-	// Idle batches go after idleTrim; trim is what the timer runs.
-	p.mu.Lock()
-	p.used = time.Now().Add(-idleTrim)
-	p.mu.Unlock()
+
+	// Each trim drops the batches that sat on the list through the whole
+	// period since the last: here the first one put back.
+	p.trim()
+	if n := p.idle(); n != 5 {
+		t.Fatalf("%d idle batches after a trim, want 5", n)
+	}
+	// A period in which one was taken: the other four go, then the last.
+	p.put(p.getFull())
+	p.trim()
+	if n := p.idle(); n != 1 {
+		t.Fatalf("%d idle batches after a period that used one, want 1", n)
+	}
 	p.trim()
 	if n := p.idle(); n != 0 {
-		t.Fatalf("%d idle batches after an idle trim", n)
+		t.Fatalf("%d idle batches after an idle period's trim", n)
 	}
+	// The peak went with them, and is learnt again: three out at once all
+	// come back.
+	for _, b := range fill(3) {
+		p.put(b)
+		bound()
+	}
+	if n := p.idle(); n != 3 {
+		t.Fatalf("%d idle batches after 3 out at once, want 3", n)
+	}
+
 	p.close()
 	p.put(p.getFull())
 	if n := p.idle(); n != 0 {
