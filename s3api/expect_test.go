@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,4 +88,36 @@ func (tr *trickle) Read(p []byte) (int, error) {
 	p[0] = 'x'
 	tr.left--
 	return 1, nil
+}
+
+// TestRefusedBodySentAnywayIsRead: a client that announced Expect:
+// 100-continue but sent its body without waiting (its wait ran out) is
+// refused, and reads the refusal: the server reads what it sends rather
+// than closing on it (which resets the connection and loses the answer).
+// A body refused halfway is read to its end first too.
+func TestRefusedBodySentAnywayIsRead(t *testing.T) {
+	e := newEnv(t, newFakeBackend(), func(c *Config) { c.IdleTimeout = 30 * time.Second })
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	const size = 8 << 20
+	for _, expect := range []string{"Expect: 100-continue\r\n", ""} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		head := "PUT /bkt/obj HTTP/1.1\r\nHost: " + addr + "\r\n" + expect + "Content-Length: " + strconv.Itoa(size) + "\r\n\r\n"
+		if _, err := c.Write(append([]byte(head), make([]byte, size)...)); err != nil {
+			t.Fatalf("%q: sending the body: %v", expect, err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%q: no answer: %v", expect, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "AccessDenied") {
+			t.Fatalf("%q: %s %s", expect, resp.Status, body)
+		}
+		c.Close()
+	}
 }

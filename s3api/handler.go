@@ -147,6 +147,8 @@ type reqState struct {
 	bucket string
 	key    string
 	auth   *sigv4.Auth
+	// body counts what was read of the request body (drainBeforeError).
+	body *countingReader
 	// err is the error that ended the request, set by writeError (or by a
 	// handler that failed after the status was sent); the access log prints it.
 	err error
@@ -227,6 +229,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
 	in := &countingReader{ReadCloser: r.Body}
 	r.Body = in
+	st.body = in
 	if h.cfg.IdleTimeout > 0 {
 		rc := http.NewResponseController(w)
 		rw.idle = func() { _ = rc.SetWriteDeadline(time.Now().Add(h.cfg.IdleTimeout)) }
@@ -442,13 +445,82 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 // countingReader counts the request body's bytes, for the access log.
 type countingReader struct {
 	io.ReadCloser
-	n int64
+	n   int64
+	eof bool // the body ended (or failed): nothing is left to drain
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.ReadCloser.Read(p)
 	c.n += int64(n)
+	c.eof = c.eof || err != nil
 	return n, err
+}
+
+// Reading the rest of a refused body. A request refused with its body
+// half read (a quota reached mid-upload, a failed write) used to be
+// answered and the connection closed while the client was still sending:
+// the client's next writes met a reset, which on its side throws away the
+// answer it had not read yet, so it saw "connection reset by peer" and
+// retried, never the S3 error. net/http itself discards only 256 KiB. So
+// the rest of such a body is read and dropped before the answer, up to
+// drainBytes or drainTime (an upload of gigabytes is not worth reading to
+// say no: past those the connection closes as before). A body not started
+// on an Expect: 100-continue request is not asked for (reading it would
+// send 100 Continue); the answer goes first, and then whatever the client
+// sends anyway (its wait for 100 Continue ran out on a busy machine) is
+// read while it keeps coming, lingerIdle at a time. Nor is the body of a
+// client cut off for sending too slowly (RequestTimeout) read.
+const (
+	drainBytes = 64 << 20
+	drainTime  = 5 * time.Second
+	lingerIdle = 500 * time.Millisecond
+)
+
+// settleBody reads the rest of a refused request's body before its error
+// is written, or reports that the body was never asked for and the
+// client may send it all the same (lingerBody, after the answer).
+func settleBody(w http.ResponseWriter, r *http.Request, body *countingReader, code string) (linger bool) {
+	if body == nil || body.eof || code == ErrRequestTimeout.Code {
+		return false
+	}
+	if body.n == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
+		return true
+	}
+	discardBody(w, body, drainTime)
+	return false
+}
+
+// lingerBody flushes the answer and reads what the client still sends,
+// until it pauses for lingerIdle.
+func lingerBody(w http.ResponseWriter, body *countingReader) {
+	if err := http.NewResponseController(w).Flush(); err != nil {
+		return
+	}
+	discardBody(w, body, lingerIdle)
+}
+
+// discardBody reads body until its end, drainBytes, drainTime, or a read
+// that waits longer than idle. It reads below the idle reader, which
+// would push the deadline on at every read; net/http sets the next
+// request's own.
+func discardBody(w http.ResponseWriter, body *countingReader, idle time.Duration) {
+	rc := http.NewResponseController(w)
+	end := time.Now().Add(drainTime)
+	buf := make([]byte, 32<<10)
+	for left := int64(drainBytes); left > 0; {
+		next := time.Now().Add(idle)
+		if next.After(end) {
+			next = end
+		}
+		if err := rc.SetReadDeadline(next); err != nil {
+			return
+		}
+		n, err := body.Read(buf[:min(int64(len(buf)), left)])
+		left -= int64(n)
+		if err != nil {
+			return
+		}
+	}
 }
 
 type idleReader struct {

@@ -117,6 +117,9 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		e = ErrInternalError
 	}
 	st.code = e.Code
+	if settleBody(w, r, st.body, e.Code) {
+		defer lingerBody(w, st.body)
+	}
 	if e.Status == http.StatusNotModified {
 		// A successful conditional GET, not a failure worth logging.
 		st.err, st.code = nil, ""
