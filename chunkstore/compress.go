@@ -3,6 +3,7 @@ package chunkstore
 import (
 	"fmt"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
@@ -21,12 +22,38 @@ const (
 // codecs holds the stateless-to-callers compressors of one store. zstd's
 // EncodeAll and DecodeAll are safe for concurrent use.
 type codecs struct {
-	write Codec
+	write atomic.Uint32 // the Codec new chunks are offered to (SetCompression)
 	enc   *zstd.Encoder
 	dec   *zstd.Decoder
 }
 
+// Check refuses a setting other than none, s2 and zstd.
+func (c Compression) Check() error {
+	if c == "" {
+		return fmt.Errorf("compression %q: want none, s2 or zstd", c)
+	}
+	_, err := codecFor(c)
+	return err
+}
+
+// codecFor is the codec a Compression setting writes with ("": none).
+func codecFor(c Compression) (Codec, error) {
+	switch c {
+	case CompressNone, "":
+		return CodecRaw, nil
+	case CompressS2:
+		return CodecS2, nil
+	case CompressZstd:
+		return CodecZstd, nil
+	}
+	return 0, fmt.Errorf("compression %q: want none, s2 or zstd", c)
+}
+
 func newCodecs(c Compression) (*codecs, error) {
+	cd, err := codecFor(c)
+	if err != nil {
+		return nil, err
+	}
 	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.SpeedFastest),
 		// EncodeAll takes one of this many encoders, blocking when none is
@@ -45,16 +72,7 @@ func newCodecs(c Compression) (*codecs, error) {
 		return nil, err
 	}
 	cs := &codecs{enc: enc, dec: dec}
-	switch c {
-	case CompressNone, "":
-		cs.write = CodecRaw
-	case CompressS2:
-		cs.write = CodecS2
-	case CompressZstd:
-		cs.write = CodecZstd
-	default:
-		return nil, fmt.Errorf("compression %q: want none, s2 or zstd", c)
-	}
+	cs.write.Store(uint32(cd))
 	return cs, nil
 }
 
@@ -69,7 +87,8 @@ func (cs *codecs) close() { cs.dec.Close() }
 // no cost.
 func (cs *codecs) compress(plain, buf []byte) (c Codec, payload, scratch []byte) {
 	var out []byte
-	switch cs.write {
+	write := Codec(cs.write.Load())
+	switch write {
 	case CodecZstd:
 		out = cs.enc.EncodeAll(plain, buf[:0])
 	case CodecS2:
@@ -83,7 +102,7 @@ func (cs *codecs) compress(plain, buf []byte) (c Codec, payload, scratch []byte)
 	if len(out) >= len(plain)-len(plain)/32 {
 		return CodecRaw, plain, out
 	}
-	return cs.write, out, out
+	return write, out, out
 }
 
 // decompress returns the plaintext of a payload of rawLen bytes.

@@ -105,10 +105,8 @@ func (c Config) Validate() error {
 	if _, err := newChunker(c.MinChunk, c.AvgChunk, c.MaxChunk); err != nil {
 		return fmt.Errorf("chunkstore: %w", err)
 	}
-	switch c.Compression {
-	case CompressNone, CompressS2, CompressZstd:
-	default:
-		return fmt.Errorf("chunkstore: Compression %q: want none, s2 or zstd", c.Compression)
+	if err := c.Compression.Check(); err != nil {
+		return fmt.Errorf("chunkstore: %w", err)
 	}
 	return nil
 }
@@ -367,6 +365,34 @@ func (s *Store) SetMaxStreams(n int) error {
 			"active_streams", s.pool.activeStreams.Load())
 	}
 	return nil
+}
+
+// SetCompression changes how new chunks are compressed (Config.Compression)
+// while the store runs. Every store reads every codec, so what is stored
+// stays readable; chunks prepared from now on use the new setting.
+func (s *Store) SetCompression(c Compression) error {
+	if err := c.Check(); err != nil {
+		return fmt.Errorf("chunkstore: %w", err)
+	}
+	cd, _ := codecFor(c)
+	if s.closed.Load() {
+		return fmt.Errorf("chunkstore: set compression: %w", ErrClosed)
+	}
+	if old := Codec(s.codecs.write.Swap(uint32(cd))); old != cd {
+		s.log.Info("compression changed", "dir", s.cfg.Dir, "from", old, "to", cd)
+	}
+	return nil
+}
+
+// Compression is the setting new chunks are compressed with.
+func (s *Store) Compression() Compression {
+	switch Codec(s.codecs.write.Load()) {
+	case CodecS2:
+		return CompressS2
+	case CodecZstd:
+		return CompressZstd
+	}
+	return CompressNone
 }
 
 // check fails fast on a closed store or a cancelled context.

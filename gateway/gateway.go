@@ -524,7 +524,7 @@ func (gr *group) settings() groupRow {
 
 func (gr *group) setSettings(r groupRow) {
 	gr.mu.Lock()
-	gr.row.Performance, gr.row.Quota, gr.row.Streams = r.Performance, r.Quota, r.Streams
+	gr.row.Performance, gr.row.Quota, gr.row.Streams, gr.row.Compression = r.Performance, r.Quota, r.Streams, r.Compression
 	gr.mu.Unlock()
 }
 
@@ -545,6 +545,9 @@ func openGroup(ctx context.Context, cfg Config, log *slog.Logger, name, dir stri
 	}
 	if row.Streams > 0 {
 		scfg.MaxStreams = row.Streams
+	}
+	if row.Compression != "" {
+		scfg.Compression = chunkstore.Compression(row.Compression)
 	}
 	scfg.Quota = row.Quota
 	st, err := chunkstore.Open(ctx, scfg)

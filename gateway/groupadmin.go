@@ -34,20 +34,25 @@ type GroupSpec struct {
 	Performance bool  `json:"performance,omitempty"`
 	Quota       int64 `json:"quota,omitempty"`   // physical bytes; 0: none
 	Streams     int   `json:"streams,omitempty"` // stream limit; 0: the default
+	// Compression of new chunks: none, s2 or zstd; "": zstd.
+	Compression string `json:"compression,omitempty"`
 }
 
 // GroupChange changes a group's settings (PATCH AdminGroupsPath?name=);
 // nil fields stay as they are. A Quota of 0 removes the quota.
 type GroupChange struct {
-	Performance *bool  `json:"performance,omitempty"`
-	Quota       *int64 `json:"quota,omitempty"`
-	Streams     *int   `json:"streams,omitempty"`
+	Performance *bool   `json:"performance,omitempty"`
+	Quota       *int64  `json:"quota,omitempty"`
+	Streams     *int    `json:"streams,omitempty"`
+	Compression *string `json:"compression,omitempty"`
 }
 
 // GroupInfo is one group as `cairn admin group ls` shows it.
 type GroupInfo struct {
 	GroupStats
 	Performance bool `json:"performance,omitempty"`
+	// Compression is how new chunks are compressed: none, s2 or zstd.
+	Compression string `json:"compression"`
 	// Filesystem is the type of the filesystem the group's directory is on;
 	// Capacity and Free are its size and what it has free.
 	Filesystem string `json:"filesystem"`
@@ -134,7 +139,10 @@ func (g *Gateway) AddGroup(ctx context.Context, spec GroupSpec) (GroupInfo, erro
 			return GroupInfo{}, err
 		}
 	}
-	row := groupRow{Dir: dir, Added: true, Performance: spec.Performance, Quota: spec.Quota, Streams: spec.Streams}
+	if err := checkCompression(spec.Name, spec.Compression, true); err != nil {
+		return GroupInfo{}, err
+	}
+	row := groupRow{Dir: dir, Added: true, Performance: spec.Performance, Quota: spec.Quota, Streams: spec.Streams, Compression: spec.Compression}
 	gr, err := openGroup(ctx, g.cfg, g.log, spec.Name, dir, g.tiers.reg, row)
 	if err != nil {
 		return GroupInfo{}, badRequest("%v", err)
@@ -220,14 +228,35 @@ func (g *Gateway) SetGroup(ctx context.Context, name string, ch GroupChange) (Gr
 	if ch.Performance != nil {
 		row.Performance = *ch.Performance
 	}
+	if ch.Compression != nil {
+		if err := checkCompression(name, *ch.Compression, false); err != nil {
+			return GroupInfo{}, err
+		}
+		if err := gr.store.SetCompression(chunkstore.Compression(*ch.Compression)); err != nil {
+			return GroupInfo{}, err
+		}
+		row.Compression = *ch.Compression
+	}
 	if err := g.saveSettings(gr, row); err != nil {
 		return GroupInfo{}, err
 	}
 	if err := gr.store.SetQuota(row.Quota); err != nil {
 		return GroupInfo{}, err
 	}
-	g.log.Info("storage group changed", "group", name, "performance", row.Performance, "quota", row.Quota, "streams", row.Streams)
+	g.log.Info("storage group changed", "group", name, "performance", row.Performance, "quota", row.Quota, "streams", row.Streams, "compression", gr.store.Compression())
 	return g.groupInfo(ctx, gr)
+}
+
+// checkCompression refuses a compression setting the chunk store does not
+// know; "" (the default) only where orEmpty.
+func checkCompression(group, c string, orEmpty bool) error {
+	if c == "" && orEmpty {
+		return nil
+	}
+	if err := chunkstore.Compression(c).Check(); err != nil {
+		return badRequest("storage group %q: %v", group, err)
+	}
+	return nil
 }
 
 // checkQuota applies the quota rules: not below the minimum, not below
@@ -337,7 +366,7 @@ func (g *Gateway) groupInfo(ctx context.Context, gr *group) (GroupInfo, error) {
 	}
 	row := gr.settings()
 	gi := GroupInfo{
-		GroupStats: groupStats(gr.name, gr.dir, st), Performance: row.Performance,
+		GroupStats: groupStats(gr.name, gr.dir, st), Performance: row.Performance, Compression: string(gr.store.Compression()),
 		Used: used, DedupRatio: st.DedupRatio(), Quota: gr.store.Quota(), Streams: st.MaxStreams, Buckets: []string{},
 		ActiveStreams: st.ActiveStreams, StreamOverflows: st.StreamOverflows,
 	}
@@ -424,7 +453,7 @@ func groupContents(gr *group) (owner string, buckets []string, err error) {
 func (g *Gateway) saveSettings(gr *group, row groupRow) error {
 	err := g.updateGroupRow(gr.name, func(r *groupRow) {
 		r.Dir = gr.dir
-		r.Performance, r.Quota, r.Streams = row.Performance, row.Quota, row.Streams
+		r.Performance, r.Quota, r.Streams, r.Compression = row.Performance, row.Quota, row.Streams, row.Compression
 	})
 	if err != nil {
 		return fmt.Errorf("gateway: meta.db: %w", err)
