@@ -480,7 +480,7 @@ const (
 // is written, or reports that the body was never asked for and the
 // client may send it all the same (lingerBody, after the answer).
 func settleBody(w http.ResponseWriter, r *http.Request, body *countingReader, code string) (linger bool) {
-	if body == nil || body.eof || code == ErrRequestTimeout.Code {
+	if body == nil || body.eof || r.ContentLength == 0 || code == ErrRequestTimeout.Code {
 		return false
 	}
 	if body.n == 0 && strings.EqualFold(r.Header.Get("Expect"), "100-continue") {
