@@ -147,8 +147,10 @@ type reqState struct {
 	bucket string
 	key    string
 	auth   *sigv4.Auth
-	// body counts what was read of the request body (drainBeforeError).
-	body *countingReader
+	// body counts what was read of the request body; linger says to read
+	// what the client may still send after the answer (settleBody).
+	body   *countingReader
+	linger bool
 	// err is the error that ended the request, set by writeError (or by a
 	// handler that failed after the status was sent); the access log prints it.
 	err error
@@ -291,6 +293,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.LogAttrs(r.Context(), level, "s3 request", attrs...)
 	if h.cfg.Observe != nil {
 		h.cfg.Observe(RequestStats{Operation: h.operation(r, st), Status: status, Duration: dur, BytesIn: in.n, BytesOut: rw.bytes})
+	}
+	if st.linger {
+		lingerBody(rw, in)
 	}
 	if rw.status == 0 && st.code == codeClientGone {
 		// Nothing was written, and returning would make net/http answer

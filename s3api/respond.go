@@ -117,9 +117,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		e = ErrInternalError
 	}
 	st.code = e.Code
-	if settleBody(w, r, st.body, e.Code) {
-		defer lingerBody(w, st.body)
-	}
+	st.linger = settleBody(w, r, st.body, e.Code)
 	if e.Status == http.StatusNotModified {
 		// A successful conditional GET, not a failure worth logging.
 		st.err, st.code = nil, ""
