@@ -581,3 +581,72 @@ func TestBucketEncryptionOfNoBucketMakesNoKey(t *testing.T) {
 		t.Fatalf("%d KMS keys after, %d before: a refused request made one", n, before)
 	}
 }
+
+// TestSSEMasterKeyMissingRefused: once encryption keys were made under the
+// master key, a start without its file, or with another master key, is
+// refused and makes no new key; with the file back, the encrypted object
+// reads. A data directory that never used encryption just makes a new one.
+func TestSSEMasterKeyMissingRefused(t *testing.T) {
+	ctx := t.Context()
+	unused := testConfig(t)
+	g := open(t, unused)
+	g.Close()
+	keyFile := filepath.Join(unused.DataDir, "sse-master.key")
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	g = open(t, unused) // nothing was made under the old key
+	g.Close()
+
+	cfg := testConfig(t)
+	g = open(t, cfg)
+	newBucket(t, g, "sec", s3api.VersioningUnset)
+	data := backupLike(3, 1<<20)
+	wctx := s3api.WithRequestSSE(ctx, s3api.SSERequest{Object: s3api.SSE{Mode: s3api.SSEModeS3}})
+	if _, err := g.PutObject(wctx, s3api.PutObjectInput{Bucket: "sec", Key: "a", Body: bytes.NewReader(data), Size: int64(len(data))}); err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+
+	keyFile = filepath.Join(cfg.DataDir, "sse-master.key")
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "master key file "+keyFile+" is missing") {
+		t.Fatalf("a start without the master key: %v", err)
+	}
+	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+		t.Fatal("a start without the master key made a new one")
+	}
+	other := sseMasterKeyHeader + strings.Repeat("ab", 32) + "\n"
+	if err := os.WriteFile(keyFile, []byte(other), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "were made under master key") {
+		t.Fatalf("a start with another master key: %v", err)
+	}
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g = open(t, cfg)
+	if got, _, err := get(t, g, "sec", "a", ""); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("with the master key back: %v", err)
+	}
+	// A data directory from before the record gets it at its first use.
+	g.Close()
+	inUse := filepath.Join(cfg.DataDir, sseInUseFile)
+	if err := os.Remove(inUse); err != nil {
+		t.Fatal(err)
+	}
+	g = open(t, cfg)
+	if _, _, err := get(t, g, "sec", "a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(inUse); err != nil {
+		t.Fatalf("the record after a key was opened: %v", err)
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/minio/sio"
 	"golang.org/x/crypto/hkdf"
@@ -30,6 +31,18 @@ import (
 // sseMasterKeyHeader starts the master key file; the key follows in hex.
 const sseMasterKeyHeader = "cairn sse master key v1\n"
 
+// The master key in use. Once a key has been wrapped or unwrapped under
+// the master key, the data directory records the master key's fingerprint
+// (sseInUseFile). A start that then finds the key file missing (a volume
+// not mounted, a path changed) refuses rather than make a new master key,
+// under which every encrypted object and KMS key would be unreadable and
+// new ones made under the wrong key; a start with another key file refuses
+// too. Before any use a missing key is simply made.
+const (
+	sseInUseFile   = "sse-master.in-use"
+	sseInUseHeader = "cairn sse master key fingerprint v1\n"
+)
+
 // sseKeyName is where a group keeps its wrapped SSE-S3 data key, in the
 // gateway's sys bucket of the group's store.
 var sseKeyName = []byte("sse-s3-key")
@@ -38,6 +51,9 @@ var sseKeyName = []byte("sse-s3-key")
 type sseKeys struct {
 	master [32]byte
 	path   string
+	inUse  string // the in-use record's path
+	used   atomic.Bool
+	usedMu sync.Mutex // makes the record; apart from mu, which callers hold
 
 	mu     sync.Mutex
 	groups map[*group]*sealKey // SSE-S3 data keys, unwrapped
@@ -82,8 +98,16 @@ func openSSEKeys(cfg Config) (*sseKeys, error) {
 	if path == "" {
 		path = filepath.Join(cfg.DataDir, "sse-master.key")
 	}
-	k := &sseKeys{path: path, groups: map[*group]*sealKey{}}
+	k := &sseKeys{path: path, inUse: filepath.Join(cfg.DataDir, sseInUseFile), groups: map[*group]*sealKey{}}
+	recorded, err := readInUse(k.inUse)
+	if err != nil {
+		return nil, err
+	}
 	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && recorded != "" {
+		return nil, fmt.Errorf("gateway: the SSE master key file %s is missing, but encryption keys in %s were made under master key %s: "+
+			"put the file back (or point --sse-master-key at it); a new master key would open none of them", path, cfg.DataDir, recorded)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		if _, err := io.ReadFull(rand.Reader, k.master[:]); err != nil {
 			return nil, fmt.Errorf("gateway: SSE master key: %w", err)
@@ -110,14 +134,66 @@ func openSSEKeys(cfg Config) (*sseKeys, error) {
 			return nil, fmt.Errorf("gateway: SSE master key %s: %w", path, err)
 		}
 	}
+	if recorded != "" {
+		if fp := k.fingerprint(); fp != recorded {
+			return nil, fmt.Errorf("gateway: SSE master key %s is %s, but encryption keys in %s were made under master key %s: "+
+				"point --sse-master-key at that one", path, fp, cfg.DataDir, recorded)
+		}
+		k.used.Store(true)
+	}
 	if k.kms, err = openKeyRing(filepath.Join(cfg.DataDir, "kms-keys.json")); err != nil {
 		return nil, err
 	}
 	return k, nil
 }
 
+// fingerprint names the master key without giving it away.
+func (k *sseKeys) fingerprint() string {
+	f := derive(k.master[:], "cairn sse master key fingerprint")
+	return hex.EncodeToString(f[:8])
+}
+
+// readInUse returns the fingerprint the data directory recorded, "" when
+// none is.
+func readInUse(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("gateway: %w", err)
+	}
+	fp, ok := bytes.CutPrefix(b, []byte(sseInUseHeader))
+	fp = bytes.TrimSpace(fp)
+	if !ok || len(fp) != 16 {
+		return "", fmt.Errorf("gateway: %s: not a master key fingerprint (%q and 16 hex digits)", path, sseInUseHeader)
+	}
+	return string(fp), nil
+}
+
+// markUsed records the master key's fingerprint in the data directory,
+// once, before anything made under it can be kept.
+func (k *sseKeys) markUsed() error {
+	if k.used.Load() {
+		return nil
+	}
+	k.usedMu.Lock()
+	defer k.usedMu.Unlock()
+	if k.used.Load() {
+		return nil
+	}
+	if err := writeFileAtomic(k.inUse, []byte(sseInUseHeader+k.fingerprint()+"\n"), 0o644); err != nil {
+		return fmt.Errorf("gateway: recording the SSE master key in use: %w", err)
+	}
+	k.used.Store(true)
+	return nil
+}
+
 // wrapKey seals a key under the master key for purpose.
 func (k *sseKeys) wrapKey(purpose string, key []byte) ([]byte, error) {
+	if err := k.markUsed(); err != nil {
+		return nil, err
+	}
 	w := derive(k.master[:], "cairn sse wrap "+purpose)
 	var out bytes.Buffer
 	if _, err := sio.Encrypt(&out, bytes.NewReader(key), sio.Config{MinVersion: sio.Version20, Key: w[:]}); err != nil {
@@ -132,6 +208,11 @@ func (k *sseKeys) unwrapKey(purpose string, wrapped []byte) ([]byte, error) {
 	key, err := sio.DecryptBuffer(nil, wrapped, sio.Config{MinVersion: sio.Version20, Key: w[:]})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: unwrapping the %s key: is this the master key it was made under (%s)? %w", purpose, k.path, err)
+	}
+	// A data directory from before the record opens its keys: from now
+	// on a missing master key is refused there too.
+	if err := k.markUsed(); err != nil {
+		return nil, err
 	}
 	return key, nil
 }
