@@ -253,9 +253,11 @@
 // as fast as they shrink (130 bytes of index per chunk with format 2's
 // varint entries, from 148 in format 1: about 8.7 GB of index per TiB of
 // unique data at 16 KiB); S2 is faster but misses the target on
-// this data. Compression is per store (Config.Compression): a group holding
-// data that is already compressed or encrypted can choose none or s2, and
-// chunks that do not shrink by 1/32 are stored raw anyway.
+// this data. Compression is per store (Config.Compression, and
+// SetCompression while it runs; cairn admin group set --compression): a
+// group holding data that is already compressed or encrypted can choose
+// none, one that wants speed s2, and chunks that do not shrink by 1/32 are
+// stored raw anyway.
 // TestDataReductionOnBackupGenerations holds the default to the target.
 //
 // # Speed
