@@ -9,7 +9,7 @@ import (
 // batchPool recycles writer batches.
 //
 // Full-size batches (Config.BatchBytes + MaxChunk of input, and the records
-// built from them) are kept on a short free list of their own rather than
+// built from them) are kept on a free list of their own rather than
 // in a sync.Pool. A sync.Pool empties at every garbage collection, and a
 // stream that then finds no batch grows a new one by doubling from 64 KiB
 // and grows its record buffers by append: about twice the batch in garbage
@@ -28,8 +28,8 @@ import (
 // upload of 64 MiB objects took 49,000 page faults a GiB and 1.48 s of
 // system CPU; keeping what was in use, 32,000 and 1.24 s, and 8% less CPU
 // in all. The cost is resident memory: a batch on the free list keeps
-// every page any use of it touched (+0-20 MB in that upload, up to +60 MB
-// with four 16 MiB parts in flight).
+// every page any use of it touched (peak RSS +10-20 MB in that upload and
+// in a files upload of four 16 MiB parts in flight).
 //
 // Every idleTrim, the batches nobody took since the last look (the fewest
 // the free list held meanwhile) are dropped, so a burst of streams does
