@@ -139,8 +139,10 @@ func (g *Gateway) AddGroup(ctx context.Context, spec GroupSpec) (GroupInfo, erro
 			return GroupInfo{}, err
 		}
 	}
-	if err := checkCompression(spec.Name, spec.Compression, true); err != nil {
-		return GroupInfo{}, err
+	if spec.Compression != "" { // "": the store's default
+		if err := checkCompression(spec.Name, spec.Compression); err != nil {
+			return GroupInfo{}, err
+		}
 	}
 	row := groupRow{Dir: dir, Added: true, Performance: spec.Performance, Quota: spec.Quota, Streams: spec.Streams, Compression: spec.Compression}
 	gr, err := openGroup(ctx, g.cfg, g.log, spec.Name, dir, g.tiers.reg, row)
@@ -229,10 +231,7 @@ func (g *Gateway) SetGroup(ctx context.Context, name string, ch GroupChange) (Gr
 		row.Performance = *ch.Performance
 	}
 	if ch.Compression != nil {
-		if err := checkCompression(name, *ch.Compression, false); err != nil {
-			return GroupInfo{}, err
-		}
-		if err := gr.store.SetCompression(chunkstore.Compression(*ch.Compression)); err != nil {
+		if err := checkCompression(name, *ch.Compression); err != nil {
 			return GroupInfo{}, err
 		}
 		row.Compression = *ch.Compression
@@ -243,16 +242,18 @@ func (g *Gateway) SetGroup(ctx context.Context, name string, ch GroupChange) (Gr
 	if err := gr.store.SetQuota(row.Quota); err != nil {
 		return GroupInfo{}, err
 	}
+	if ch.Compression != nil {
+		if err := gr.store.SetCompression(chunkstore.Compression(row.Compression)); err != nil {
+			return GroupInfo{}, err
+		}
+	}
 	g.log.Info("storage group changed", "group", name, "performance", row.Performance, "quota", row.Quota, "streams", row.Streams, "compression", gr.store.Compression())
 	return g.groupInfo(ctx, gr)
 }
 
 // checkCompression refuses a compression setting the chunk store does not
-// know; "" (the default) only where orEmpty.
-func checkCompression(group, c string, orEmpty bool) error {
-	if c == "" && orEmpty {
-		return nil
-	}
+// know, before anything changes.
+func checkCompression(group, c string) error {
 	if err := chunkstore.Compression(c).Check(); err != nil {
 		return badRequest("storage group %q: %v", group, err)
 	}

@@ -134,13 +134,7 @@ func TestSSERecoverFromTier(t *testing.T) {
 	}
 	waitForgets(t, g)
 	pass := []byte("recovery passphrase sse")
-	if err := g.EscrowTier(ctx, "cold", pass); err != nil {
-		t.Fatal(err)
-	}
-	tc := g.tiers.configs["cold"]
-	if err := g.Close(); err != nil {
-		t.Fatal(err)
-	}
+	tc := escrowAndClose(t, g, "cold", pass)
 	rcfg := testConfig(t)
 	rcfg.DataDir = filepath.Join(t.TempDir(), "new")
 	rep, err := Recover(ctx, rcfg, RecoverOptions{Tier: tc, Passphrase: pass})

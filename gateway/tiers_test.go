@@ -346,13 +346,7 @@ func TestRecoverLeavesDeletedOut(t *testing.T) {
 	}
 	waitForgets(t, g)
 	pass := []byte("recovery passphrase 1")
-	if err := g.EscrowTier(ctx, "cold", pass); err != nil {
-		t.Fatal(err)
-	}
-	tc := g.tiers.configs["cold"]
-	if err := g.Close(); err != nil {
-		t.Fatal(err)
-	}
+	tc := escrowAndClose(t, g, "cold", pass)
 
 	other, _ := cloudtier.NewMasterKey()
 	dir := filepath.Join(t.TempDir(), "new")
@@ -558,13 +552,7 @@ func TestRecoverKeepsObjectLock(t *testing.T) {
 	}
 	moveNowIn(t, g, "worm", "k")
 	pass := []byte("recovery passphrase 2")
-	if err := g.EscrowTier(ctx, "cold", pass); err != nil {
-		t.Fatal(err)
-	}
-	tc := g.tiers.configs["cold"]
-	if err := g.Close(); err != nil {
-		t.Fatal(err)
-	}
+	tc := escrowAndClose(t, g, "cold", pass)
 	rcfg := testConfig(t)
 	rcfg.DataDir = filepath.Join(t.TempDir(), "new")
 	if _, err := Recover(ctx, rcfg, RecoverOptions{Tier: tc, Passphrase: pass}); err != nil {
@@ -577,4 +565,19 @@ func TestRecoverKeepsObjectLock(t *testing.T) {
 	if got, _, err := get(t, g2, "worm", "k", ""); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("GET worm/k: %d bytes, %v", len(got), err)
 	}
+}
+
+// escrowAndClose escrows tier's master key under pass and closes g, as
+// before a disaster: what a recovery starts from is the tier's
+// configuration and the passphrase.
+func escrowAndClose(t *testing.T, g *Gateway, tier string, pass []byte) TierConfig {
+	t.Helper()
+	if err := g.EscrowTier(t.Context(), tier, pass); err != nil {
+		t.Fatal(err)
+	}
+	tc := g.tiers.configs[tier]
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return tc
 }

@@ -181,14 +181,7 @@ func (h *handler) putObjectACL(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			vid, err = ab.PutObjectACL(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"), req)
 		}
-		if err != nil {
-			h.writeError(w, r, err)
-			return
-		}
-		if vid != "" {
-			w.Header().Set("x-amz-version-id", vid)
-		}
-		w.WriteHeader(http.StatusOK)
+		h.answerVersionWrite(w, r, vid, err)
 		return
 	}
 	info, err := h.b.HeadObject(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"))

@@ -200,6 +200,12 @@ func putObjectDocument[T any](h *handler, w http.ResponseWriter, r *http.Request
 	if err == nil {
 		vid, err = store(r.Context(), st.bucket, st.key, r.URL.Query().Get("versionId"), v)
 	}
+	h.answerVersionWrite(w, r, vid, err)
+}
+
+// answerVersionWrite answers a change to one version of an object: its
+// error, or 200 with the version it went to in x-amz-version-id.
+func (h *handler) answerVersionWrite(w http.ResponseWriter, r *http.Request, vid string, err error) {
 	if err != nil {
 		h.writeError(w, r, err)
 		return
