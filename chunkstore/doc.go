@@ -214,7 +214,9 @@
 //	read back, verified       449 (426-480) MB/s     380 (359-405) MB/s
 //
 // and per 16 KiB chunk, one core (BenchmarkSealChunk): keyed BLAKE3
-// 643-840 MB/s (plain 903), seal 341-427 MB/s, open 402-743 MB/s. Sealing
+// 643-840 MB/s (plain 903), seal 341-427 MB/s, open 402-743 MB/s. (Since
+// BLAKE3 became lukechampine.com/blake3 with pooled keyed hashers: keyed
+// 6.9 GB/s, plain 7.0, seal 540-570 MB/s, open 3.8 GB/s.) Sealing
 // adds one AES-GCM pass each way and a keyed hash for a plain one: reads
 // lose about 15%, unique ingest about a quarter (zstd stays the larger
 // cost). sio allocates its package buffers per call (86-114 KB per 16 KiB
@@ -260,15 +262,25 @@
 // stored raw anyway.
 // TestDataReductionOnBackupGenerations holds the default to the target.
 //
+// BLAKE3 is lukechampine.com/blake3, not the design card's
+// github.com/zeebo/blake3: both compute the same function (TestChunkNamesNeverChange
+// pins chunk IDs, keyed IDs and derived keys to what zeebo/blake3 v0.2.4
+// computed), but zeebo/blake3 stops at AVX2, eight BLAKE3 chunks at a
+// time, while lukechampine.com/blake3 uses AVX-512 for sixteen. On these
+// machines (AVX-512), 16 KiB chunks hash at 6.2-7.0 GB/s against 2.2-2.7,
+// and a 4-stream unique put's server profile went from 14% BLAKE3 to 4%;
+// with AVX-512 turned off in its code, it still matched zeebo/blake3 (2.9
+// against 2.6 GB/s at 16 KiB).
+//
 // # Speed
 //
 // On the 2-core machines this project runs on (shared and noisy: runs of
 // the same benchmark differ by up to a third; compare figures within one
 // run), go test -run '^$' -bench . -benchtime 5x ./chunkstore/:
 //
-//	chunker alone                  2.2-2.3 GB/s   one core (0.8-0.9 rolled a byte at a time)
-//	BLAKE3 of 16 KiB chunks        2.2 GB/s   one core
-//	chunk + BLAKE3                 0.79-1.06 GB/s   one core (target 0.85)
+//	chunker alone                  2.2-2.9 GB/s   one core (0.8-0.9 rolled a byte at a time)
+//	BLAKE3 of 16 KiB chunks        6.2-6.5 GB/s   one core (2.2 with zeebo/blake3: Choices)
+//	chunk + BLAKE3                 1.64-1.67 GB/s   one core (target 0.85; 1.2 with zeebo/blake3)
 //	zstd fastest / s2 (mixed data) 0.31 / 0.76 GB/s   one core; zstd 1.1 GB/s on random data
 //	ingest, duplicate data         0.72-0.80 GB/s one stream, 0.96-1.29 GB/s two
 //	ingest, unique data            0.24-0.27 GB/s   one or two streams, zstd

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 
-	"github.com/zeebo/blake3"
+	"lukechampine.com/blake3"
 )
 
 // ChunkID names a chunk: the 256-bit BLAKE3 hash of its plaintext.

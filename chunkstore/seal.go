@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/minio/sio"
-	"github.com/zeebo/blake3"
+	"lukechampine.com/blake3"
 )
 
 // ErrSealed: a record is sealed and the caller gave no key (or the wrong
@@ -22,8 +23,29 @@ var ErrSealed = errors.New("chunk is sealed: a key is needed to read it")
 // never keeps a SealKey: whoever writes or reads passes it (the gateway
 // keeps it wrapped, or never has it at rest: SSE-C).
 type SealKey struct {
-	ids  [32]byte // keys the chunk-ID hash
-	seal [32]byte // derives each record's key
+	ids  keyedHash // names chunks
+	seal keyedHash // derives each record's key from the chunk's ID
+}
+
+// keyedHash is a BLAKE3 keyed hash. Its hashers are pooled: one carries a
+// 16 KiB buffer, and a chunk is named every 16 KiB written.
+type keyedHash struct {
+	key     [32]byte
+	hashers sync.Pool // of *blake3.Hasher keyed with key
+}
+
+// sum appends the 32-byte keyed hash of data to dst.
+func (h *keyedHash) sum(dst, data []byte) []byte {
+	x, _ := h.hashers.Get().(*blake3.Hasher)
+	if x == nil {
+		x = blake3.New(32, h.key[:])
+	} else {
+		x.Reset()
+	}
+	x.Write(data)
+	dst = x.Sum(dst)
+	h.hashers.Put(x)
+	return dst
 }
 
 // NewSealKey derives a SealKey from secret, which must be at least 32
@@ -33,17 +55,15 @@ func NewSealKey(secret []byte) (*SealKey, error) {
 		return nil, fmt.Errorf("chunkstore: seal key material of %d bytes, want at least 32", len(secret))
 	}
 	k := &SealKey{}
-	blake3.DeriveKey("cairn chunkstore 2026-12 sealed chunk ids", secret, k.ids[:])
-	blake3.DeriveKey("cairn chunkstore 2026-12 sealed records", secret, k.seal[:])
+	blake3.DeriveKey(k.ids.key[:], "cairn chunkstore 2026-12 sealed chunk ids", secret)
+	blake3.DeriveKey(k.seal.key[:], "cairn chunkstore 2026-12 sealed records", secret)
 	return k, nil
 }
 
 // chunkID names a chunk in the key's domain.
 func (k *SealKey) chunkID(data []byte) ChunkID {
-	h, _ := blake3.NewKeyed(k.ids[:]) // the key is 32 bytes
-	_, _ = h.Write(data)
 	var id ChunkID
-	h.Sum(id[:0])
+	k.ids.sum(id[:0], data)
 	return id
 }
 
@@ -51,9 +71,7 @@ func (k *SealKey) chunkID(data []byte) ChunkID {
 // has its own key, so a key encrypts one plaintext only (sealed again only
 // when the same chunk is stored again, with a fresh random nonce).
 func (k *SealKey) recordConfig(id ChunkID) sio.Config {
-	h, _ := blake3.NewKeyed(k.seal[:])
-	_, _ = h.Write(id[:])
-	key := h.Sum(nil)
+	key := k.seal.sum(nil, id[:])
 	return sio.Config{MinVersion: sio.Version20, MaxVersion: sio.Version20, Key: key}
 }
 

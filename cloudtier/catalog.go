@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/minio/sio"
-	"github.com/zeebo/blake3"
+	"lukechampine.com/blake3"
 
 	"github.com/cairn-backup/cairn/chunkstore"
 )
@@ -68,13 +68,10 @@ type CatalogRecord struct {
 
 // catalogName is object n's name.
 func (k Keys) catalogName(n uint64) string {
-	h, err := blake3.NewKeyed(k.names[:])
-	if err != nil {
-		panic(err)
-	}
-	h.Write([]byte("catalog " + strconv.FormatUint(n, 10)))
 	var sum [16]byte
-	h.Digest().Read(sum[:])
+	h := blake3.New(len(sum), k.names[:])
+	h.Write([]byte("catalog " + strconv.FormatUint(n, 10)))
+	h.Sum(sum[:0])
 	return catalogPrefix + hex.EncodeToString(sum[:])
 }
 

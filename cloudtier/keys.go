@@ -19,8 +19,8 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/zeebo/blake3"
 	"golang.org/x/crypto/hkdf"
+	"lukechampine.com/blake3"
 
 	"github.com/cairn-backup/cairn/chunkstore"
 )
@@ -131,10 +131,7 @@ func (k Keys) packKey(gen uint32, object, part string) [32]byte {
 // it, so that the provider, who may know a file's chunk IDs, cannot look
 // for them.
 func (k Keys) ChunkMAC(id chunkstore.ChunkID) [32]byte {
-	h, err := blake3.NewKeyed(k.chunkIDs[:])
-	if err != nil {
-		panic(err) // the key is 32 bytes
-	}
+	h := blake3.New(32, k.chunkIDs[:])
 	h.Write(id[:])
 	var out [32]byte
 	h.Sum(out[:0])
