@@ -32,6 +32,10 @@ type batch struct {
 	at    []recAt
 	isNew []bool
 	final bool
+	// laterBytes is how much of the batch's new records is S2 for the
+	// cleaner to recompress (CompressZstdLater), once writeNew has placed
+	// them.
+	laterBytes int64
 	// sampled: only a sample of the new chunks is compressed (see
 	// sampleNext); gain is what each prepare worker's compression saved;
 	// scratch holds each worker's compressor output buffer for reuse.
@@ -47,13 +51,14 @@ type recAt struct {
 	hdr    int    // of the header in recs[worker]
 	stored uint32 // payload length
 	byRef  bool   // the payload is the chunk, in buf, not in recs
+	later  bool   // S2 for the cleaner to make zstd (CompressZstdLater)
 }
 
 // addRecord appends chunk i's record (codec cd, payload; sealed under key
 // when there is one) to worker k's records.
-func (b *batch) addRecord(k, i int, cd Codec, payload []byte, key *SealKey) {
+func (b *batch) addRecord(k, i int, cd Codec, payload []byte, later bool, key *SealKey) {
 	c := b.chunks[i]
-	a := recAt{worker: k, off: b.span[k], hdr: len(b.recs[k])}
+	a := recAt{worker: k, off: b.span[k], hdr: len(b.recs[k]), later: later}
 	if key != nil {
 		// Sealed straight into recs, after the header: no copy of the
 		// sealed payload. The header is written first with a placeholder
@@ -146,8 +151,8 @@ func (s *Store) prepare(b *batch, key *SealKey) error {
 			// In a sampled batch only every sampleEvery-th new chunk is
 			// offered to the compressor; the rest are stored raw.
 			try := !b.sampled || (lo+n)%sampleEvery == 0
-			cd, payload := s.encodeChunk(b.chunks[i], &b.scratch[k], try)
-			b.addRecord(k, i, cd, payload, key)
+			cd, payload, later := s.encodeChunk(b.chunks[i], &b.scratch[k], try, key != nil)
+			b.addRecord(k, i, cd, payload, later, key)
 			if try {
 				tried += int64(len(b.chunks[i]))
 				stored += int64(len(payload))
@@ -159,14 +164,15 @@ func (s *Store) prepare(b *batch, key *SealKey) error {
 }
 
 // encodeChunk returns a chunk's codec and payload: compressed when
-// compress is set and compression pays, else the chunk itself.
-func (s *Store) encodeChunk(c []byte, scratch *[]byte, compress bool) (Codec, []byte) {
+// compress is set and compression pays, else the chunk itself; later
+// says the cleaner is to recompress it (codecs.compress).
+func (s *Store) encodeChunk(c []byte, scratch *[]byte, compress, sealed bool) (Codec, []byte, bool) {
 	if !compress {
-		return CodecRaw, c
+		return CodecRaw, c, false
 	}
-	cd, payload, out := s.codecs.compress(c, *scratch)
+	cd, payload, out, later := s.codecs.compress(c, *scratch, sealed)
 	*scratch = out
-	return cd, payload
+	return cd, payload, later
 }
 
 // Incompressible streams. A stream of data that does not compress

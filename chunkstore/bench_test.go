@@ -71,7 +71,7 @@ func BenchmarkCompress(b *testing.B) {
 			for b.Loop() {
 				stored = 0
 				for p := data; len(p) > 0; p = p[16<<10:] {
-					_, out, _ := cs.compress(p[:16<<10], buf)
+					_, out, _, _ := cs.compress(p[:16<<10], buf, false)
 					stored += int64(len(out))
 				}
 			}

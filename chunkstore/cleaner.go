@@ -18,6 +18,11 @@ type CleanOptions struct {
 	Threshold float64
 	// Progress, if set, is called after each container.
 	Progress func(CleanProgress)
+	// YieldToWrites stops the run's recompression (containers chosen for
+	// their S2 records alone, later.go) once a writer stores data after
+	// the run began: a run started because the store was idle gives the
+	// cores back when a backup starts.
+	YieldToWrites bool
 }
 
 // CleanProgress is where a cleaner run is.
@@ -33,7 +38,13 @@ type CleanReport struct {
 	// Punched counts containers whose dead records were given back in
 	// place (a disk too full to copy): they are compacted once there is
 	// room.
-	Punched       int
+	Punched int
+	// Recompressed counts containers whose S2 records were rewritten with
+	// zstd (CompressZstdLater; they are counted in Compacted too).
+	Recompressed int
+	// Yielded: the run stopped recompressing because a writer started
+	// (YieldToWrites).
+	Yielded       bool
 	Skipped       int   // candidates left for the next run (see the log)
 	ChunksDropped int64 // unreferenced chunks removed from the index
 	// LocalCopiesDropped counts local copies of chunks that only moved
@@ -44,8 +55,12 @@ type CleanReport struct {
 }
 
 func (r CleanReport) String() string {
-	return fmt.Sprintf("compacted %d of %d containers (%d freed in place), dropped %d chunks and %d local copies of tiered chunks, moved %d bytes, reclaimed %d bytes (%d skipped)",
-		r.Compacted, r.Candidates, r.Punched, r.ChunksDropped, r.LocalCopiesDropped, r.BytesMoved, r.BytesReclaimed, r.Skipped)
+	s := fmt.Sprintf("compacted %d of %d containers (%d freed in place, %d recompressed with zstd), dropped %d chunks and %d local copies of tiered chunks, moved %d bytes, reclaimed %d bytes (%d skipped)",
+		r.Compacted, r.Candidates, r.Punched, r.Recompressed, r.ChunksDropped, r.LocalCopiesDropped, r.BytesMoved, r.BytesReclaimed, r.Skipped)
+	if r.Yielded {
+		s += "; stopped recompressing when writes began"
+	}
+	return s
 }
 
 // errResurrected: a writer referenced a chunk of the container again while
@@ -53,8 +68,9 @@ func (r CleanReport) String() string {
 var errResurrected = errors.New("a dead chunk was referenced again during compaction")
 
 // Clean reclaims the space of unreferenced chunks: every sealed container
-// file whose dead fraction reaches the threshold has its live records copied
-// to a new container file and is then removed. It runs alongside writers and
+// file whose dead fraction reaches the threshold, or that holds S2 records
+// to recompress with zstd (CompressZstdLater, later.go), has its live
+// records copied to a new container file and is then removed. It runs alongside writers and
 // readers: records are copied without the gate, and the index is switched
 // over in one transaction under the exclusive gate, so a writer that is
 // about to reference a chunk either does so before (and the chunk is live,
@@ -79,10 +95,17 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 	if opts.Threshold > 0 {
 		threshold = opts.Threshold
 	}
+	started := s.now().UnixNano()
+	// Recompression needs zstd to be what the store writes (later or at
+	// once): a store switched to s2 or none keeps its S2 records.
+	ws := s.codecs.write.Load()
+	recompress := ws.later || ws.codec == CodecZstd
 
 	type candidate struct {
 		id uint64
 		containerStat
+		later     bool // holds S2 records to recompress
+		laterOnly bool // chosen for them alone
 	}
 	var cands []candidate
 	err := s.view(func(t *txn) error {
@@ -93,10 +116,11 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 			}
 			id := binary.BigEndian.Uint64(k)
 			dead := float64(cs.committed-cs.live) / float64(max(cs.committed, 1))
+			later := recompress && t.laterBytes(id) > 0
 			// An idle open container is sealed first: a stream would
 			// otherwise keep appending to it while it holds dead space.
-			if cs.committed > 0 && dead >= threshold && s.pool.sealIdle(id) {
-				cands = append(cands, candidate{id, cs})
+			if cs.committed > 0 && (dead >= threshold || later) && s.pool.sealIdle(id) {
+				cands = append(cands, candidate{id, cs, later, dead < threshold})
 			}
 			return nil
 		})
@@ -104,8 +128,14 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 	if err != nil {
 		return rep, err
 	}
-	// Emptiest first: the most space for the least copying.
-	sort.Slice(cands, func(i, j int) bool { return cands[i].live < cands[j].live })
+	// Emptiest first: the most space for the least copying; containers
+	// chosen only to be recompressed after all the others.
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].laterOnly != cands[j].laterOnly {
+			return !cands[i].laterOnly
+		}
+		return cands[i].live < cands[j].live
+	})
 	rep.Candidates = len(cands)
 
 	var out *openContainer // the run's container for live records, made on first need
@@ -121,9 +151,17 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 		if err := s.check(ctx); err != nil {
 			return rep, err
 		}
+		if c.laterOnly && opts.YieldToWrites && s.lastWrite.Load() > started {
+			rep.Yielded = true
+			break
+		}
+		var rc *recompressing
+		if c.later {
+			rc = &recompressing{cs: s.codecs}
+		}
 		var dropped, released, moved int64
 		err := s.freeing(func() (err error) {
-			dropped, released, moved, err = s.compact(ctx, c.id, func() (*openContainer, error) {
+			dropped, released, moved, err = s.compact(ctx, c.id, rc, func() (*openContainer, error) {
 				// Made on first need: a container dead when it was chosen
 				// may have live records again (an import or a commit from
 				// chunk IDs took a chunk with no references).
@@ -158,6 +196,9 @@ func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, erro
 			return rep, fmt.Errorf("compact container %d: %w", c.id, err)
 		default:
 			rep.Compacted++
+			if rc != nil {
+				rep.Recompressed++
+			}
 			rep.ChunksDropped += dropped
 			rep.LocalCopiesDropped += released
 			rep.BytesMoved += moved
@@ -203,8 +244,9 @@ func (t *txn) eachLocal(id uint64, fn func(locRec, entry) error) error {
 }
 
 // compact copies container id's live records into the container output
-// gives, switches the index over and removes the file.
-func (s *Store) compact(ctx context.Context, id uint64, output func() (*openContainer, error)) (dropped, released, moved int64, err error) {
+// gives (S2 ones recompressed with zstd when rc is set: later.go),
+// switches the index over and removes the file.
+func (s *Store) compact(ctx context.Context, id uint64, rc *recompressing, output func() (*openContainer, error)) (dropped, released, moved int64, err error) {
 	// Which records of the container the index knows, and which are live.
 	var live []locRec
 	var sizes []int64
@@ -228,9 +270,10 @@ func (s *Store) compact(ctx context.Context, id uint64, output func() (*openCont
 		return 0, 0, 0, err
 	}
 
-	// Copy live records as they are (no recompression), checking each CRC:
+	// Copy live records as they are (or recompressed), checking each CRC:
 	// a corrupt record must not be spread, nor its container removed.
 	newOff := make(map[ChunkID]int64, len(live))
+	newSize := make(map[ChunkID]int64, len(live))
 	var out *openContainer
 	if len(live) > 0 {
 		if out, err = output(); err != nil {
@@ -263,11 +306,15 @@ func (s *Store) compact(ctx context.Context, id uint64, output func() (*openCont
 			if err == nil && h.id != lr.id {
 				err = fmt.Errorf("record at %d is chunk %s, index says %s: %w", lr.offset, h.id, lr.id, ErrCorrupt)
 			}
+			if err == nil && rc != nil {
+				rec, err = rc.record(rec, h)
+			}
 			if err != nil {
 				s.files.release(cf)
 				return 0, 0, 0, err
 			}
 			newOff[lr.id] = base + int64(len(buf))
+			newSize[lr.id] = int64(len(rec))
 			buf = append(buf, rec...)
 			if len(buf) >= 4<<20 {
 				if err := flushBuf(); err != nil {
@@ -276,7 +323,7 @@ func (s *Store) compact(ctx context.Context, id uint64, output func() (*openCont
 				}
 				base = out.length()
 			}
-			moved += sizes[i]
+			moved += int64(len(rec))
 		}
 		s.files.release(cf)
 		if err := flushBuf(); err != nil {
@@ -296,7 +343,7 @@ func (s *Store) compact(ctx context.Context, id uint64, output func() (*openCont
 			old := e
 			switch off, copied := newOff[lr.id]; {
 			case copied:
-				e.container, e.offset = out.id, off
+				e.container, e.offset, e.size = out.id, off, newSize[lr.id]
 				err = t.set(lr.id, &old, &e)
 			case e.needLocal():
 				return fmt.Errorf("chunk %s: %w", lr.id, errResurrected)
@@ -318,6 +365,9 @@ func (s *Store) compact(ctx context.Context, id uint64, output func() (*openCont
 			t.contDelta(out.id).committed = out.length()
 		}
 		delete(t.cont, id)
+		if err := t.later.Delete(u64key(id)); err != nil {
+			return err
+		}
 		return t.containers.Delete(u64key(id))
 	})
 	s.gate.Unlock()

@@ -17,40 +17,55 @@ const (
 	CompressNone Compression = "none"
 	CompressS2   Compression = "s2"
 	CompressZstd Compression = "zstd" // zstd at its fastest level
+	// CompressZstdLater writes new chunks with S2, three times as fast as
+	// zstd, and the cleaner recompresses them with zstd later, when the
+	// store is idle or short of space (Clean): uploads go at S2's pace and
+	// the disk ends up holding what zstd stores. Sealed chunks, which the
+	// cleaner cannot open, are written with zstd at once.
+	CompressZstdLater Compression = "zstd-later"
 )
 
 // codecs holds the stateless-to-callers compressors of one store. zstd's
 // EncodeAll and DecodeAll are safe for concurrent use.
 type codecs struct {
-	write atomic.Uint32 // the Codec new chunks are offered to (SetCompression)
+	write atomic.Pointer[writeSetting] // how new chunks are compressed (SetCompression)
 	enc   *zstd.Encoder
 	dec   *zstd.Decoder
 }
 
-// Check refuses a setting other than none, s2 and zstd.
+// writeSetting is a Compression setting as the writers apply it.
+type writeSetting struct {
+	name  Compression
+	codec Codec // what new chunks are offered to
+	later bool  // S2 records are to become zstd ones (CompressZstdLater)
+}
+
+// Check refuses a setting other than none, s2, zstd and zstd-later.
 func (c Compression) Check() error {
 	if c == "" {
-		return fmt.Errorf("compression %q: want none, s2 or zstd", c)
+		return fmt.Errorf("compression %q: want none, s2, zstd or zstd-later", c)
 	}
-	_, err := codecFor(c)
+	_, err := settingFor(c)
 	return err
 }
 
-// codecFor is the codec a Compression setting writes with ("": none).
-func codecFor(c Compression) (Codec, error) {
+// settingFor is how a Compression setting writes ("": none).
+func settingFor(c Compression) (*writeSetting, error) {
 	switch c {
 	case CompressNone, "":
-		return CodecRaw, nil
+		return &writeSetting{name: CompressNone, codec: CodecRaw}, nil
 	case CompressS2:
-		return CodecS2, nil
+		return &writeSetting{name: c, codec: CodecS2}, nil
 	case CompressZstd:
-		return CodecZstd, nil
+		return &writeSetting{name: c, codec: CodecZstd}, nil
+	case CompressZstdLater:
+		return &writeSetting{name: c, codec: CodecS2, later: true}, nil
 	}
-	return 0, fmt.Errorf("compression %q: want none, s2 or zstd", c)
+	return nil, fmt.Errorf("compression %q: want none, s2, zstd or zstd-later", c)
 }
 
 func newCodecs(c Compression) (*codecs, error) {
-	cd, err := codecFor(c)
+	ws, err := settingFor(c)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +87,7 @@ func newCodecs(c Compression) (*codecs, error) {
 		return nil, err
 	}
 	cs := &codecs{enc: enc, dec: dec}
-	cs.write.Store(uint32(cd))
+	cs.write.Store(ws)
 	return cs, nil
 }
 
@@ -84,10 +99,20 @@ func (cs *codecs) close() { cs.dec.Close() }
 // allocate one per chunk). It falls back to raw when compression saves
 // less than 1/32 of the chunk: reading raw is cheaper, and incompressible
 // data (already compressed backups, encrypted archives) then reads back at
-// no cost.
-func (cs *codecs) compress(plain, buf []byte) (c Codec, payload, scratch []byte) {
+// no cost. later says the payload is S2 for the cleaner to make zstd
+// (CompressZstdLater); a sealed chunk is never left for later.
+func (cs *codecs) compress(plain, buf []byte, sealed bool) (c Codec, payload, scratch []byte, later bool) {
+	ws := cs.write.Load()
+	c, payload, scratch = cs.compressWith(ws, plain, buf, sealed)
+	return c, payload, scratch, c == CodecS2 && ws.later && !sealed
+}
+
+func (cs *codecs) compressWith(ws *writeSetting, plain, buf []byte, sealed bool) (c Codec, payload, scratch []byte) {
 	var out []byte
-	write := Codec(cs.write.Load())
+	write := ws.codec
+	if ws.later && sealed {
+		write = CodecZstd
+	}
 	switch write {
 	case CodecZstd:
 		out = cs.enc.EncodeAll(plain, buf[:0])

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"testing"
+	"time"
 )
 
 // TestSetCompression changes the codec of a running store: text written
@@ -63,5 +64,111 @@ func TestSetCompression(t *testing.T) {
 	s.Close()
 	if err := s.SetCompression(CompressS2); !errors.Is(err, ErrClosed) {
 		t.Errorf("SetCompression on a closed store: %v, want ErrClosed", err)
+	}
+}
+
+// TestCompressLater writes text as zstd-later: S2 records at first, the
+// containers counted for the cleaner; a clean that must yield to writes
+// leaves them; one that runs rewrites them with zstd, stores less, and
+// everything reads back; sealed chunks are zstd at once.
+func TestCompressLater(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Compression = CompressZstdLater
+	s := openStore(t, cfg)
+	stored := func() int64 {
+		t.Helper()
+		st, err := s.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.StoredBytes
+	}
+	codecOf := func(id ManifestID) Codec {
+		t.Helper()
+		it, err := s.Entries(t.Context(), id, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		if !it.Next() {
+			t.Fatalf("manifest %d has no entries", id)
+		}
+		rec, err := s.ReadRecord(t.Context(), it.Entry().ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec.Codec
+	}
+	var ids []ManifestID
+	var data [][]byte
+	for i := range 4 {
+		d := textData(uint64(300+i), 1<<20)
+		if i == 3 {
+			d = randomData(301, 1<<20) // incompressible: raw, never for later
+		}
+		ids = append(ids, put(t, s, d).ID)
+		data = append(data, d)
+	}
+	later, err := s.LaterBytes()
+	if err != nil || later == 0 {
+		t.Fatalf("LaterBytes after text written zstd-later: %d, %v", later, err)
+	}
+	if c := codecOf(ids[0]); c != CodecS2 {
+		t.Fatalf("text written zstd-later is stored as %s, want s2", c)
+	}
+	before := stored()
+
+	// A writer came after the run began: it yields at once.
+	s.lastWrite.Store(s.now().Add(time.Hour).UnixNano())
+	rep, err := s.Clean(t.Context(), CleanOptions{YieldToWrites: true})
+	if err != nil || !rep.Yielded || rep.Recompressed != 0 {
+		t.Fatalf("a clean that yields to writes: %s, %v", rep, err)
+	}
+	if n, _ := s.LaterBytes(); n != later {
+		t.Fatalf("a yielding clean changed LaterBytes from %d to %d", later, n)
+	}
+	s.lastWrite.Store(0)
+
+	// Switched to s2, the store keeps its S2 records.
+	if err := s.SetCompression(CompressS2); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := s.Clean(t.Context(), CleanOptions{}); err != nil || rep.Recompressed != 0 {
+		t.Fatalf("clean of an s2 store: %s, %v", rep, err)
+	}
+	if err := s.SetCompression(CompressZstdLater); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err = s.Clean(t.Context(), CleanOptions{})
+	if err != nil || rep.Recompressed == 0 {
+		t.Fatalf("clean: %s, %v", rep, err)
+	}
+	after := stored()
+	t.Logf("3 MiB of text and 1 MiB of random bytes: %d bytes stored as s2, %d after the clean (%s)", before, after, rep)
+	if after >= before-before/20 {
+		t.Errorf("recompressing stored %d bytes in %d", before, after)
+	}
+	if n, err := s.LaterBytes(); err != nil || n != 0 {
+		t.Errorf("LaterBytes after the clean: %d, %v", n, err)
+	}
+	if c := codecOf(ids[0]); c != CodecZstd {
+		t.Errorf("text recompressed is stored as %s, want zstd", c)
+	}
+	for i, id := range ids {
+		if !bytes.Equal(readAll(t, s, id), data[i]) {
+			t.Fatalf("object %d does not read back after the recompression", i)
+		}
+	}
+
+	// Sealed chunks: zstd at once, nothing for later.
+	k := sealKey(t, 9)
+	m := putSealed(t, s, k, textData(400, 1<<20))
+	if n, _ := s.LaterBytes(); n != 0 {
+		t.Errorf("a sealed write counted %d bytes for later", n)
+	}
+	got, err := readSealed(t, s, k, m.ID, 0)
+	if err != nil || !bytes.Equal(got, textData(400, 1<<20)) {
+		t.Errorf("sealed text written zstd-later does not read back: %v", err)
 	}
 }

@@ -36,17 +36,26 @@ func crashConfig(dir string) Config {
 	return cfg
 }
 
+// crashText marks a seed whose object is text (compressible) rather than
+// random bytes: the "later" mode's, whose S2 records the cleaner
+// recompresses.
+const crashText = 1 << 62
+
 // crashObject is the content of object seed: pieces shared across objects
 // (so writers dedup against each other and against released data) and
 // bytes of its own.
 func crashObject(seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, 99))
+	piece := randomData
+	if seed&crashText != 0 {
+		piece = textData
+	}
 	var b []byte
 	for n := r.IntN(12); n > 0; n-- {
 		if r.IntN(3) == 0 {
-			b = append(b, randomData(seed*1000+uint64(n), 1+r.IntN(100<<10))...)
+			b = append(b, piece(seed*1000+uint64(n), 1+r.IntN(100<<10))...)
 		} else {
-			b = append(b, randomData(uint64(r.IntN(24)), 200<<10)...)
+			b = append(b, piece(uint64(r.IntN(24)), 200<<10)...)
 		}
 	}
 	return b
@@ -54,6 +63,11 @@ func crashObject(seed uint64) []byte {
 
 func TestCrashWriters(t *testing.T) { runCrashTest(t, "writers") }
 func TestCrashCleaner(t *testing.T) { runCrashTest(t, "cleaner") }
+
+// TestCrashRecompress is the cleaner's case with compressible data written
+// as zstd-later: the child's cleaner recompresses S2 records while it is
+// killed.
+func TestCrashRecompress(t *testing.T) { runCrashTest(t, "later") }
 
 func runCrashTest(t *testing.T, mode string) {
 	if testing.Short() {
@@ -69,6 +83,7 @@ func runCrashTest(t *testing.T, mode string) {
 	committed := map[ManifestID]uint64{} // manifest -> content seed
 	uncertain := map[ManifestID]uint64{} // release started, not confirmed
 	compactions := 0                     // containers the child's cleaner compacted
+	recompressions := 0                  // of them, recompressed
 	for it := range iterations {
 		os.Remove(logPath)
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
@@ -89,14 +104,18 @@ func runCrashTest(t *testing.T, mode string) {
 		if !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("iteration %d: child ended with %v before the kill:\n%s", it, err, stderr.String())
 		}
-		compactions += readCrashLog(t, logPath, committed, uncertain)
+		c, r := readCrashLog(t, logPath, committed, uncertain)
+		compactions, recompressions = compactions+c, recompressions+r
 		verifyAfterCrash(t, dir, committed, uncertain)
 	}
 	if len(committed) == 0 {
 		t.Fatal("no write ever committed: the child did not get to work")
 	}
-	if mode == "cleaner" && compactions == 0 {
+	if mode != "writers" && compactions == 0 {
 		t.Fatal("the child's cleaner never compacted a container: the test proved nothing about it")
+	}
+	if mode == "later" && recompressions == 0 {
+		t.Fatal("the child's cleaner never recompressed a container: the test proved nothing about it")
 	}
 
 	// The next cleaner run reclaims everything crashes and releases leaked.
@@ -116,6 +135,9 @@ func runCrashTest(t *testing.T, mode string) {
 	if st.StoredBytes != st.LiveBytes {
 		t.Errorf("after the cleaner: %d stored bytes, %d live (%s)", st.StoredBytes, st.LiveBytes, rep)
 	}
+	if later, err := s.LaterBytes(); err != nil || later != 0 {
+		t.Errorf("after the cleaner: %d bytes still to recompress (%v)", later, err)
+	}
 	scrub, err := s.Scrub(t.Context(), ScrubOptions{})
 	if err != nil || !scrub.OK() || scrub.LeakedBytes != 0 {
 		t.Errorf("scrub after the cleaner: %v: %s", err, scrub)
@@ -123,12 +145,12 @@ func runCrashTest(t *testing.T, mode string) {
 	for id, seed := range committed {
 		checkManifest(t, s, id, seed)
 	}
-	t.Logf("%d iterations, %d manifests committed and verified, %d containers compacted by the child; final clean: %s", iterations, len(committed), compactions, rep)
+	t.Logf("%d iterations, %d manifests committed and verified, %d containers compacted by the child (%d recompressed); final clean: %s", iterations, len(committed), compactions, recompressions, rep)
 }
 
 // readCrashLog applies the child's log: "C id seed" after a commit
 // returned, "R? id" before a release, "R id" after it returned.
-func readCrashLog(t *testing.T, path string, committed, uncertain map[ManifestID]uint64) (compactions int) {
+func readCrashLog(t *testing.T, path string, committed, uncertain map[ManifestID]uint64) (compactions, recompressions int) {
 	data, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
@@ -152,9 +174,13 @@ func readCrashLog(t *testing.T, path string, committed, uncertain map[ManifestID
 			delete(uncertain, id)
 		case "X":
 			compactions += int(id64)
+			if len(f) > 3 {
+				n, _ := strconv.Atoi(strings.TrimSuffix(f[3], ";"))
+				recompressions += n
+			}
 		}
 	}
-	return compactions
+	return compactions, recompressions
 }
 
 func verifyAfterCrash(t *testing.T, dir string, committed, uncertain map[ManifestID]uint64) {
@@ -222,7 +248,13 @@ func TestCrashChild(t *testing.T) {
 		defer logMu.Unlock()
 		fmt.Fprintf(logf, format+";\n", args...)
 	}
-	s, err := Open(context.Background(), crashConfig(dir))
+	cfg := crashConfig(dir)
+	var text uint64
+	if mode == "later" {
+		cfg.Compression = CompressZstdLater
+		text = crashText
+	}
+	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +266,7 @@ func TestCrashChild(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(iter, uint64(w)))
 			for n := uint64(0); ; n++ {
-				seed := iter<<32 | uint64(w)<<24 | n
+				seed := text | iter<<32 | uint64(w)<<24 | n
 				wr := s.NewWriter(ctx)
 				wr.Write(crashObject(seed))
 				m, err := wr.Commit(ctx)
@@ -246,7 +278,7 @@ func TestCrashChild(t *testing.T) {
 				mu.Lock()
 				mine = append(mine, m.ID)
 				var victim ManifestID
-				if mode == "cleaner" && len(mine) > 2 && rng.IntN(2) == 0 {
+				if mode != "writers" && len(mine) > 2 && rng.IntN(2) == 0 {
 					i := rng.IntN(len(mine))
 					victim = mine[i]
 					mine = append(mine[:i], mine[i+1:]...)
@@ -263,7 +295,7 @@ func TestCrashChild(t *testing.T) {
 			}
 		})
 	}
-	if mode == "cleaner" {
+	if mode != "writers" {
 		wg.Go(func() {
 			for {
 				rep, err := s.Clean(ctx, CleanOptions{Threshold: 0.05})
@@ -272,7 +304,7 @@ func TestCrashChild(t *testing.T) {
 					return
 				}
 				if rep.Compacted > 0 {
-					logLine("X %d %d", rep.Compacted, rep.BytesReclaimed)
+					logLine("X %d %d %d", rep.Compacted, rep.BytesReclaimed, rep.Recompressed)
 				}
 			}
 		})

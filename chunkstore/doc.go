@@ -255,12 +255,18 @@
 // as fast as they shrink (130 bytes of index per chunk with format 2's
 // varint entries, from 148 in format 1: about 8.7 GB of index per TiB of
 // unique data at 16 KiB); S2 is faster but misses the target on
-// this data. Compression is per store (Config.Compression, and
-// SetCompression while it runs; cairn admin group set --compression): a
-// group holding data that is already compressed or encrypted can choose
-// none, one that wants speed s2, and chunks that do not shrink by 1/32 are
-// stored raw anyway.
-// TestDataReductionOnBackupGenerations holds the default to the target.
+// this data. So the default, zstd-later, has both: chunks are written
+// with S2 and the cleaner makes them zstd when the store is idle or short
+// of space (later.go). On this data set, 167.5 MB as written and 136.0
+// after the cleaner (152.7 MB on disk with the index, 0.58 of restic's),
+// and gen1.tar through the whole server at 181-185 MB/s against 139-142
+// with zstd at once (s3load, alternating runs). Compression is per store
+// (Config.Compression, and SetCompression while it runs; cairn admin group
+// set --compression): zstd compresses at once, a group holding data that
+// is already compressed or encrypted can choose none, one that wants
+// speed s2, and chunks that do not shrink by 1/32 are stored raw anyway.
+// TestDataReductionOnBackupGenerations holds the default, once cleaned, to
+// the target.
 //
 // BLAKE3 is lukechampine.com/blake3, not the design card's
 // github.com/zeebo/blake3: both compute the same function (TestChunkNamesNeverChange

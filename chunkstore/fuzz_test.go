@@ -16,9 +16,9 @@ func FuzzRecord(f *testing.F) {
 		f.Fatal(err)
 	}
 	for _, plain := range [][]byte{[]byte("x"), textData(1, 5000), randomData(2, 3000)} {
-		for _, c := range []Compression{CompressNone, CompressS2, CompressZstd} {
+		for _, c := range []Compression{CompressNone, CompressS2, CompressZstd, CompressZstdLater} {
 			enc, _ := newCodecs(c)
-			cd, payload, _ := enc.compress(plain, nil)
+			cd, payload, _, _ := enc.compress(plain, nil, false)
 			f.Add(appendRecord(nil, hashChunk(plain), cd, len(plain), payload))
 		}
 	}

@@ -14,6 +14,8 @@ import (
 //	locs        container ID | offset -> chunk ID (the index read backwards:
 //	            which chunk a record in a container file belongs to)
 //	containers  container ID -> committed size and live bytes
+//	later       container ID -> bytes of its records that are S2 for the
+//	            cleaner to recompress with zstd (CompressZstdLater)
 //	packs       pack ID -> a remote object holding records (tier, name, key
 //	            generation, size, live bytes)
 //	packlocs    pack ID | offset -> chunk ID, record size (a pack read
@@ -41,9 +43,10 @@ var (
 	bucketPending    = []byte("pending")
 	bucketMeta       = []byte("meta")
 	bucketApp        = []byte("app")
+	bucketLater      = []byte("later")
 
 	allBuckets = [][]byte{bucketIndex, bucketLocs, bucketContainers, bucketPacks, bucketPackLocs,
-		bucketManifests, bucketSegments, bucketHolds, bucketPending, bucketMeta, bucketApp}
+		bucketManifests, bucketSegments, bucketHolds, bucketPending, bucketMeta, bucketApp, bucketLater}
 
 	keyCounters = []byte("counters")
 	keyFormat   = []byte("format")
@@ -270,8 +273,10 @@ type txn struct {
 	tx                                        *bolt.Tx
 	index, locs, containers, packs, packlocs  *bolt.Bucket
 	manifests, segments, holds, pending, meta *bolt.Bucket
+	later                                     *bolt.Bucket
 	d                                         counters
 	cont                                      map[uint64]*containerStat // deltas: committed is a new minimum, live a delta
+	laterDelta                                map[uint64]int64          // bytes added to containers' later rows
 	packLive                                  map[uint64]int64          // live byte deltas of packs
 	released                                  []ManifestID              // to drain once committed
 	drained                                   []ManifestID              // released ones whose drain ends here
@@ -290,6 +295,7 @@ func newTxn(tx *bolt.Tx) *txn {
 		holds:      tx.Bucket(bucketHolds),
 		pending:    tx.Bucket(bucketPending),
 		meta:       tx.Bucket(bucketMeta),
+		later:      tx.Bucket(bucketLater),
 	}
 }
 
@@ -343,6 +349,16 @@ func (t *txn) flush() error {
 			return err
 		}
 	}
+	for id, d := range t.laterDelta {
+		k := u64key(id)
+		var cur int64
+		if v := t.later.Get(k); len(v) == 8 {
+			cur = int64(binary.BigEndian.Uint64(v))
+		}
+		if err := t.later.Put(k, binary.BigEndian.AppendUint64(nil, uint64(cur+d))); err != nil {
+			return err
+		}
+	}
 	for id, d := range t.packLive {
 		if d == 0 {
 			continue
@@ -360,6 +376,27 @@ func (t *txn) flush() error {
 		}
 	}
 	return nil
+}
+
+// addLater counts n more bytes of container id's records as S2 for the
+// cleaner to recompress.
+func (t *txn) addLater(id uint64, n int64) {
+	if n == 0 {
+		return
+	}
+	if t.laterDelta == nil {
+		t.laterDelta = make(map[uint64]int64)
+	}
+	t.laterDelta[id] += n
+}
+
+// laterBytes is how much of container id is S2 for the cleaner to
+// recompress, as last committed.
+func (t *txn) laterBytes(id uint64) int64 {
+	if v := t.later.Get(u64key(id)); len(v) == 8 {
+		return int64(binary.BigEndian.Uint64(v))
+	}
+	return 0
 }
 
 func (t *txn) contDelta(id uint64) *containerStat {

@@ -49,6 +49,7 @@ func TestWriterAllocationsDoNotScale(t *testing.T) {
 // the sample shows it pays, and the random part is stored raw.
 func TestIncompressibleStreamSamples(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Compression = CompressZstd
 	s := openStore(t, cfg)
 	random := randomData(3, 6*cfg.BatchBytes)
 	text := textData(4, 12*cfg.BatchBytes)
@@ -71,7 +72,8 @@ func TestIncompressibleStreamSamples(t *testing.T) {
 
 	// The same text alone, for the sampling's cost: at most the batches
 	// stored raw before the sample caught up.
-	s2 := openStore(t, testConfig(t))
+	cfg.Dir = t.TempDir()
+	s2 := openStore(t, cfg)
 	put(t, s2, textData(4, 12*cfg.BatchBytes))
 	st2, err := s2.Stats(t.Context())
 	if err != nil {

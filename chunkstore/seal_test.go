@@ -158,9 +158,9 @@ func TestSealedNotOnDiskInClear(t *testing.T) {
 func sealedRecord(cs *codecs, id ChunkID, plain []byte, k *SealKey) []byte {
 	s := &Store{codecs: cs}
 	var scratch []byte
-	cd, payload := s.encodeChunk(plain, &scratch, true)
+	cd, payload, _ := s.encodeChunk(plain, &scratch, true, true)
 	b := &batch{chunks: [][]byte{plain}, ids: []ChunkID{id}, at: make([]recAt, 1), recs: [][]byte{nil}, span: []int64{0}}
-	b.addRecord(0, 0, cd, payload, k)
+	b.addRecord(0, 0, cd, payload, false, k)
 	return b.recs[0]
 }
 

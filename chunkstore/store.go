@@ -68,7 +68,7 @@ func DefaultConfig(dir string) Config {
 		MinChunk:         4 << 10,
 		AvgChunk:         16 << 10,
 		MaxChunk:         64 << 10,
-		Compression:      CompressZstd,
+		Compression:      CompressZstdLater,
 		MaxStreams:       16,
 		ContainerSize:    128 << 20,
 		BatchBytes:       8 << 20,
@@ -139,6 +139,10 @@ type Store struct {
 	drainer *drainer
 	use     usage     // physical bytes against the quota (quota.go)
 	commits committer // group commit of small transactions (commit.go)
+
+	// lastWrite is when a writer last stored a batch (UnixNano): the
+	// cleaner's recompression yields to writes (later.go).
+	lastWrite atomic.Int64
 
 	closed atomic.Bool
 }
@@ -374,26 +378,18 @@ func (s *Store) SetCompression(c Compression) error {
 	if err := c.Check(); err != nil {
 		return fmt.Errorf("chunkstore: %w", err)
 	}
-	cd, _ := codecFor(c)
+	ws, _ := settingFor(c)
 	if s.closed.Load() {
 		return fmt.Errorf("chunkstore: set compression: %w", ErrClosed)
 	}
-	if old := Codec(s.codecs.write.Swap(uint32(cd))); old != cd {
-		s.log.Info("compression changed", "dir", s.cfg.Dir, "from", old, "to", cd)
+	if old := s.codecs.write.Swap(ws); old.name != ws.name {
+		s.log.Info("compression changed", "dir", s.cfg.Dir, "from", old.name, "to", ws.name)
 	}
 	return nil
 }
 
 // Compression is the setting new chunks are compressed with.
-func (s *Store) Compression() Compression {
-	switch Codec(s.codecs.write.Load()) {
-	case CodecS2:
-		return CompressS2
-	case CodecZstd:
-		return CompressZstd
-	}
-	return CompressNone
-}
+func (s *Store) Compression() Compression { return s.codecs.write.Load().name }
 
 // check fails fast on a closed store or a cancelled context.
 func (s *Store) check(ctx context.Context) error {

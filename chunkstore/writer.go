@@ -396,6 +396,7 @@ func (w *Writer) prepare(b *batch) error {
 
 // storeBatch writes a prepared batch's new chunks and indexes the batch.
 func (w *Writer) storeBatch(b *batch) error {
+	w.s.lastWrite.Store(w.s.now().UnixNano())
 	return w.s.withGate(func() error {
 		if err := w.classify(b); err != nil {
 			return err
@@ -432,6 +433,7 @@ func (w *Writer) classify(b *batch) error {
 // rare); chunks not prepared (the cleaner dropped them after the hint) are
 // compressed now, into one more record buffer.
 func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
+	b.laterBytes = 0
 	late := len(b.recs)
 	b.recs = append(b.recs, nil)
 	b.span = append(b.span, 0)
@@ -443,8 +445,8 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 		}
 		fresh++
 		if b.at[i].worker < 0 {
-			cd, payload := w.s.encodeChunk(b.chunks[i], &scratch, true)
-			b.addRecord(late, i, cd, payload, w.key)
+			cd, payload, later := w.s.encodeChunk(b.chunks[i], &scratch, true, w.key != nil)
+			b.addRecord(late, i, cd, payload, later, w.key)
 		}
 	}
 	if fresh == 0 {
@@ -488,6 +490,9 @@ func (w *Writer) writeNew(b *batch) ([]entry, int64, error) {
 		if isNew {
 			a := b.at[i]
 			locs = append(locs, entry{container: cont.id, offset: starts[a.worker] + a.off, size: recordHeaderSize + int64(a.stored), rawLen: uint32(len(b.chunks[i]))})
+			if a.later {
+				b.laterBytes += recordHeaderSize + int64(a.stored)
+			}
 		}
 	}
 	if w.s.pool.full(cont) {
@@ -524,6 +529,7 @@ func (w *Writer) index(b *batch, locs []entry, end int64) error {
 			// Everything up to end is fsynced whole records: the dead ones
 			// among them (see writeNew) are the cleaner's to reclaim.
 			t.contDelta(locs[0].container).committed = end
+			t.addLater(locs[0].container, b.laterBytes)
 		}
 		if err := t.putPlacedSegments(id, &hdr, es, b.isNew, locs); err != nil {
 			return err

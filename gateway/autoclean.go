@@ -93,6 +93,13 @@ func (c Config) cleanPressure() float64 {
 	return 0.9
 }
 
+func (c Config) recompressIdle() time.Duration {
+	if c.RecompressIdle > 0 {
+		return c.RecompressIdle
+	}
+	return time.Minute
+}
+
 func (c Config) cleanGap() time.Duration {
 	if c.CleanGap > 0 {
 		return c.CleanGap
@@ -159,7 +166,9 @@ func (g *Gateway) autoCleanLoop(ctx context.Context, gr *group) {
 	}
 }
 
-// pressure says why gr needs cleaning now ("quota", "disk"), or "".
+// pressure says why gr needs cleaning now ("quota", "disk", or
+// "compression": S2 records to make zstd and no write for RecompressIdle),
+// or "".
 func (g *Gateway) pressure(gr *group, refused bool) string {
 	if refused {
 		return "quota"
@@ -176,12 +185,16 @@ func (g *Gateway) pressure(gr *group, refused bool) string {
 			return "disk"
 		}
 	}
+	if later, err := gr.store.LaterBytes(); err == nil && later > 0 && time.Since(gr.store.LastWrite()) >= g.cfg.recompressIdle() {
+		return "compression"
+	}
 	return ""
 }
 
 func (g *Gateway) autoCleanRun(ctx context.Context, gr *group, reason string) {
 	gr.clean.setStatus(func(st *GroupCleanStatus) { st.Running = true })
-	rep, err := g.cleanGroup(ctx, gr, "on its own, for "+reason, nil)
+	// A run for compression alone is idle work: it stops when writes begin.
+	rep, err := g.cleanGroup(ctx, gr, "on its own, for "+reason, chunkstore.CleanOptions{YieldToWrites: reason == "compression"})
 	if ctx.Err() != nil {
 		gr.clean.setStatus(func(st *GroupCleanStatus) { st.Running = false })
 		return // stopping
@@ -202,8 +215,8 @@ func (g *Gateway) autoCleanRun(ctx context.Context, gr *group, reason string) {
 // cleanGroup runs the cleaner on one group: the one way both the admin's
 // runs and the group's own go, counted for the metrics and, when it fails,
 // an event (why says who ran it). A caller that went away is no failure.
-func (g *Gateway) cleanGroup(ctx context.Context, gr *group, why string, progress func(chunkstore.CleanProgress)) (chunkstore.CleanReport, error) {
-	rep, err := gr.store.Clean(ctx, chunkstore.CleanOptions{Progress: progress})
+func (g *Gateway) cleanGroup(ctx context.Context, gr *group, why string, opts chunkstore.CleanOptions) (chunkstore.CleanReport, error) {
+	rep, err := gr.store.Clean(ctx, opts)
 	gone := ctx.Err() != nil
 	if !gone {
 		g.cleanSt.count(gr.name, rep.BytesReclaimed, err)

@@ -85,6 +85,10 @@ type Config struct {
 	CleanCheck    time.Duration
 	CleanPressure float64
 	CleanGap      time.Duration
+	// RecompressIdle is how long a group goes without writes before the
+	// cleaner makes its S2 records zstd (compression zstd-later, the
+	// default; 1 minute). That run stops when writes begin.
+	RecompressIdle time.Duration
 	// EventWebhook, if set, is a URL every event of DATA/events.log is
 	// POSTed to as JSON, retried until it is taken (package events).
 	EventWebhook string

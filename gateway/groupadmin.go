@@ -34,7 +34,8 @@ type GroupSpec struct {
 	Performance bool  `json:"performance,omitempty"`
 	Quota       int64 `json:"quota,omitempty"`   // physical bytes; 0: none
 	Streams     int   `json:"streams,omitempty"` // stream limit; 0: the default
-	// Compression of new chunks: none, s2 or zstd; "": zstd.
+	// Compression of new chunks: none, s2, zstd or zstd-later; "": the
+	// store's default (zstd-later).
 	Compression string `json:"compression,omitempty"`
 }
 
@@ -51,7 +52,8 @@ type GroupChange struct {
 type GroupInfo struct {
 	GroupStats
 	Performance bool `json:"performance,omitempty"`
-	// Compression is how new chunks are compressed: none, s2 or zstd.
+	// Compression is how new chunks are compressed: none, s2, zstd or
+	// zstd-later.
 	Compression string `json:"compression"`
 	// Filesystem is the type of the filesystem the group's directory is on;
 	// Capacity and Free are its size and what it has free.

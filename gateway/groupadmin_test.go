@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-backup/cairn/chunkstore"
 	"github.com/cairn-backup/cairn/gateway/events"
 	"github.com/cairn-backup/cairn/s3api"
 )
@@ -424,5 +425,70 @@ func TestGroupAddQuotaAboveCapacityMakesNothing(t *testing.T) {
 	wantAdminErr(t, err, http.StatusBadRequest, "above the capacity")
 	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a refused group add left %s: %v", dir, err)
+	}
+}
+
+// TestAutoCleanRecompresses: text PUT to the default group (zstd-later) is
+// S2 until the group has had no write for RecompressIdle; then the
+// cleaner's own run, for "compression", makes it zstd, the group stores
+// less, and every object reads back.
+func TestAutoCleanRecompresses(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CleanInterval = 0
+	cfg.CleanCheck = 20 * time.Millisecond
+	cfg.CleanGap = 20 * time.Millisecond
+	cfg.RecompressIdle = time.Second
+	g := open(t, cfg)
+	newBucket(t, g, "b", s3api.VersioningUnset)
+	store := g.groups[DefaultGroup].store
+	if c := store.Compression(); c != chunkstore.CompressZstdLater {
+		t.Fatalf("the default group compresses with %q, want zstd-later", c)
+	}
+	bodies := map[string][]byte{}
+	for i := range 6 {
+		var b []byte
+		for j := 0; len(b) < 1<<20; j++ {
+			b = fmt.Appendf(b, "object %d line %d: the quick brown fox jumps over the lazy dog\n", i, j*7%1000)
+		}
+		key := fmt.Sprintf("text-%d", i)
+		if _, err := g.PutObject(t.Context(), s3api.PutObjectInput{Bucket: "b", Key: key, Body: bytes.NewReader(b), Size: int64(len(b))}); err != nil {
+			t.Fatal(err)
+		}
+		bodies[key] = b
+	}
+	stored := func() int64 {
+		st, err := store.Stats(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.StoredBytes
+	}
+	before := stored()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		later, err := store.LaterBytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if later == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still S2 long after the writes: %+v", later, g.CleanSchedule())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := g.CleanSchedule().Groups[0]; st.Runs == 0 || st.LastReason != "compression" {
+		t.Fatalf("the cleaner's own runs: %+v", st)
+	}
+	after := stored()
+	t.Logf("6 MiB of text: %d bytes as written, %d recompressed", before, after)
+	if after >= before {
+		t.Errorf("recompressed, the group stores %d bytes, %d before", after, before)
+	}
+	for key, want := range bodies {
+		if got := mustGet(t, g, "b", key, ""); !bytes.Equal(got, want) {
+			t.Fatalf("%s does not read back after the recompression", key)
+		}
 	}
 }

@@ -34,7 +34,8 @@ type groupRow struct {
 	Performance bool  `json:"perf,omitempty"`
 	Quota       int64 `json:"quota,omitempty"`
 	Streams     int   `json:"streams,omitempty"`
-	// Compression of new chunks (none, s2, zstd); "": the store's default.
+	// Compression of new chunks (none, s2, zstd, zstd-later); "": the
+	// store's default.
 	Compression string `json:"compression,omitempty"`
 }
 

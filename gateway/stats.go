@@ -147,8 +147,9 @@ type CleanResult struct {
 type GroupClean struct {
 	Name           string `json:"name"`
 	BytesReclaimed int64  `json:"bytes_reclaimed"`
-	Candidates     int    `json:"candidates"` // containers at or above the dead threshold
+	Candidates     int    `json:"candidates"` // containers at or above the dead threshold, or to recompress
 	Compacted      int    `json:"compacted"`
+	Recompressed   int    `json:"recompressed"` // of them, S2 records made zstd (zstd-later)
 	Skipped        int    `json:"skipped"`
 	ChunksDropped  int64  `json:"chunks_dropped"`
 	BytesMoved     int64  `json:"bytes_moved"`
@@ -163,16 +164,16 @@ func (g *Gateway) Clean(ctx context.Context) (CleanResult, error) {
 		name := gr.name
 		g.cleanSt.set(CleanStatus{Running: true, Group: name, BytesReclaimed: out.BytesReclaimed})
 		base := out.BytesReclaimed
-		rep, err := g.cleanGroup(ctx, gr, "by the admin", func(p chunkstore.CleanProgress) {
+		rep, err := g.cleanGroup(ctx, gr, "by the admin", chunkstore.CleanOptions{Progress: func(p chunkstore.CleanProgress) {
 			g.cleanSt.set(CleanStatus{Running: true, Group: name, Done: p.Done, Total: p.Total, BytesReclaimed: base + p.BytesReclaimed})
-		})
+		}})
 		if err != nil {
 			return out, err
 		}
 		g.log.Info("cleaned", "group", name, "reclaimed", rep.BytesReclaimed)
 		out.Groups = append(out.Groups, GroupClean{
 			Name: name, BytesReclaimed: rep.BytesReclaimed, Candidates: rep.Candidates, Compacted: rep.Compacted,
-			Skipped: rep.Skipped, ChunksDropped: rep.ChunksDropped, BytesMoved: rep.BytesMoved,
+			Skipped: rep.Skipped, ChunksDropped: rep.ChunksDropped, BytesMoved: rep.BytesMoved, Recompressed: rep.Recompressed,
 		})
 		out.BytesReclaimed += rep.BytesReclaimed
 	}

@@ -30,8 +30,8 @@ const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
   cairn admin clean status | pause | resume          (the cleaner's own runs: schedule, quota and disk pressure)
-  cairn admin group add NAME --path DIR [--performance] [--quota SIZE] [--streams N] [--compression zstd|s2|none]
-  cairn admin group set NAME [--quota SIZE|none] [--streams N] [--compression zstd|s2|none] [--performance[=false]]
+  cairn admin group add NAME --path DIR [--performance] [--quota SIZE] [--streams N] [--compression zstd-later|zstd|s2|none]
+  cairn admin group set NAME [--quota SIZE|none] [--streams N] [--compression zstd-later|zstd|s2|none] [--performance[=false]]
   cairn admin group ls | rm NAME
   cairn admin kms key add NAME | key ls      (SSE-KMS's local key ring; keys are wrapped under the SSE master key)
   cairn admin user add NAME [--policy readwrite|readonly|writeonly|POLICY.json] | ls | rm NAME
@@ -172,7 +172,7 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("clean: %w", err)
 		}
 		for _, g := range res.Groups {
-			fmt.Fprintf(stdout, "group %s: reclaimed %s (%d containers compacted, %d skipped)\n", g.Name, bytesIEC(g.BytesReclaimed), g.Compacted, g.Skipped)
+			fmt.Fprintf(stdout, "group %s: reclaimed %s (%d containers compacted, %d of them recompressed with zstd, %d skipped)\n", g.Name, bytesIEC(g.BytesReclaimed), g.Compacted, g.Recompressed, g.Skipped)
 		}
 		fmt.Fprintf(stdout, "reclaimed %s in total\n", bytesIEC(res.BytesReclaimed))
 		return nil

@@ -41,7 +41,7 @@ func adminGroup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.Var(&performance, "performance", "mark the group as a performance tier (--performance=false unmarks it)")
 		fs.Var(&quota, "quota", "limit the group's physical bytes (after dedup and compression), such as 500GiB; none removes the limit")
 		fs.Var(&streams, "streams", "how many concurrent writes get a container file of their own (default 16); beyond it they share")
-		fs.StringVar(&compression, "compression", "", "how new chunks are compressed: zstd (the default: smallest), s2 (about 2.5x faster, a quarter more bytes on source code) or none (for data that is already compressed or encrypted)")
+		fs.StringVar(&compression, "compression", "", "how new chunks are compressed: zstd-later (the default: written with s2, made zstd by the cleaner when the group is idle), zstd (smallest at once), s2 (about 2.5x faster than zstd, a quarter more bytes on source code) or none (for data that is already compressed or encrypted)")
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err
@@ -104,7 +104,7 @@ func adminGroup(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			ch.Compression = &compression
 		}
 		if ch == (gateway.GroupChange{}) {
-			return errors.New("say what to change: --quota SIZE|none, --streams N, --compression none|s2|zstd or --performance[=false]")
+			return errors.New("say what to change: --quota SIZE|none, --streams N, --compression zstd-later|zstd|s2|none or --performance[=false]")
 		}
 		method, path, doc = http.MethodPatch, gateway.AdminGroupsPath+"?name="+url.QueryEscape(name), ch
 	}

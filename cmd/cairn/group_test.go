@@ -192,7 +192,7 @@ func TestGroupCompression(t *testing.T) {
 	}
 
 	out, errs, code := cairn(t, env, "admin", "group", "set", gateway.DefaultGroup, "--compression", "lz4")
-	if code == 0 || !strings.Contains(errs, `compression "lz4": want none, s2 or zstd`) {
+	if code == 0 || !strings.Contains(errs, `compression "lz4": want none, s2, zstd or zstd-later`) {
 		t.Fatalf("an unknown codec: exit %d\n%s%s", code, out, errs)
 	}
 	out, errs, code = cairn(t, env, "admin", "group", "set", gateway.DefaultGroup, "--compression", "none")

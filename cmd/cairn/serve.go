@@ -45,6 +45,7 @@ type serveOptions struct {
 type cleanOptions struct {
 	minQuota             int64
 	interval, check, gap time.Duration
+	recompressIdle       time.Duration
 }
 
 // connLimits are the S3 port's connection bounds: as given, else 8192 in
@@ -103,6 +104,7 @@ func serveFlags(stderr io.Writer) (*flag.FlagSet, *serveOptions, error) {
 	fs.DurationVar(&o.clean.interval, "clean-interval", 24*time.Hour, "how often the cleaner runs on each storage group on its own; 0: only when a group nears its quota or its disk fills, or on demand (CAIRN_CLEAN_INTERVAL)")
 	fs.DurationVar(&o.clean.check, "clean-check", time.Minute, "how often each group's use of its quota and disk is looked at (CAIRN_CLEAN_CHECK)")
 	fs.DurationVar(&o.clean.gap, "clean-gap", 5*time.Minute, "least time between two cleaner runs on a group nearing its quota or its disk (CAIRN_CLEAN_GAP)")
+	fs.DurationVar(&o.clean.recompressIdle, "recompress-idle", time.Minute, "how long a group with compression zstd-later (the default) goes without writes before the cleaner makes its new chunks zstd; that run stops when writes begin (CAIRN_RECOMPRESS_IDLE)")
 	fs.StringVar(&o.metrics.listen, "metrics-listen", "", "address to serve Prometheus metrics on, at /metrics, without authentication; off when empty (CAIRN_METRICS_LISTEN)")
 	fs.BoolVar(&o.metrics.pprof, "pprof", false, "also serve Go's profiles (CPU, heap, block, mutex, trace) at /debug/pprof/ on the --metrics-listen address (CAIRN_PPROF)")
 	fs.StringVar(&o.metrics.tokenFile, "metrics-token-file", "", "file holding a bearer token that GET /_cairn/metrics on the S3 port accepts besides root's SigV4 (CAIRN_METRICS_TOKEN_FILE)")
@@ -210,6 +212,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.clean.interval < 0 || o.clean.check <= 0 || o.clean.gap <= 0 {
 		return fmt.Errorf("--clean-interval %v, --clean-check %v, --clean-gap %v: want positive durations (the interval may be 0: no schedule)", o.clean.interval, o.clean.check, o.clean.gap)
 	}
+	if o.clean.recompressIdle <= 0 {
+		return fmt.Errorf("--recompress-idle %v: want a positive duration", o.clean.recompressIdle)
+	}
+	gcfg.RecompressIdle = o.clean.recompressIdle
 	gcfg.EventWebhook, gcfg.DiskFullPercent = o.eventWebhook, o.diskFullPercent
 	gcfg.SSEMasterKeyFile = o.sseMasterKey
 	if o.diskFullPercent <= 0 || o.diskFullPercent > 100 {
