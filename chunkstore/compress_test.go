@@ -161,6 +161,53 @@ func TestCompressLater(t *testing.T) {
 		}
 	}
 
+	// A replica's import of S2 records: counted for its cleaner too.
+	dcfg := cfg
+	dcfg.Dir = t.TempDir()
+	d := openStore(t, dcfg)
+	src := openStore(t, testConfig(t)) // zstd-later as well, the default
+	m0 := put(t, src, data[0])
+	im, err := d.NewImport(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var es []Entry
+	it, err := src.Entries(t.Context(), m0.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it.Next() {
+		es = append(es, it.Entry())
+	}
+	it.Close()
+	var recs []Record
+	for _, e := range es {
+		r, err := src.ReadRecord(t.Context(), e.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if err := im.PutRecords(t.Context(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := im.Append(t.Context(), es); err != nil {
+		t.Fatal(err)
+	}
+	m1, err := im.Commit(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := d.LaterBytes(); n == 0 {
+		t.Error("imported S2 records were not counted for the cleaner")
+	}
+	if rep, err := d.Clean(t.Context(), CleanOptions{}); err != nil || rep.Recompressed == 0 {
+		t.Errorf("clean of the replica: %s, %v", rep, err)
+	}
+	if !bytes.Equal(readAll(t, d, m1.ID), data[0]) {
+		t.Fatal("the imported object does not read back after the recompression")
+	}
+
 	// Sealed chunks: zstd at once, nothing for later.
 	k := sealKey(t, 9)
 	m := putSealed(t, s, k, textData(400, 1<<20))

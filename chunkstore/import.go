@@ -250,6 +250,15 @@ func (im *Import) PutRecords(ctx context.Context, recs []Record) error {
 			}
 			if len(locs) > 0 {
 				t.contDelta(locs[0].container).committed = end
+				if s.codecs.write.Load().later {
+					// S2 records from elsewhere (a replica's source writes
+					// zstd-later too) are this store's cleaner's to make zstd.
+					for _, i := range fresh {
+						if recs[i].Codec == CodecS2 && !recs[i].Sealed {
+							t.addLater(locs[0].container, int64(len(recs[i].Data)))
+						}
+					}
+				}
 			}
 			ids := make([]ChunkID, len(recs))
 			for i, r := range recs {
