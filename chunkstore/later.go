@@ -29,12 +29,20 @@ import (
 func (s *Store) LaterBytes() (int64, error) {
 	var n int64
 	err := s.view(func(t *txn) error {
-		return t.later.ForEach(func(_, v []byte) error {
-			if len(v) == 8 {
-				n += int64(binary.BigEndian.Uint64(v))
-			}
-			return nil
-		})
+		var err error
+		n, err = t.laterTotal()
+		return err
+	})
+	return n, err
+}
+
+func (t *txn) laterTotal() (int64, error) {
+	var n int64
+	err := t.later.ForEach(func(_, v []byte) error {
+		if len(v) == 8 {
+			n += int64(binary.BigEndian.Uint64(v))
+		}
+		return nil
 	})
 	return n, err
 }

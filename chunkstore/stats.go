@@ -27,7 +27,10 @@ type Stats struct {
 	// included (the cleaner reclaims those).
 	StoredBytes int64
 	// LiveBytes is the part of StoredBytes that referenced chunks occupy.
-	LiveBytes  int64
+	LiveBytes int64
+	// LaterBytes is the part of StoredBytes that is S2 records the cleaner
+	// is to make zstd (CompressZstdLater).
+	LaterBytes int64
 	IndexBytes int64 // the index database file
 	Containers int64
 	// ActiveStreams is the writes in progress now: Writers from their first
@@ -90,6 +93,10 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 			st.PackLiveBytes += p.live
 			return err
 		}); err != nil {
+			return err
+		}
+		var err error
+		if st.LaterBytes, err = t.laterTotal(); err != nil {
 			return err
 		}
 		return t.containers.ForEach(func(_, v []byte) error {

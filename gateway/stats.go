@@ -25,6 +25,7 @@ type GroupStats struct {
 	UniqueBytes  int64  `json:"unique_bytes"`  // after dedup, before compression
 	StoredBytes  int64  `json:"stored_bytes"`  // container files, dead records included
 	LiveBytes    int64  `json:"live_bytes"`    // the referenced part of StoredBytes
+	LaterBytes   int64  `json:"later_bytes"`   // the S2 part of StoredBytes the cleaner makes zstd (zstd-later)
 	IndexBytes   int64  `json:"index_bytes"`
 	// LocalBytes and TieredBytes split UniqueBytes by where the copies
 	// are: on the group's disks, in a cloud tier (both, for chunks in both).
@@ -41,7 +42,7 @@ func groupStats(name, dir string, st chunkstore.Stats) GroupStats {
 	return GroupStats{
 		Name: name, Dir: dir,
 		LogicalBytes: st.LogicalBytes, UniqueBytes: st.UniqueBytes, StoredBytes: st.StoredBytes,
-		LiveBytes: st.LiveBytes, IndexBytes: st.IndexBytes, Chunks: st.Chunks,
+		LiveBytes: st.LiveBytes, LaterBytes: st.LaterBytes, IndexBytes: st.IndexBytes, Chunks: st.Chunks,
 		LocalBytes: st.LocalBytes, TieredBytes: st.TieredBytes,
 		Manifests: st.Manifests, Containers: st.Containers, Ratio: st.ReductionRatio(),
 	}

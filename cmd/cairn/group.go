@@ -159,9 +159,13 @@ func printGroups(w io.Writer, gs []gateway.GroupInfo) error {
 				buckets += fmt.Sprintf(" +%d", len(g.Buckets)-3)
 			}
 		}
+		compression := g.Compression
+		if g.LaterBytes > 0 {
+			compression += fmt.Sprintf(" (%s to recompress)", bytesIEC(g.LaterBytes))
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2fx\t%.2fx\t%d\t%s\t%s\n", name, g.Dir, g.Filesystem,
 			bytesIEC(g.Capacity), bytesIEC(g.Free), bytesIEC(g.Used), quota, bytesIEC(g.LogicalBytes),
-			bytesIEC(g.UniqueBytes), bytesIEC(g.StoredBytes), g.DedupRatio, g.Ratio, g.Streams, g.Compression, buckets)
+			bytesIEC(g.UniqueBytes), bytesIEC(g.StoredBytes), g.DedupRatio, g.Ratio, g.Streams, compression, buckets)
 	}
 	return tw.Flush()
 }

@@ -226,7 +226,30 @@ func TestGroupCompression(t *testing.T) {
 	if n := putText(c, "zstd", 3); n > 1<<20 {
 		t.Fatalf("4 MiB of text stored in %d bytes under zstd", n)
 	}
-	for key, seed := range map[string]int{"raw": 1, "raw-again": 2, "zstd": 3} {
+
+	// zstd-later: S2 as written, shown as such, zstd after the cleaner.
+	out, errs, code = cairn(t, env, "admin", "group", "set", gateway.DefaultGroup, "--compression", "zstd-later")
+	if code != 0 || !strings.Contains(out, "compression zstd-later") {
+		t.Fatalf("group set --compression zstd-later: exit %d\n%s%s", code, out, errs)
+	}
+	asS2 := putText(c, "later", 4)
+	out, errs, code = cairn(t, env, "admin", "group", "ls")
+	if code != 0 || !strings.Contains(out, "to recompress)") {
+		t.Fatalf("group ls with S2 chunks to recompress: exit %d\n%s%s", code, out, errs)
+	}
+	before := stored()
+	out, errs, code = cairn(t, env, "admin", "clean")
+	if code != 0 || !strings.Contains(out, "recompressed with zstd") {
+		t.Fatalf("admin clean: exit %d\n%s%s", code, out, errs)
+	}
+	if after := stored(); after >= before {
+		t.Fatalf("after the clean the group stores %d bytes, %d before (%d of them the S2 text)", after, before, asS2)
+	}
+	out, errs, code = cairn(t, env, "admin", "group", "ls", "--json")
+	if code != 0 || !strings.Contains(out, `"later_bytes": 0`) {
+		t.Fatalf("group ls --json after the clean: exit %d\n%s%s", code, out, errs)
+	}
+	for key, seed := range map[string]int{"raw": 1, "raw-again": 2, "zstd": 3, "later": 4} {
 		if got, err := getBytes(t, c, "docs", key); err != nil || !bytes.Equal(got, text(seed)) {
 			t.Fatalf("GET %s: %v", key, err)
 		}
