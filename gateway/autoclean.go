@@ -193,8 +193,10 @@ func (g *Gateway) pressure(gr *group, refused bool) string {
 
 func (g *Gateway) autoCleanRun(ctx context.Context, gr *group, reason string) {
 	gr.clean.setStatus(func(st *GroupCleanStatus) { st.Running = true })
-	// A run for compression alone is idle work: it stops when writes begin.
-	rep, err := g.cleanGroup(ctx, gr, "on its own, for "+reason, chunkstore.CleanOptions{YieldToWrites: reason == "compression"})
+	// Recompression is idle work: a run for it, or on the schedule, stops
+	// recompressing when writes begin; one for space does not.
+	yield := reason == "compression" || reason == "schedule"
+	rep, err := g.cleanGroup(ctx, gr, "on its own, for "+reason, chunkstore.CleanOptions{YieldToWrites: yield})
 	if ctx.Err() != nil {
 		gr.clean.setStatus(func(st *GroupCleanStatus) { st.Running = false })
 		return // stopping
