@@ -36,7 +36,12 @@ func TestWriterAllocationsDoNotScale(t *testing.T) {
 	// The chunk IDs, index rows and manifest segments grow with the chunk
 	// count (about 3,000 here: bbolt's pages take most of it); what grows
 	// with the bytes must not be there at all.
-	if alloc > size/3 {
+	switch {
+	case raceEnabled:
+		// Pools drop what is put back (raceEnabled): the bound holds in
+		// the plain run (make test runs both).
+		t.Log("race detector on: the allocation bound is checked without it")
+	case alloc > size/3:
 		t.Errorf("writing %d MiB allocated %d MiB: allocations scale with the object", size>>20, alloc>>20)
 	}
 	if !bytes.Equal(readAll(t, s, m.ID), data) {
