@@ -33,7 +33,7 @@ type CleanProgress struct {
 
 // CleanReport is what a cleaner run did.
 type CleanReport struct {
-	Candidates int // containers at or above the threshold
+	Candidates int // containers at or above the threshold, or to recompress
 	Compacted  int // containers removed (their live chunks copied forward)
 	// Punched counts containers whose dead records were given back in
 	// place (a disk too full to copy): they are compacted once there is
@@ -70,12 +70,13 @@ var errResurrected = errors.New("a dead chunk was referenced again during compac
 // Clean reclaims the space of unreferenced chunks: every sealed container
 // file whose dead fraction reaches the threshold, or that holds S2 records
 // to recompress with zstd (CompressZstdLater, later.go), has its live
-// records copied to a new container file and is then removed. It runs alongside writers and
-// readers: records are copied without the gate, and the index is switched
-// over in one transaction under the exclusive gate, so a writer that is
-// about to reference a chunk either does so before (and the chunk is live,
-// so copied or the container skipped) or after (and then finds it gone and
-// stores it anew). Readers holding an old location retry on the new one.
+// records copied to a new container file and is then removed. It runs
+// alongside writers and readers: records are copied without the gate, and
+// the index is switched over in one transaction under the exclusive gate,
+// so a writer that is about to reference a chunk either does so before (and
+// the chunk is live, so copied or the container skipped) or after (and then
+// finds it gone and stores it anew). Readers holding an old location retry
+// on the new one.
 func (s *Store) Clean(ctx context.Context, opts CleanOptions) (CleanReport, error) {
 	var rep CleanReport
 	if err := s.check(ctx); err != nil {

@@ -116,7 +116,7 @@
 // streams past the second ran two batches, and to 129-148 MB off the heap.
 //
 // A stream whose new chunks do not compress (a batch saving under 1/64)
-// stops offering every chunk to zstd: only one in sixteen, until that
+// stops offering every chunk to its compressor: only one in sixteen, until that
 // sample saves again (TestIncompressibleStreamSamples), which spares a
 // core's worth of compression on encrypted backups.
 // A reader holds one segment (36 KiB), one chunk and, reading from a tier,
@@ -243,8 +243,8 @@
 //
 //	avg   codec  stored   index   on disk  unique/logical  ingest
 //	 8K   zstd   132.4    33.6    166.0    0.241           197 MB/s
-//	16K   zstd   136.6    16.8    153.4    0.263           303 MB/s   <- default
-//	16K   s2     167.4    16.8    184.2    0.263           381 MB/s
+//	16K   zstd   136.6    16.8    153.4    0.263           303 MB/s   <- default once cleaned
+//	16K   s2     167.4    16.8    184.2    0.263           381 MB/s   <- default as written
 //	16K   none   347.5    16.8    364.3    0.263           474 MB/s
 //	32K   zstd   149.0     8.4    157.4    0.299           261 MB/s
 //	64K   zstd   168.8     4.2    173.0    0.352           227 MB/s
