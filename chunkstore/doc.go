@@ -383,4 +383,17 @@
 // the records 2%. sync_file_range after each staged append, so that the
 // per-batch fsync finds its pages written already, made no difference
 // that 3 alternating pairs could see.
+//
+// Then a first backup of compressible files: gen1.tar (245 MB of source
+// code, one multipart upload, s3load files) through a fresh server. With
+// zstd at once its profile was zstd 22% (the match finder and its entropy
+// stages), MD5 14%, system calls 14%, SHA-256 10%, memmove 9%, most of that
+// append growing each new batch's records by a quarter at a time. Writing
+// S2 instead (zstd-later, later.go) left S2 at 12%, MD5 22%, SHA-256 12%
+// of a smaller whole, and memmove at 14%; records grown by doubling
+// (reserve, batch.go) took their copying from 0.23 to 0.16 s a run, the
+// rest being the page faults of a new batch's first records. The upload
+// went from 139-142 MB/s to 176-193 (3 alternating runs each, two
+// rounds); the cleaner's zstd pass over its chunks, once the server is
+// idle, costs 1.5 s of CPU.
 package chunkstore

@@ -196,6 +196,7 @@ func (im *Import) PutRecords(ctx context.Context, recs []Record) error {
 		return fmt.Errorf("chunkstore: refusing records: %w", err)
 	}
 	holds := im.holds
+	s.lastWrite.Store(s.now().UnixNano()) // a replica's writes count as writes (later.go)
 	err := s.withGate(func() error {
 		// Under the gate: what classify finds local stays until the hold lands.
 		var fresh []int

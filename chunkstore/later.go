@@ -47,8 +47,8 @@ func (t *txn) laterTotal() (int64, error) {
 	return n, err
 }
 
-// LastWrite is when a writer last stored data (zero: not since the store
-// opened).
+// LastWrite is when a writer or an import last stored data (zero: not
+// since the store opened).
 func (s *Store) LastWrite() time.Time {
 	if ns := s.lastWrite.Load(); ns != 0 {
 		return time.Unix(0, ns)
