@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+// storedBytes is the container files' committed length (Stats).
+func storedBytes(t testing.TB, s *Store) int64 {
+	t.Helper()
+	st, err := s.Stats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.StoredBytes
+}
+
 // TestSetCompression changes the codec of a running store: text written
 // under each setting is stored as that setting says (none whole, s2 and
 // zstd smaller, zstd smallest), everything reads back, and a bad setting
@@ -14,14 +24,7 @@ import (
 func TestSetCompression(t *testing.T) {
 	s := openStore(t, testConfig(t))
 	const n = 2 << 20
-	stored := func() int64 {
-		t.Helper()
-		st, err := s.Stats(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.StoredBytes
-	}
+	stored := func() int64 { return storedBytes(t, s) }
 	var ids []ManifestID
 	var texts [][]byte
 	cost := map[Compression]int64{}
@@ -75,14 +78,7 @@ func TestCompressLater(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Compression = CompressZstdLater
 	s := openStore(t, cfg)
-	stored := func() int64 {
-		t.Helper()
-		st, err := s.Stats(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.StoredBytes
-	}
+	stored := func() int64 { return storedBytes(t, s) }
 	codecOf := func(id ManifestID) Codec {
 		t.Helper()
 		it, err := s.Entries(t.Context(), id, 0)
