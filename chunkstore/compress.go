@@ -17,8 +17,8 @@ const (
 	CompressNone Compression = "none"
 	CompressS2   Compression = "s2"
 	CompressZstd Compression = "zstd" // zstd at its fastest level
-	// CompressZstdLater writes new chunks with S2, three times as fast as
-	// zstd, and the cleaner recompresses them with zstd later, when the
+	// CompressZstdLater writes new chunks with S2, 2.5 to 3 times as fast
+	// as zstd, and the cleaner recompresses them with zstd later, when the
 	// store is idle or short of space (Clean): uploads go at S2's pace and
 	// the disk ends up holding what zstd stores. Sealed chunks, which the
 	// cleaner cannot open, are written with zstd at once.

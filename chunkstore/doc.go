@@ -116,9 +116,9 @@
 // streams past the second ran two batches, and to 129-148 MB off the heap.
 //
 // A stream whose new chunks do not compress (a batch saving under 1/64)
-// stops offering every chunk to its compressor: only one in sixteen, until that
-// sample saves again (TestIncompressibleStreamSamples), which spares a
-// core's worth of compression on encrypted backups.
+// stops offering every chunk to its compressor: only one in sixteen,
+// until that sample saves again (TestIncompressibleStreamSamples), which
+// spares a core's worth of compression on encrypted backups.
 // A reader holds one segment (36 KiB), one chunk and, reading from a tier,
 // one span of records (Config.RemoteReadahead, 4 MiB).
 //
@@ -269,9 +269,9 @@
 // the target.
 //
 // BLAKE3 is lukechampine.com/blake3, not the design card's
-// github.com/zeebo/blake3: both compute the same function (TestChunkNamesNeverChange
-// pins chunk IDs, keyed IDs and derived keys to what zeebo/blake3 v0.2.4
-// computed), but zeebo/blake3 stops at AVX2, eight BLAKE3 chunks at a
+// github.com/zeebo/blake3: both compute the same function
+// (TestChunkNamesNeverChange pins chunk IDs, keyed IDs and derived keys to
+// what zeebo/blake3 v0.2.4 computed), but zeebo/blake3 stops at AVX2, eight BLAKE3 chunks at a
 // time, while lukechampine.com/blake3 uses AVX-512 for sixteen. On these
 // machines (AVX-512), 16 KiB chunks hash at 6.2-7.0 GB/s against 2.2-2.7,
 // and a 4-stream unique put's server profile went from 14% BLAKE3 to 4%;
@@ -390,9 +390,10 @@
 // stages), MD5 14%, system calls 14%, SHA-256 10%, memmove 9%, most of that
 // append growing each new batch's records by a quarter at a time. Writing
 // S2 instead (zstd-later, later.go) left S2 at 12%, MD5 22%, SHA-256 12%
-// of a smaller whole, and memmove at 14%; records grown by doubling
-// (reserve, batch.go) took their copying from 0.23 to 0.16 s a run, the
-// rest being the page faults of a new batch's first records. The upload
+// of a smaller whole, and memmove at 14%; records grown in doubling
+// steps of up to 1 MiB (reserve, batch.go) took their copying from 0.23 to
+// 0.16 s a run, the rest being the page faults of a new batch's first
+// records. The upload
 // went from 139-142 MB/s to 176-193 (3 alternating runs each, two
 // rounds); the cleaner's zstd pass over its chunks, once the server is
 // idle, costs 1.5 s of CPU.

@@ -29,7 +29,7 @@ import (
 const adminUsage = `Usage:
   cairn admin stats [--data DIR] [--endpoint URL] [--json]
   cairn admin clean [--data DIR] [--endpoint URL] [--json]
-  cairn admin clean status | pause | resume          (the cleaner's own runs: schedule, quota and disk pressure)
+  cairn admin clean status | pause | resume          (the cleaner's own runs: schedule, quota and disk pressure, zstd-later when idle)
   cairn admin group add NAME --path DIR [--performance] [--quota SIZE] [--streams N] [--compression zstd-later|zstd|s2|none]
   cairn admin group set NAME [--quota SIZE|none] [--streams N] [--compression zstd-later|zstd|s2|none] [--performance[=false]]
   cairn admin group ls | rm NAME
