@@ -287,10 +287,10 @@
 //	chunker alone                  2.2-2.9 GB/s   one core (0.8-0.9 rolled a byte at a time)
 //	BLAKE3 of 16 KiB chunks        6.2-6.5 GB/s   one core (2.2 with zeebo/blake3: Choices)
 //	chunk + BLAKE3                 1.64-1.67 GB/s   one core (target 0.85; 1.2 with zeebo/blake3)
-//	zstd fastest / s2 (mixed data) 0.31 / 0.76 GB/s   one core; zstd 1.1 GB/s on random data
-//	ingest, duplicate data         0.72-0.80 GB/s one stream, 0.96-1.29 GB/s two
-//	ingest, unique data            0.24-0.27 GB/s   one or two streams, zstd
-//	read back, verified            0.86-0.94 / 1.2-1.7 GB/s   one / two streams
+//	zstd fastest / s2 (mixed data) 0.31-0.35 / 0.76-0.78 GB/s   one core; zstd 1.1 GB/s on random data
+//	ingest, duplicate data         1.26-1.35 GB/s one stream, 1.17 GB/s two (0.72-0.80 / 0.96-1.29 with zeebo/blake3)
+//	ingest, unique data            0.42-0.44 GB/s   one or two streams, zstd-later (0.24-0.27 with zstd at once)
+//	read back, verified            2.0-2.2 / 2.7-2.9 GB/s   one / two streams (0.86-0.94 / 1.2-1.7 with zeebo/blake3)
 //
 // The chunk-level API, same command (BenchmarkEntries, BenchmarkReadRecords,
 // BenchmarkImport, BenchmarkReadThrough):
