@@ -47,6 +47,28 @@ func (t *txn) laterTotal() (int64, error) {
 	return n, err
 }
 
+// dropOrphanLater deletes the later rows of containers that are gone. The
+// cleaner deletes a container's row with the container; a store compacted
+// by a Cairn from before zstd-later kept the rows of what it removed, and
+// they would count as work that no run can do.
+func (t *txn) dropOrphanLater() error {
+	var gone [][]byte
+	if err := t.later.ForEach(func(k, _ []byte) error {
+		if t.containers.Get(k) == nil {
+			gone = append(gone, k)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range gone {
+		if err := t.later.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // LastWrite is when a writer or an import last stored data (zero: not
 // since the store opened).
 func (s *Store) LastWrite() time.Time {

@@ -264,6 +264,9 @@ func (s *Store) recover(ctx context.Context) ([]ManifestID, error) {
 		}); err != nil {
 			return err
 		}
+		if err := t.dropOrphanLater(); err != nil {
+			return err
+		}
 		var released []ManifestID
 		err := t.pending.ForEach(func(k, v []byte) error {
 			id := ManifestID(binary.BigEndian.Uint64(k))
