@@ -19,7 +19,9 @@
 //     ranges, and checks every byte; small does PUT, GET, HEAD, LIST and
 //     DELETE on many small objects; generations uploads a dataset's
 //     generations as full backup images and as trees of files and reports
-//     the server's stored bytes after each.
+//     the server's stored bytes after each (after running its cleaner,
+//     when the stats source can: what the server keeps, Cairn's zstd-later
+//     recompression done, not what it wrote first).
 //
 //   - Stream: one worker issuing one operation at a time. An object's data
 //     is generated as it is sent and checked as it is read, so a stream

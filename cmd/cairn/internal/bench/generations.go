@@ -158,6 +158,13 @@ func (r *runner) addStored(ctx context.Context, ph *Phase, base *Stats, baseErr 
 	if r.stats == nil {
 		return
 	}
+	// What the server keeps, not what it wrote first: Cairn's default
+	// (zstd-later) writes S2 and leaves zstd to its cleaner.
+	if cl, ok := r.stats.(Cleaner); ok {
+		if err := cl.Clean(ctx); err != nil {
+			r.cleanupFail(fmt.Errorf("clean before reading the stored bytes of %s: %w", ph.Name, err))
+		}
+	}
 	st, err := r.readStats(ctx)
 	if err == nil && baseErr != nil {
 		err = fmt.Errorf("at the start of the series: %w", baseErr)
