@@ -3,8 +3,6 @@ package chunkstore
 import (
 	"runtime"
 	"sync"
-
-	"lukechampine.com/blake3"
 )
 
 // A batch: what a writer's stages (writer.go) pass along, and the work of
@@ -45,9 +43,6 @@ type batch struct {
 	gain    []gain
 	scratch [][]byte
 	vec     [][]byte // reused by vector
-	// hashers are each prepare worker's BLAKE3 state, kept with the batch
-	// (hashChunkWith).
-	hashers []*blake3.Hasher
 }
 
 type recAt struct {
@@ -138,22 +133,12 @@ func (s *Store) prepare(b *batch, key *SealKey) error {
 		b.at = make([]recAt, n, n+n/4)
 	}
 	b.ids, b.at = b.ids[:n], b.at[:n]
-	if key != nil {
-		parallel(n, func(_, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				b.ids[i] = key.chunkID(b.chunks[i])
-			}
-		})
-	} else {
-		for len(b.hashers) < parallel(n, nil) {
-			b.hashers = append(b.hashers, blake3.New(len(ChunkID{}), nil))
+	hash := key.hasher()
+	parallel(n, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			b.ids[i] = hash(b.chunks[i])
 		}
-		parallel(n, func(k, lo, hi int) {
-			for i := lo; i < hi; i++ {
-				b.ids[i] = hashChunkWith(b.hashers[k], b.chunks[i])
-			}
-		})
-	}
+	})
 	var fresh []int
 	err := s.view(func(t *txn) error {
 		seen := make(map[ChunkID]struct{}, n)

@@ -103,11 +103,6 @@ func (cs *codecs) close() { cs.dec.Close() }
 // (CompressZstdLater); a sealed chunk is never left for later.
 func (cs *codecs) compress(plain, buf []byte, sealed bool) (c Codec, payload, scratch []byte, later bool) {
 	ws := cs.write.Load()
-	c, payload, scratch = cs.compressWith(ws, plain, buf, sealed)
-	return c, payload, scratch, c == CodecS2 && ws.later && !sealed
-}
-
-func (cs *codecs) compressWith(ws *writeSetting, plain, buf []byte, sealed bool) (c Codec, payload, scratch []byte) {
 	var out []byte
 	write := ws.codec
 	if ws.later && sealed {
@@ -122,12 +117,13 @@ func (cs *codecs) compressWith(ws *writeSetting, plain, buf []byte, sealed bool)
 		}
 		out = s2.Encode(buf[:cap(buf)], plain)
 	default:
-		return CodecRaw, plain, buf
+		return CodecRaw, plain, buf, false
 	}
 	if len(out) >= len(plain)-len(plain)/32 {
-		return CodecRaw, plain, out
+		return CodecRaw, plain, out, false
 	}
-	return write, out, out
+	// Sealed, write is zstd here: only an unsealed S2 record waits.
+	return write, out, out, write == CodecS2 && ws.later
 }
 
 // decompress returns the plaintext of a payload of rawLen bytes.

@@ -19,21 +19,6 @@ func hashChunk(data []byte) ChunkID {
 	return ChunkID(blake3.Sum256(data))
 }
 
-// hashChunkWith is hashChunk with a hasher the caller keeps (unkeyed, 32
-// bytes). Past 16 KiB, blake3.Sum256 takes a 17 KiB hasher from a
-// sync.Pool, which every collection empties (and -race empties at random):
-// a writer would allocate hashers at the rate of its chunks.
-func hashChunkWith(h *blake3.Hasher, data []byte) ChunkID {
-	if len(data) <= 16<<10 {
-		return hashChunk(data) // one SIMD pass, no hasher
-	}
-	h.Reset()
-	h.Write(data)
-	var id ChunkID
-	h.Sum(id[:0])
-	return id
-}
-
 // A record is one chunk inside a container file. It describes itself, so a
 // container file can be verified and the index rebuilt from it alone:
 //

@@ -185,7 +185,10 @@ func (g *Gateway) pressure(gr *group, refused bool) string {
 			return "disk"
 		}
 	}
-	if later, err := gr.store.LaterBytes(); err == nil && later > 0 && time.Since(gr.store.LastWrite()) >= g.cfg.recompressIdle() {
+	if time.Since(gr.store.LastWrite()) < g.cfg.recompressIdle() {
+		return ""
+	}
+	if later, err := gr.store.LaterBytes(); err == nil && later > 0 {
 		return "compression"
 	}
 	return ""
